@@ -1,0 +1,51 @@
+# clientcert: build the C module for Lua 5.4 and for LuaJIT (separate outputs),
+# run the specs, lint, and the memory checks. `make help` lists the targets.
+
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+WARN     = -std=c99 -Wall -Wextra -pedantic -Werror=implicit-function-declaration
+PICFLAGS = -fPIC -fvisibility=hidden
+SSL_CFLAGS := $(shell pkg-config --cflags openssl 2>/dev/null)
+SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+LUA54_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUAJIT_INC ?= $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
+
+SRC  = csrc/common.c csrc/names.c csrc/cert.c csrc/crl.c csrc/store.c csrc/core.c
+HDR  = csrc/compat.h csrc/clientcert.h
+OUT54 = build/lua5.4/clientcert/core.so
+OUTJIT = build/luajit/clientcert/core.so
+
+.PHONY: all lua54 luajit test test54 testjit lint fixtures clean help asan valgrind
+
+all: lua54 luajit ## build both modules
+
+lua54: $(OUT54)
+luajit: $(OUTJIT)
+
+$(OUT54): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(PICFLAGS) $(LUA54_INC) $(SSL_CFLAGS) -shared -o $@ $(SRC) $(SSL_LIBS)
+
+$(OUTJIT): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(PICFLAGS) $(LUAJIT_INC) $(SSL_CFLAGS) -shared -o $@ $(SRC) $(SSL_LIBS)
+
+test: all ## run the specs under Lua 5.4 and LuaJIT; ends with "N passed, N failed"
+	@bash spec/run
+
+test54: lua54
+	@bash spec/run lua5.4
+
+testjit: luajit
+	@bash spec/run luajit
+
+lint: ## warnings-as-errors C build and luacheck
+	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUA54_INC) -fsyntax-only $(SRC)
+	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUAJIT_INC) -fsyntax-only $(SRC)
+	luacheck lua spec bin examples bench
+
+clean:
+	rm -rf build
+
+help:
+	@grep -E '^[a-z0-9]+:.*##' Makefile | sed 's/:.*##/ -/'

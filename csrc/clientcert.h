@@ -1,0 +1,65 @@
+/* clientcert.h: what the C files of clientcert.core share.
+ * Nothing here is exported from the shared object: the build uses
+ * -fvisibility=hidden and only luaopen_clientcert_core is marked visible. */
+#ifndef CLIENTCERT_H
+#define CLIENTCERT_H
+
+#include "compat.h"
+#include <openssl/x509.h>
+
+#define CC_CERT_MT  "clientcert.cert"
+#define CC_CRL_MT   "clientcert.crl"
+#define CC_STORE_MT "clientcert.store"
+
+/* Limits on hostile input (documented in README "Limits"). */
+#define CC_MAX_INPUT      (64L * 1024 * 1024) /* bytes of PEM/DER accepted by one parse call */
+#define CC_MAX_BUNDLE     100000              /* certificates in one parse_all */
+
+typedef struct { X509 *x; } cc_cert_box;         /* owns one X509 reference */
+typedef struct { X509_CRL *crl; } cc_crl_box;    /* owns one X509_CRL reference */
+typedef struct {
+    X509_STORE *store;        /* owns: trusted roots and CRLs */
+    STACK_OF(X509) *inter;    /* owns: untrusted intermediates, one reference each */
+    int ncrl;                 /* CRLs added, for the crl = "chain" default */
+} cc_store_box;
+
+/* common.c */
+/* Pushes nil, "clientcert.<where>: <what>[: <first OpenSSL reason>]"; drains the
+ * OpenSSL error queue. Returns 2 (the number of values pushed). */
+int cc_fail(lua_State *L, const char *where, const char *what);
+/* Same, with no OpenSSL reason appended (the queue is still drained). */
+int cc_fail_plain(lua_State *L, const char *where, const char *what);
+/* Registers metatable tname with __index = methods, __name, and the given
+ * metamethods (__gc, __close, __tostring ...). Leaves nothing on the stack. */
+void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
+                  const luaL_Reg *methods);
+/* Does the input look like PEM text (contains "-----BEGIN ")? */
+int cc_is_pem(const char *data, size_t len);
+/* Integer Unix seconds for an ASN1_TIME, via ASN1_TIME_to_tm (any year
+ * 0..9999, GeneralizedTime past 2050). Returns 0 and sets *out on success. */
+int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out);
+/* Pushes a name as an RFC 4514 string with control bytes escaped as \XX. */
+void cc_push_name_string(lua_State *L, const X509_NAME *name);
+/* Pushes a list of {name = <short name or dotted OID>, value = <UTF-8 bytes>}. */
+void cc_push_name_fields(lua_State *L, const X509_NAME *name);
+/* Pushes uppercase hex of an ASN1_INTEGER, "-" first if negative. */
+void cc_push_serial(lua_State *L, const ASN1_INTEGER *serial);
+
+/* cert.c */
+int cert_open(lua_State *L);                 /* adds parse, parse_all to the module table at -1 */
+X509 *cert_check(lua_State *L, int idx);     /* raises unless a live clientcert.cert; borrowed */
+X509 *cert_test(lua_State *L, int idx);      /* NULL unless a live clientcert.cert; borrowed */
+void cert_push(lua_State *L, X509 *x);       /* takes ownership of one reference of x */
+/* Creates the box first, then pushes it; returns it so the caller can fill box->x. */
+cc_cert_box *cert_newbox(lua_State *L);
+
+/* crl.c */
+int crl_open(lua_State *L);                  /* adds parse_crl */
+X509_CRL *crl_check(lua_State *L, int idx);  /* raises unless a live clientcert.crl; borrowed */
+/* Name of an RFC 5280 CRLReason code ("keyCompromise" ...), "unspecified" when unknown. */
+const char *crl_reason_name(int code);
+
+/* store.c */
+int store_open(lua_State *L);                /* adds new_store */
+
+#endif

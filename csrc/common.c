@@ -1,0 +1,60 @@
+/* common.c: helpers shared by the clientcert.core C files: error results
+ * that drain the OpenSSL error queue, class registration, PEM detection. */
+#include <string.h>
+#include <openssl/err.h>
+#include "clientcert.h"
+
+/* Pushes nil, "clientcert.<where>: <what>: <reason>" with the oldest queued
+ * OpenSSL reason (if any), then empties the queue. Returns 2. */
+int cc_fail(lua_State *L, const char *where, const char *what)
+{
+    unsigned long e = ERR_peek_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+    lua_pushnil(L);
+    if (reason != NULL)
+        lua_pushfstring(L, "clientcert.%s: %s: %s", where, what, reason);
+    else
+        lua_pushfstring(L, "clientcert.%s: %s", where, what);
+    ERR_clear_error();
+    return 2;
+}
+
+/* Pushes nil, "clientcert.<where>: <what>" and empties the queue. Returns 2. */
+int cc_fail_plain(lua_State *L, const char *where, const char *what)
+{
+    ERR_clear_error();
+    lua_pushnil(L);
+    lua_pushfstring(L, "clientcert.%s: %s", where, what);
+    return 2;
+}
+
+/* Creates metatable tname: meta functions, __name, __index = methods. */
+void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
+                  const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, tname);              /* mt */
+    luaL_setfuncs(L, meta, 0);
+    lua_pushstring(L, tname);                 /* mt, tname */
+    lua_setfield(L, -2, "__name");            /* mt */
+    lua_newtable(L);                          /* mt, methods */
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");           /* mt */
+    lua_pushliteral(L, "locked");             /* mt, "locked" */
+    lua_setfield(L, -2, "__metatable");       /* mt */
+    lua_pop(L, 1);
+}
+
+/* True when the input holds a PEM armour line anywhere. */
+int cc_is_pem(const char *data, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    size_t n = sizeof(tag) - 1, i;
+
+    if (len < n)
+        return 0;
+    for (i = 0; i + n <= len; i++)
+        if (data[i] == '-' && memcmp(data + i, tag, n) == 0)
+            return 1;
+    return 0;
+}

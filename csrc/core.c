@@ -1,0 +1,37 @@
+/* core.c: luaopen_clientcert_core, the only exported symbol of the module.
+ * Builds the module table from each OpenSSL object family's *_open. */
+#include <openssl/crypto.h>
+#include "clientcert.h"
+
+#define CC_CORE_VERSION "0.1.0"
+
+__attribute__((visibility("default"))) int luaopen_clientcert_core(lua_State *L);
+
+/* typeof(v): "cert", "crl" or "store" for a clientcert object, else nil. */
+static int core_typeof(lua_State *L)
+{
+    if (luaL_testudata(L, 1, CC_CERT_MT) != NULL)
+        lua_pushliteral(L, "cert");
+    else if (luaL_testudata(L, 1, CC_CRL_MT) != NULL)
+        lua_pushliteral(L, "crl");
+    else if (luaL_testudata(L, 1, CC_STORE_MT) != NULL)
+        lua_pushliteral(L, "store");
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+int luaopen_clientcert_core(lua_State *L)
+{
+    lua_newtable(L);                                   /* M */
+    cert_open(L);
+    crl_open(L);
+    store_open(L);
+    lua_pushcfunction(L, core_typeof);                 /* M, typeof */
+    lua_setfield(L, -2, "typeof");                     /* M */
+    lua_pushliteral(L, CC_CORE_VERSION);               /* M, version */
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
+    lua_setfield(L, -2, "openssl_version");
+    return 1;
+}

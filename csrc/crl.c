@@ -1,0 +1,224 @@
+/* crl.c: OpenSSL X509_CRL as the Lua class clientcert.crl.
+ * parse_crl reads one CRL (PEM or DER); crl:info() reports issuer, dates and
+ * entry count; crl:lookup(cert) finds a certificate's revocation entry. */
+#include <openssl/pem.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include "clientcert.h"
+
+static const char *const crl_reasons[] = {
+    "unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+    "superseded", "cessationOfOperation", "certificateHold", "unspecified",
+    "removeFromCRL", "privilegeWithdrawn", "aACompromise"
+};
+
+const char *crl_reason_name(int code)
+{
+    if (code < 0 || code >= (int)(sizeof(crl_reasons) / sizeof(crl_reasons[0])))
+        return "unspecified";
+    return crl_reasons[code];
+}
+
+static cc_crl_box *crl_box(lua_State *L, int idx)
+{
+    return (cc_crl_box *)luaL_checkudata(L, idx, CC_CRL_MT);
+}
+
+X509_CRL *crl_check(lua_State *L, int idx)
+{
+    cc_crl_box *b = crl_box(L, idx);
+    if (b->crl == NULL)
+        luaL_error(L, "clientcert.crl: object is closed");
+    return b->crl; /* borrowed */
+}
+
+/* parse_crl(data): pushes a clientcert.crl, or nil, err. */
+static int crl_parse(lua_State *L)
+{
+    size_t len;
+    const char *data = luaL_checklstring(L, 1, &len);
+    cc_crl_box *b;
+    BIO *bio = NULL;
+    int nret;
+
+    if (len == 0)
+        return cc_fail_plain(L, "parse_crl", "empty input");
+    if (len > (size_t)CC_MAX_INPUT)
+        return cc_fail_plain(L, "parse_crl", "input larger than 64 MiB");
+    b = (cc_crl_box *)cc_newuserdata(L, sizeof(*b)); /* box first: __gc finds NULL */
+    b->crl = NULL;
+    luaL_setmetatable(L, CC_CRL_MT);
+    ERR_clear_error();
+    if (cc_is_pem(data, len)) {
+        bio = BIO_new_mem_buf(data, (int)len);
+        if (bio == NULL) {
+            nret = cc_fail(L, "parse_crl", "out of memory");
+            goto cleanup;
+        }
+        b->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL); /* owns */
+        if (b->crl == NULL) {
+            unsigned long e = ERR_peek_last_error();
+            nret = (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+                ? cc_fail_plain(L, "parse_crl", "no CRL found in input")
+                : cc_fail(L, "parse_crl", "invalid PEM CRL");
+            goto cleanup;
+        }
+    } else {
+        const unsigned char *p = (const unsigned char *)data;
+        b->crl = d2i_X509_CRL(NULL, &p, (long)len); /* owns */
+        if (b->crl == NULL) {
+            nret = cc_fail(L, "parse_crl", "invalid DER CRL");
+            goto cleanup;
+        }
+        if (p != (const unsigned char *)data + len) {
+            X509_CRL_free(b->crl);
+            b->crl = NULL;
+            nret = cc_fail_plain(L, "parse_crl", "trailing data after DER CRL");
+            goto cleanup;
+        }
+    }
+    ERR_clear_error();
+    nret = 1; /* the box */
+cleanup:
+    BIO_free(bio);
+    return nret;
+}
+
+/* crl:info(): issuer, issuer_fields, last_update, next_update (nil when
+ * absent), count, signature_algorithm, crl_number (hex, nil when absent). */
+static int crl_info(lua_State *L)
+{
+    X509_CRL *crl = crl_check(L, 1);
+    const ASN1_TIME *t;
+    long long secs;
+    ASN1_INTEGER *num;
+    STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl); /* borrowed */
+
+    lua_createtable(L, 0, 8);
+    cc_push_name_string(L, X509_CRL_get_issuer(crl));
+    lua_setfield(L, -2, "issuer");
+    cc_push_name_fields(L, X509_CRL_get_issuer(crl));
+    lua_setfield(L, -2, "issuer_fields");
+    t = X509_CRL_get0_lastUpdate(crl);
+    if (t != NULL && cc_asn1_time_to_unix(t, &secs) == 0) {
+        lua_pushinteger(L, (lua_Integer)secs);
+        lua_setfield(L, -2, "last_update");
+    }
+    t = X509_CRL_get0_nextUpdate(crl);
+    if (t != NULL && cc_asn1_time_to_unix(t, &secs) == 0) {
+        lua_pushinteger(L, (lua_Integer)secs);
+        lua_setfield(L, -2, "next_update");
+    }
+    lua_pushinteger(L, revs ? sk_X509_REVOKED_num(revs) : 0);
+    lua_setfield(L, -2, "count");
+    lua_pushstring(L, OBJ_nid2ln(X509_CRL_get_signature_nid(crl)));
+    lua_setfield(L, -2, "signature_algorithm");
+    num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL); /* owns */
+    if (num != NULL) {
+        cc_push_serial(L, num);
+        lua_setfield(L, -2, "crl_number");
+        ASN1_INTEGER_free(num);
+    }
+    ERR_clear_error();
+    return 1;
+}
+
+/* crl:lookup(cert): pushes {serial, revoked_at, reason} when the CRL lists
+ * the certificate (matching issuer name and serial), else false. */
+static int crl_lookup(lua_State *L)
+{
+    X509_CRL *crl = crl_check(L, 1);
+    X509 *x = cert_check(L, 2);
+    X509_REVOKED *rev = NULL; /* borrowed from crl */
+    ASN1_ENUMERATED *reason;
+    long long secs;
+
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0
+        || X509_CRL_get0_by_cert(crl, &rev, x) != 1 || rev == NULL) {
+        ERR_clear_error();
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_createtable(L, 0, 3);
+    cc_push_serial(L, X509_REVOKED_get0_serialNumber(rev));
+    lua_setfield(L, -2, "serial");
+    if (cc_asn1_time_to_unix(X509_REVOKED_get0_revocationDate(rev), &secs) == 0) {
+        lua_pushinteger(L, (lua_Integer)secs);
+        lua_setfield(L, -2, "revoked_at");
+    }
+    reason = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL); /* owns */
+    lua_pushstring(L, crl_reason_name(reason ? (int)ASN1_ENUMERATED_get(reason) : 0));
+    lua_setfield(L, -2, "reason");
+    ASN1_ENUMERATED_free(reason);
+    ERR_clear_error();
+    return 1;
+}
+
+/* crl:der() -> DER bytes. */
+static int crl_der(lua_State *L)
+{
+    X509_CRL *crl = crl_check(L, 1);
+    unsigned char *buf = NULL;
+    int n = i2d_X509_CRL(crl, &buf);
+    if (n <= 0)
+        return cc_fail(L, "crl.der", "cannot encode CRL");
+    lua_pushlstring(L, (const char *)buf, (size_t)n);
+    OPENSSL_free(buf);
+    return 1;
+}
+
+/* crl:pem() -> PEM text. */
+static int crl_pem(lua_State *L)
+{
+    X509_CRL *crl = crl_check(L, 1);
+    BIO *bio = BIO_new(BIO_s_mem());
+    BUF_MEM *mem;
+    if (bio == NULL || !PEM_write_bio_X509_CRL(bio, crl)) {
+        BIO_free(bio);
+        return cc_fail(L, "crl.pem", "cannot encode CRL");
+    }
+    BIO_get_mem_ptr(bio, &mem);
+    lua_pushlstring(L, mem->data, mem->length);
+    BIO_free(bio);
+    return 1;
+}
+
+/* close / __close / __gc: frees the CRL once. */
+static int crl_close(lua_State *L)
+{
+    cc_crl_box *b = crl_box(L, 1);
+    X509_CRL_free(b->crl);
+    b->crl = NULL;
+    return 0;
+}
+
+static int crl_tostring(lua_State *L)
+{
+    cc_crl_box *b = crl_box(L, 1);
+    if (b->crl == NULL) {
+        lua_pushliteral(L, "clientcert.crl (closed)");
+        return 1;
+    }
+    lua_pushliteral(L, "clientcert.crl: ");
+    cc_push_name_string(L, X509_CRL_get_issuer(b->crl));
+    lua_concat(L, 2);
+    return 1;
+}
+
+static const luaL_Reg crl_meta[] = {
+    {"__gc", crl_close}, {"__close", crl_close}, {"__tostring", crl_tostring},
+    {NULL, NULL}
+};
+
+static const luaL_Reg crl_methods[] = {
+    {"info", crl_info}, {"lookup", crl_lookup}, {"der", crl_der},
+    {"pem", crl_pem}, {"close", crl_close}, {NULL, NULL}
+};
+
+int crl_open(lua_State *L)
+{
+    cc_new_class(L, CC_CRL_MT, crl_meta, crl_methods);
+    lua_pushcfunction(L, crl_parse);          /* M, parse_crl */
+    lua_setfield(L, -2, "parse_crl");         /* M */
+    return 0;
+}

@@ -1,0 +1,321 @@
+--- clientcert: parse X.509 client certificates and verify their chains with OpenSSL.
+--
+-- C (clientcert.core) parses, verifies and reports facts; this module turns
+-- paths, PEM/DER text and lists into objects, checks options, and names the
+-- documented cause of each problem (clientcert.causes).
+--
+-- Not checked here: OCSP, fetching CRLs or issuers from the network (CDP/AIA),
+-- host names (a client certificate names a client, not a host), and anything
+-- OpenSSL's X509_verify_cert does not check itself. See README "Limits".
+local core = require "clientcert.core"
+local causes = require "clientcert.causes"
+
+local M = {}
+
+M.version = core.version
+M.openssl_version = core.openssl_version
+
+local MAX_FILE = 64 * 1024 * 1024
+
+-- data, err = read_file(path, where): whole file, or nil, "clientcert.<where>: ...".
+local function read_file(path, where)
+  if type(path) ~= "string" then
+    error(("clientcert.%s: path must be a string, got %s"):format(where, type(path)), 3)
+  end
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, ("clientcert.%s: cannot open %s"):format(where, err)
+  end
+  local size = f:seek("end")
+  if size and size > MAX_FILE then
+    f:close()
+    return nil, ("clientcert.%s: %s: file larger than 64 MiB"):format(where, path)
+  end
+  f:seek("set")
+  local data, rerr = f:read("*a")
+  f:close()
+  if not data then
+    return nil, ("clientcert.%s: cannot read %s: %s"):format(where, path, tostring(rerr))
+  end
+  return data
+end
+
+-- Replaces the "clientcert.<fn>:" prefix of a core error with "clientcert.<where>: <ctx>:".
+local function reprefix(err, where, ctx)
+  local rest = err:match("^clientcert%.[%w_%.]+: (.*)$") or err
+  if ctx then
+    return ("clientcert.%s: %s: %s"):format(where, ctx, rest)
+  end
+  return ("clientcert.%s: %s"):format(where, rest)
+end
+
+-- Looks like DER (a SEQUENCE with a long-form length) rather than a file path?
+local function is_der(s)
+  local a, b = s:byte(1, 2)
+  return a == 0x30 and b ~= nil and b >= 0x81 and b <= 0x84
+end
+
+local function is_pem(s)
+  return s:find("-----BEGIN ", 1, true) ~= nil
+end
+
+--- cert, err = clientcert.parse(data): one certificate, PEM or DER.
+M.parse = core.parse
+--- list, err = clientcert.parse_all(data): every certificate of a PEM bundle.
+M.parse_all = core.parse_all
+--- crl, err = clientcert.parse_crl(data): one CRL, PEM or DER.
+M.parse_crl = core.parse_crl
+
+--- list, err = clientcert.parse_crls(data): every CRL of a PEM bundle (or one DER CRL).
+function M.parse_crls(data)
+  if type(data) ~= "string" then
+    error("clientcert.parse_crls: data must be a string, got " .. type(data), 2)
+  end
+  if not is_pem(data) then
+    local crl, err = core.parse_crl(data)
+    if not crl then return nil, reprefix(err, "parse_crls") end
+    return { crl }
+  end
+  local list = {}
+  for block in data:gmatch("%-%-%-%-%-BEGIN X509 CRL%-%-%-%-%-.-%-%-%-%-%-END X509 CRL%-%-%-%-%-") do
+    local crl, err = core.parse_crl(block)
+    if not crl then return nil, reprefix(err, "parse_crls", "CRL " .. (#list + 1)) end
+    list[#list + 1] = crl
+  end
+  if #list == 0 then return nil, "clientcert.parse_crls: no CRL found in input" end
+  return list
+end
+
+--- cert, err = clientcert.load(path)
+function M.load(path)
+  local data, err = read_file(path, "load")
+  if not data then return nil, err end
+  local cert, perr = core.parse(data)
+  if not cert then return nil, reprefix(perr, "load", path) end
+  return cert
+end
+
+--- list, err = clientcert.load_all(path)
+function M.load_all(path)
+  local data, err = read_file(path, "load_all")
+  if not data then return nil, err end
+  local list, perr = core.parse_all(data)
+  if not list then return nil, reprefix(perr, "load_all", path) end
+  return list
+end
+
+--- crl, err = clientcert.load_crl(path)
+function M.load_crl(path)
+  local data, err = read_file(path, "load_crl")
+  if not data then return nil, err end
+  local crl, perr = core.parse_crl(data)
+  if not crl then return nil, reprefix(perr, "load_crl", path) end
+  return crl
+end
+
+--- kind = clientcert.typeof(v): "cert", "crl", "store" or nil.
+M.typeof = core.typeof
+
+-- Appends to out the certificates (or CRLs when kind == "crl") described by v:
+-- an object, PEM text, DER bytes, a file path, or a list of those.
+-- Returns true, or nil, err for bad data; raises for a wrong type.
+local function collect(v, kind, where, out, level)
+  local t = type(v)
+  if t == "table" then
+    for i = 1, #v do
+      local ok, err = collect(v[i], kind, where, out, level + 1)
+      if not ok then return nil, err end
+    end
+    return true
+  elseif t == "userdata" then
+    if core.typeof(v) ~= kind then
+      error(("clientcert.%s: expected a %s object, got %s"):format(where, kind, tostring(v)), level)
+    end
+    out[#out + 1] = v
+    return true
+  elseif t ~= "string" then
+    error(("clientcert.%s: expected a %s, PEM/DER text or a path, got %s"):format(where, kind, t), level)
+  end
+  local data, ctx = v, nil
+  if not is_pem(v) and not is_der(v) then
+    local err
+    data, err = read_file(v, where)
+    if not data then return nil, err end
+    ctx = v
+  end
+  local list, err
+  if kind == "crl" then
+    list, err = M.parse_crls(data)
+  elseif is_pem(data) then
+    list, err = core.parse_all(data)
+  else
+    local c
+    c, err = core.parse(data)
+    list = c and { c }
+  end
+  if not list then return nil, reprefix(err, where, ctx) end
+  for i = 1, #list do out[#out + 1] = list[i] end
+  return true
+end
+
+local Store = {}
+Store.__index = Store
+
+local function wrap_store(raw)
+  return setmetatable({ raw = raw }, Store)
+end
+
+local function adder(kind, method, where)
+  return function(self, x)
+    local list = {}
+    local ok, err = collect(x, kind, where, list, 4)
+    if not ok then return nil, err end
+    for i = 1, #list do
+      local added, aerr = self.raw[method](self.raw, list[i])
+      if not added then return nil, aerr end
+    end
+    return true
+  end
+end
+
+--- ok, err = store:add_root(x): x is a cert, PEM/DER text, a path, or a list of those.
+Store.add_root = adder("cert", "add_root", "store.add_root")
+--- ok, err = store:add_intermediate(x)
+Store.add_intermediate = adder("cert", "add_intermediate", "store.add_intermediate")
+--- ok, err = store:add_crl(x): x is a crl, PEM/DER text, a path, or a list of those.
+Store.add_crl = adder("crl", "add_crl", "store.add_crl")
+
+--- list = store:roots(): the trusted certificates, as cert objects.
+function Store:roots() return self.raw:roots() end
+--- list = store:intermediates()
+function Store:intermediates() return self.raw:intermediates() end
+--- n = store:crl_count()
+function Store:crl_count() return self.raw:crl_count() end
+--- store:close(): frees the OpenSSL store now rather than at garbage collection.
+function Store:close() return self.raw:close() end
+function Store:__tostring() return tostring(self.raw) end
+
+local VERIFY_OPTS = {
+  chain = "table", time = "number", purpose = "string", crl = "string",
+  crl_missing = "string", max_depth = "number", partial_chain = "boolean",
+  check_time = "boolean", flags = "table", policies = "table", auth_level = "number",
+}
+
+-- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.
+local function annotate(result)
+  for _, p in ipairs(result.problems) do p.cause = causes.from_code(p.code) end
+  for _, el in ipairs(result.chain) do
+    for _, p in ipairs(el.problems) do p.cause = causes.from_code(p.code) end
+    el.status = el.problems[1] and el.problems[1].cause or "ok"
+  end
+  result.cause = result.ok and "ok" or causes.from_code(result.code)
+  return result
+end
+
+--- result, err = store:verify(cert, opts)
+-- cert: a cert object or PEM/DER text. opts: see README "store:verify".
+-- Returns the result table (result.ok is the verdict), or nil, err when the
+-- client's data cannot be parsed (the caller must then reject).
+function Store:verify(cert, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("clientcert.store.verify: opts must be a table", 2)
+  end
+  for k, v in pairs(opts) do
+    local want = VERIFY_OPTS[k]
+    if not want then error(("clientcert.store.verify: unknown option '%s'"):format(tostring(k)), 2) end
+    if type(v) ~= want then
+      error(("clientcert.store.verify: option '%s' must be a %s, got %s"):format(k, want, type(v)), 2)
+    end
+  end
+  if opts.time and opts.time ~= math.floor(opts.time) then
+    error("clientcert.store.verify: option 'time' must be whole Unix seconds", 2)
+  end
+  if type(cert) == "string" then
+    local c, err = core.parse(cert)
+    if not c then return nil, reprefix(err, "store.verify", "certificate") end
+    cert = c
+  elseif core.typeof(cert) ~= "cert" then
+    error("clientcert.store.verify: cert must be a certificate or PEM/DER text, got " .. type(cert), 2)
+  end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.time = opts.time or os.time()
+  if opts.chain then
+    local chain = {}
+    for i = 1, #opts.chain do
+      local item = opts.chain[i]
+      if type(item) == "string" then
+        local list, err
+        if is_pem(item) then list, err = core.parse_all(item)
+        else
+          local c
+          c, err = core.parse(item)
+          list = c and { c }
+        end
+        if not list then return nil, reprefix(err, "store.verify", "chain[" .. i .. "]") end
+        for j = 1, #list do chain[#chain + 1] = list[j] end
+      elseif core.typeof(item) == "cert" then
+        chain[#chain + 1] = item
+      else
+        error(("clientcert.store.verify: chain[%d] must be a certificate or PEM/DER text"):format(i), 2)
+      end
+    end
+    o.chain = chain
+  end
+  local result, err = self.raw:verify(cert, o)
+  if not result then return nil, err end
+  return annotate(result)
+end
+
+local STORE_KEYS = { roots = true, intermediates = true, crls = true }
+
+--- store, err = clientcert.store{roots = x, intermediates = x, crls = x}
+-- each x is a path, PEM text, an object, or a list of those.
+function M.store(spec)
+  spec = spec or {}
+  if type(spec) ~= "table" then error("clientcert.store: argument must be a table", 2) end
+  for k in pairs(spec) do
+    if not STORE_KEYS[k] then error(("clientcert.store: unknown key '%s'"):format(tostring(k)), 2) end
+  end
+  local raw, rerr = core.new_store()
+  if not raw then return nil, rerr end
+  local store = wrap_store(raw)
+  local steps = { { "roots", "cert", "add_root" }, { "intermediates", "cert", "add_intermediate" },
+                  { "crls", "crl", "add_crl" } }
+  for _, s in ipairs(steps) do
+    local v = spec[s[1]]
+    if v ~= nil then
+      local list = {}
+      local ok, err = collect(v, s[2], "store", list, 4)
+      if not ok then return nil, err end
+      for i = 1, #list do
+        local added, aerr = raw[s[3]](raw, list[i])
+        if not added then return nil, aerr end
+      end
+    end
+  end
+  return store
+end
+
+--- is = clientcert.is_store(v)
+function M.is_store(v)
+  return getmetatable(v) == Store
+end
+
+--- policy, err = clientcert.policy{...}: see clientcert.policy and README "Policies".
+function M.policy(opts)
+  return require("clientcert.policy").new(opts)
+end
+
+--- policy, err = clientcert.load_policy(path)
+function M.load_policy(path)
+  return require("clientcert.policy").load_file(path)
+end
+
+--- line = clientcert.verdict_json(verdict)
+function M.verdict_json(verdict)
+  return require("clientcert.policy").verdict_json(verdict)
+end
+
+return M
