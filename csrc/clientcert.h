@@ -7,6 +7,10 @@
 #include "compat.h"
 #include <openssl/x509.h>
 
+/* Every declaration below is internal to the shared object, whatever flags a
+ * build system passes (luarocks' builtin build sets no -fvisibility). */
+#pragma GCC visibility push(hidden)
+
 #define CC_CERT_MT  "clientcert.cert"
 #define CC_CRL_MT   "clientcert.crl"
 #define CC_STORE_MT "clientcert.store"
@@ -61,5 +65,7 @@ const char *crl_reason_name(int code);
 
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */
+
+#pragma GCC visibility pop
 
 #endif
