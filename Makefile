@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint fixtures clean help asan valgrind
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install
 
 all: lua54 luajit ## build both modules
 
@@ -43,6 +43,30 @@ lint: ## warnings-as-errors C build and luacheck
 	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUA54_INC) -fsyntax-only $(SRC)
 	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUAJIT_INC) -fsyntax-only $(SRC)
 	luacheck lua spec bin examples bench
+
+OUTASAN = build/asan/clientcert/core.so
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LIBASAN := $(shell $(CC) -print-file-name=libasan.so)
+SPEC_PATHS = --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua'
+
+$(OUTASAN): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN_FLAGS) $(PICFLAGS) $(LUA54_INC) $(SSL_CFLAGS) -shared -o $@ $(SRC) $(SSL_LIBS)
+
+asan: $(OUTASAN) ## the specs under AddressSanitizer + UBSan (stock lua5.4, runtime preloaded)
+	LD_PRELOAD=$(LIBASAN) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  lua5.4 /usr/bin/busted $(SPEC_PATHS) --cpath='./build/asan/?.so' -o utfTerminal spec
+
+valgrind: lua54 ## the specs under valgrind memcheck: no error, no definite leak
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --show-leak-kinds=definite lua5.4 /usr/bin/busted $(SPEC_PATHS) --cpath='./build/lua5.4/?.so' -o utfTerminal spec
+
+install: all ## install for Lua 5.4 and for LuaJIT/OpenResty with luarocks (run as root)
+	luarocks --lua-version=5.4 make --deps-mode=none clientcert-scm-1.rockspec
+	luarocks --lua-version=5.1 make --deps-mode=none clientcert-scm-1.rockspec \
+	  LUA_INCDIR=/usr/include/luajit-2.1
 
 clean:
 	rm -rf build
