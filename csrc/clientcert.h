@@ -56,6 +56,9 @@ X509 *cert_test(lua_State *L, int idx);      /* NULL unless a live clientcert.ce
 void cert_push(lua_State *L, X509 *x);       /* takes ownership of one reference of x */
 /* Creates the box first, then pushes it; returns it so the caller can fill box->x. */
 cc_cert_box *cert_newbox(lua_State *L);
+/* Pushes a new table: subject, issuer, serial, not_before, not_after,
+ * fingerprint, self_signed, is_ca (a certification-path element's facts). */
+void cert_push_summary(lua_State *L, X509 *x);
 
 /* crl.c */
 int crl_open(lua_State *L);                  /* adds parse_crl */

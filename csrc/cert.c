@@ -1,0 +1,580 @@
+/* cert.c: OpenSSL X509 as the Lua class clientcert.cert.
+ * parse / parse_all read PEM (with X509_AUX trust settings) or DER; info()
+ * reports the certificate's facts as plain Lua values. */
+#include <string.h>
+#include <arpa/inet.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <openssl/decoder.h>
+#include "clientcert.h"
+
+static cc_cert_box *cert_box(lua_State *L, int idx)
+{
+    return (cc_cert_box *)luaL_checkudata(L, idx, CC_CERT_MT);
+}
+
+cc_cert_box *cert_newbox(lua_State *L)
+{
+    cc_cert_box *b = (cc_cert_box *)cc_newuserdata(L, sizeof(*b));
+    b->x = NULL;
+    luaL_setmetatable(L, CC_CERT_MT);
+    return b;
+}
+
+void cert_push(lua_State *L, X509 *x)
+{
+    cert_newbox(L)->x = x; /* owns */
+}
+
+X509 *cert_check(lua_State *L, int idx)
+{
+    cc_cert_box *b = cert_box(L, idx);
+    if (b->x == NULL)
+        luaL_error(L, "clientcert.cert: object is closed");
+    return b->x; /* borrowed */
+}
+
+X509 *cert_test(lua_State *L, int idx)
+{
+    cc_cert_box *b = (cc_cert_box *)luaL_testudata(L, idx, CC_CERT_MT);
+    return b ? b->x : NULL; /* borrowed */
+}
+
+/* Was the PEM read stopped by the end of input rather than a bad block? */
+static int cert_pem_at_end(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+}
+
+/* Reads one DER certificate that must span the whole input. */
+static X509 *cert_d2i_exact(const char *data, size_t len, const char **what)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    X509 *x = d2i_X509(NULL, &p, (long)len); /* owns */
+    if (x == NULL) {
+        *what = "invalid DER certificate";
+        return NULL;
+    }
+    if (p != (const unsigned char *)data + len) {
+        X509_free(x);
+        *what = "trailing data after DER certificate";
+        return NULL;
+    }
+    return x;
+}
+
+static int cert_check_input(lua_State *L, const char *where, size_t len)
+{
+    if (len == 0)
+        return cc_fail_plain(L, where, "empty input");
+    if (len > (size_t)CC_MAX_INPUT)
+        return cc_fail_plain(L, where, "input larger than 64 MiB");
+    return 0;
+}
+
+/* parse(data): pushes one clientcert.cert (the first of a PEM bundle), or nil, err. */
+static int cert_parse(lua_State *L)
+{
+    size_t len;
+    const char *data = luaL_checklstring(L, 1, &len);
+    const char *what = NULL;
+    cc_cert_box *b;
+    BIO *bio = NULL;
+    int nret;
+
+    if ((nret = cert_check_input(L, "parse", len)) != 0)
+        return nret;
+    b = cert_newbox(L); /* box first: __gc finds NULL on any failure */
+    ERR_clear_error();
+    if (!cc_is_pem(data, len)) {
+        b->x = cert_d2i_exact(data, len, &what); /* owns */
+        return b->x ? 1 : cc_fail(L, "parse", what);
+    }
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio == NULL) {
+        nret = cc_fail(L, "parse", "out of memory");
+        goto cleanup;
+    }
+    b->x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL); /* owns; skips other PEM blocks */
+    if (b->x == NULL) {
+        nret = cert_pem_at_end() ? cc_fail_plain(L, "parse", "no certificate found in input")
+                                 : cc_fail(L, "parse", "invalid PEM certificate");
+        goto cleanup;
+    }
+    ERR_clear_error();
+    nret = 1;
+cleanup:
+    BIO_free(bio);
+    return nret;
+}
+
+/* parse_all(data): pushes a list of every certificate in order, or nil, err. */
+static int cert_parse_all(lua_State *L)
+{
+    size_t len;
+    const char *data = luaL_checklstring(L, 1, &len);
+    const char *what = NULL;
+    BIO *bio = NULL;
+    int n = 0, nret;
+
+    if ((nret = cert_check_input(L, "parse_all", len)) != 0)
+        return nret;
+    lua_newtable(L);                                   /* list */
+    ERR_clear_error();
+    if (!cc_is_pem(data, len)) {
+        cc_cert_box *b = cert_newbox(L);               /* list, box */
+        b->x = cert_d2i_exact(data, len, &what);       /* owns */
+        if (b->x == NULL)
+            return cc_fail(L, "parse_all", what);
+        lua_rawseti(L, -2, 1);                         /* list */
+        return 1;
+    }
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio == NULL) {
+        nret = cc_fail(L, "parse_all", "out of memory");
+        goto cleanup;
+    }
+    for (;;) {
+        cc_cert_box *b;
+        if (n >= CC_MAX_BUNDLE) {
+            nret = cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
+            goto cleanup;
+        }
+        b = cert_newbox(L);                            /* list, box */
+        b->x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL); /* owns */
+        if (b->x == NULL) {
+            lua_pop(L, 1);                             /* list */
+            if (cert_pem_at_end())
+                break;
+            lua_pushfstring(L, "certificate %d: invalid PEM certificate", n + 1);
+            nret = cc_fail(L, "parse_all", lua_tostring(L, -1));
+            goto cleanup;
+        }
+        lua_rawseti(L, -2, ++n);                       /* list */
+    }
+    ERR_clear_error();
+    if (n == 0) {
+        nret = cc_fail_plain(L, "parse_all", "no certificate found in input");
+        goto cleanup;
+    }
+    nret = 1;
+cleanup:
+    BIO_free(bio);
+    return nret;
+}
+
+/* Pushes lowercase hex of the digest of the DER; raises on an unknown alg. */
+static int cert_push_digest(lua_State *L, X509 *x, const char *alg)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char out[2 * EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    const EVP_MD *type = EVP_get_digestbyname(alg);   /* borrowed */
+
+    if (type == NULL)
+        return -1;
+    if (!X509_digest(x, type, md, &n)) {
+        ERR_clear_error();
+        return -2;
+    }
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    lua_pushlstring(L, out, 2 * (size_t)n);
+    return 0;
+}
+
+static void cert_set_time(lua_State *L, const ASN1_TIME *t, const char *k)
+{
+    long long secs;
+    if (cc_asn1_time_to_unix(t, &secs) == 0) {
+        lua_pushinteger(L, (lua_Integer)secs);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* Pushes a new table with the facts a certification-path element shows:
+ * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca. */
+void cert_push_summary(lua_State *L, X509 *x)
+{
+    uint32_t flags = X509_get_extension_flags(x);     /* also caches extensions */
+
+    lua_createtable(L, 0, 16);
+    cc_push_name_string(L, X509_get_subject_name(x));
+    lua_setfield(L, -2, "subject");
+    cc_push_name_string(L, X509_get_issuer_name(x));
+    lua_setfield(L, -2, "issuer");
+    cc_push_serial(L, X509_get0_serialNumber(x));
+    lua_setfield(L, -2, "serial");
+    cert_set_time(L, X509_get0_notBefore(x), "not_before");
+    cert_set_time(L, X509_get0_notAfter(x), "not_after");
+    if (cert_push_digest(L, x, "SHA256") == 0)
+        lua_setfield(L, -2, "fingerprint");
+    /* self-signed: subject equals issuer and the certificate's own key verifies
+     * its signature (X509_self_signed with verify_signature = 1) */
+    lua_pushboolean(L, X509_self_signed(x, 1) == 1);
+    lua_setfield(L, -2, "self_signed");
+    lua_pushboolean(L, (flags & EXFLAG_CA) != 0);
+    lua_setfield(L, -2, "is_ca");
+    ERR_clear_error();
+}
+
+/* Pushes the SAN list: {type = "dns"|"email"|"uri"|"ip"|"dirname"|"other", value}. */
+static void cert_push_san(lua_State *L, X509 *x, int *invalid)
+{
+    int crit = 0, i, n = 0;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL); /* owns */
+
+    lua_newtable(L);
+    if (gens == NULL) {
+        if (crit != -1)            /* present but undecodable (-1: absent) */
+            *invalid = 1;
+        ERR_clear_error();
+        return;
+    }
+    for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const char *type = "other";
+        lua_createtable(L, 0, 2);                               /* san, e */
+        switch (g->type) {
+        case GEN_DNS:
+        case GEN_EMAIL:
+        case GEN_URI: {
+            const ASN1_IA5STRING *s = g->d.ia5;
+            type = g->type == GEN_DNS ? "dns" : g->type == GEN_EMAIL ? "email" : "uri";
+            lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+            break;
+        }
+        case GEN_IPADD: {
+            char buf[64];
+            const ASN1_OCTET_STRING *ip = g->d.ip;
+            int len = ASN1_STRING_length(ip);
+            type = "ip";
+            if ((len == 4 && inet_ntop(AF_INET, ASN1_STRING_get0_data(ip), buf, sizeof(buf)))
+                || (len == 16 && inet_ntop(AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof(buf))))
+                lua_pushstring(L, buf);
+            else
+                lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(ip), (size_t)(len > 0 ? len : 0));
+            break;
+        }
+        case GEN_DIRNAME:
+            type = "dirname";
+            cc_push_name_string(L, g->d.directoryName);
+            break;
+        case GEN_RID: {
+            char oid[128];
+            if (OBJ_obj2txt(oid, (int)sizeof(oid), g->d.registeredID, 1) <= 0)
+                strcpy(oid, "?");
+            lua_pushstring(L, oid);
+            lua_setfield(L, -2, "oid");
+            lua_pushstring(L, oid);
+            break;
+        }
+        case GEN_OTHERNAME: {
+            char oid[128];
+            const ASN1_TYPE *v = g->d.otherName->value;
+            if (OBJ_obj2txt(oid, (int)sizeof(oid), g->d.otherName->type_id, 1) <= 0)
+                strcpy(oid, "?");
+            lua_pushstring(L, oid);
+            lua_setfield(L, -2, "oid");
+            if (v != NULL && (v->type == V_ASN1_UTF8STRING || v->type == V_ASN1_IA5STRING
+                              || v->type == V_ASN1_PRINTABLESTRING))
+                lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(v->value.asn1_string),
+                                (size_t)ASN1_STRING_length(v->value.asn1_string));
+            else
+                lua_pushstring(L, oid);
+            break;
+        }
+        default:
+            lua_pushliteral(L, "");
+            break;
+        }
+        lua_setfield(L, -2, "value");                           /* san, e */
+        lua_pushstring(L, type);
+        lua_setfield(L, -2, "type");
+        lua_rawseti(L, -2, ++n);                                /* san */
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+/* Pushes the EKU list (short names such as "clientAuth", dotted OID when unnamed). */
+static void cert_push_eku(lua_State *L, X509 *x, int *invalid)
+{
+    int crit = 0, i;
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL); /* owns */
+
+    lua_newtable(L);
+    if (eku == NULL) {
+        if (crit != -1)
+            *invalid = 1;
+        ERR_clear_error();
+        return;
+    }
+    for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+        const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+        int nid = OBJ_obj2nid(o);
+        char oid[128];
+        if (nid != NID_undef)
+            lua_pushstring(L, OBJ_nid2sn(nid));
+        else {
+            if (OBJ_obj2txt(oid, (int)sizeof(oid), o, 1) <= 0)
+                strcpy(oid, "?");
+            lua_pushstring(L, oid);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+}
+
+static const struct { uint32_t bit; const char *name; } cert_ku_names[] = {
+    {KU_DIGITAL_SIGNATURE, "digitalSignature"}, {KU_NON_REPUDIATION, "nonRepudiation"},
+    {KU_KEY_ENCIPHERMENT, "keyEncipherment"}, {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+    {KU_KEY_AGREEMENT, "keyAgreement"}, {KU_KEY_CERT_SIGN, "keyCertSign"},
+    {KU_CRL_SIGN, "cRLSign"}, {KU_ENCIPHER_ONLY, "encipherOnly"},
+    {KU_DECIPHER_ONLY, "decipherOnly"}, {0, NULL}
+};
+
+/* Pushes {type, bits, curve} of the public key; {type = "unknown"} when undecodable. */
+static void cert_push_pubkey(lua_State *L, X509 *x)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(x);                 /* borrowed */
+    lua_createtable(L, 0, 3);
+    if (pk == NULL) {
+        ERR_clear_error();
+        lua_pushliteral(L, "unknown");
+        lua_setfield(L, -2, "type");
+        return;
+    }
+    switch (EVP_PKEY_get_base_id(pk)) {
+    case EVP_PKEY_RSA: lua_pushliteral(L, "RSA"); break;
+    case EVP_PKEY_RSA_PSS: lua_pushliteral(L, "RSA-PSS"); break;
+    case EVP_PKEY_EC: lua_pushliteral(L, "EC"); break;
+    case EVP_PKEY_ED25519: lua_pushliteral(L, "Ed25519"); break;
+    case EVP_PKEY_ED448: lua_pushliteral(L, "Ed448"); break;
+    case EVP_PKEY_DSA: lua_pushliteral(L, "DSA"); break;
+    case EVP_PKEY_X25519: lua_pushliteral(L, "X25519"); break;
+    case EVP_PKEY_X448: lua_pushliteral(L, "X448"); break;
+    default: {
+        const char *name = EVP_PKEY_get0_type_name(pk);
+        lua_pushstring(L, name ? name : "unknown");
+    }
+    }
+    lua_setfield(L, -2, "type");
+    if (EVP_PKEY_get_bits(pk) > 0) {
+        lua_pushinteger(L, EVP_PKEY_get_bits(pk));
+        lua_setfield(L, -2, "bits");
+    }
+    if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
+        char curve[80];
+        size_t clen = 0;
+        if (EVP_PKEY_get_utf8_string_param(pk, "group", curve, sizeof(curve), &clen)) {
+            lua_pushstring(L, curve);
+            lua_setfield(L, -2, "curve");
+        }
+    }
+    ERR_clear_error();
+}
+
+/* cert:info(): pushes the plain table described in README "cert:info()". */
+static int cert_info(lua_State *L)
+{
+    X509 *x = cert_check(L, 1);
+    uint32_t flags, ku;
+    int invalid = 0, i, n = 0;
+    long pathlen;
+
+    ERR_clear_error();
+    cert_push_summary(L, x);                             /* info */
+    flags = X509_get_extension_flags(x);
+    if ((flags & EXFLAG_INVALID) != 0)
+        invalid = 1;
+    cc_push_name_fields(L, X509_get_subject_name(x));
+    lua_setfield(L, -2, "subject_fields");
+    cc_push_name_fields(L, X509_get_issuer_name(x));
+    lua_setfield(L, -2, "issuer_fields");
+    cert_push_san(L, x, &invalid);
+    lua_setfield(L, -2, "san");
+    cert_push_eku(L, x, &invalid);
+    lua_setfield(L, -2, "eku");
+    lua_newtable(L);                                     /* info, ku */
+    if ((flags & EXFLAG_KUSAGE) != 0) {
+        ku = X509_get_key_usage(x);
+        for (i = 0; cert_ku_names[i].name != NULL; i++)
+            if ((ku & cert_ku_names[i].bit) != 0) {
+                lua_pushstring(L, cert_ku_names[i].name);
+                lua_rawseti(L, -2, ++n);
+            }
+    }
+    lua_setfield(L, -2, "key_usage");                    /* info */
+    pathlen = X509_get_pathlen(x);
+    if (pathlen >= 0) {
+        lua_pushinteger(L, (lua_Integer)pathlen);
+        lua_setfield(L, -2, "path_len");
+    }
+    lua_pushstring(L, OBJ_nid2ln(X509_get_signature_nid(x)));
+    lua_setfield(L, -2, "signature_algorithm");
+    cert_push_pubkey(L, x);
+    lua_setfield(L, -2, "public_key");
+    lua_pushinteger(L, X509_get_version(x) + 1);
+    lua_setfield(L, -2, "version");
+    if ((flags & EXFLAG_CRITICAL) != 0) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "extensions_unsupported_critical");
+    }
+    if (invalid) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "invalid_extensions");
+    }
+    lua_getfield(L, -1, "not_before");
+    lua_getfield(L, -2, "not_after");
+    if (lua_isnil(L, -1) || lua_isnil(L, -2))
+        return cc_fail_plain(L, "info", "certificate validity dates cannot be read");
+    lua_pop(L, 2);
+    ERR_clear_error();
+    return 1;
+}
+
+/* cert:der() -> DER bytes. */
+static int cert_der(lua_State *L)
+{
+    X509 *x = cert_check(L, 1);
+    unsigned char *buf = NULL;
+    int n = i2d_X509(x, &buf);
+    if (n <= 0)
+        return cc_fail(L, "der", "cannot encode certificate");
+    lua_pushlstring(L, (const char *)buf, (size_t)n);
+    OPENSSL_free(buf);
+    return 1;
+}
+
+/* cert:pem() -> PEM text ("CERTIFICATE", without trust settings). */
+static int cert_pem(lua_State *L)
+{
+    X509 *x = cert_check(L, 1);
+    BIO *bio = BIO_new(BIO_s_mem());
+    BUF_MEM *mem;
+    if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
+        BIO_free(bio);
+        return cc_fail(L, "pem", "cannot encode certificate");
+    }
+    BIO_get_mem_ptr(bio, &mem);
+    lua_pushlstring(L, mem->data, mem->length);
+    BIO_free(bio);
+    return 1;
+}
+
+/* cert:fingerprint([alg]) -> lowercase hex digest of the DER (default SHA-256). */
+static int cert_fingerprint(lua_State *L)
+{
+    X509 *x = cert_check(L, 1);
+    const char *alg = luaL_optstring(L, 2, "SHA256");
+    int r = cert_push_digest(L, x, alg);
+    if (r == -1)
+        return luaL_argerror(L, 2, "unknown digest algorithm");
+    if (r != 0)
+        return cc_fail(L, "fingerprint", "cannot compute digest");
+    return 1;
+}
+
+/* Passphrase callback that never prompts: the given passphrase or nothing. */
+static int cert_pass_cb(char *buf, int size, int rwflag, void *u)
+{
+    const char *pass = (const char *)u;
+    size_t len;
+    (void)rwflag;
+    if (pass == NULL)
+        return -1;
+    len = strlen(pass);
+    if (len > (size_t)size)
+        len = (size_t)size;
+    memcpy(buf, pass, len);
+    return (int)len;
+}
+
+/* cert:matches_key(key[, passphrase]): true/false, or nil, err when the key
+ * cannot be read. Compares the public halves with EVP_PKEY_eq. */
+static int cert_matches_key(lua_State *L)
+{
+    X509 *x = cert_check(L, 1);
+    size_t len;
+    const char *key = luaL_checklstring(L, 2, &len);
+    const char *pass = luaL_optstring(L, 3, NULL);
+    EVP_PKEY *pk = NULL;                                  /* owns */
+    OSSL_DECODER_CTX *dctx = NULL;                        /* owns */
+    const unsigned char *p = (const unsigned char *)key;
+    size_t left = len;
+    int nret;
+
+    if (len == 0 || len > (size_t)CC_MAX_INPUT)
+        return cc_fail_plain(L, "matches_key", "empty or oversized key input");
+    ERR_clear_error();
+    dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+    if (dctx == NULL) {
+        nret = cc_fail(L, "matches_key", "out of memory");
+        goto cleanup;
+    }
+    if (pass != NULL)
+        OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)pass, strlen(pass));
+    else
+        OSSL_DECODER_CTX_set_pem_password_cb(dctx, cert_pass_cb, NULL);
+    if (!OSSL_DECODER_from_data(dctx, &p, &left) || pk == NULL) {
+        nret = cc_fail_plain(L, "matches_key",
+                             "cannot read private key (unsupported format, or wrong or missing passphrase)");
+        goto cleanup;
+    }
+    lua_pushboolean(L, X509_get0_pubkey(x) != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), pk) == 1);
+    nret = 1;
+cleanup:
+    ERR_clear_error();
+    OSSL_DECODER_CTX_free(dctx);
+    EVP_PKEY_free(pk);
+    return nret;
+}
+
+/* close / __close / __gc: frees the certificate once. */
+static int cert_close(lua_State *L)
+{
+    cc_cert_box *b = cert_box(L, 1);
+    X509_free(b->x);
+    b->x = NULL;
+    return 0;
+}
+
+static int cert_tostring(lua_State *L)
+{
+    cc_cert_box *b = cert_box(L, 1);
+    if (b->x == NULL) {
+        lua_pushliteral(L, "clientcert.cert (closed)");
+        return 1;
+    }
+    lua_pushliteral(L, "clientcert.cert: ");
+    cc_push_name_string(L, X509_get_subject_name(b->x));
+    lua_concat(L, 2);
+    return 1;
+}
+
+static const luaL_Reg cert_meta[] = {
+    {"__gc", cert_close}, {"__close", cert_close}, {"__tostring", cert_tostring},
+    {NULL, NULL}
+};
+
+static const luaL_Reg cert_methods[] = {
+    {"info", cert_info}, {"der", cert_der}, {"pem", cert_pem},
+    {"fingerprint", cert_fingerprint}, {"matches_key", cert_matches_key},
+    {"close", cert_close}, {NULL, NULL}
+};
+
+int cert_open(lua_State *L)
+{
+    cc_new_class(L, CC_CERT_MT, cert_meta, cert_methods);
+    lua_pushcfunction(L, cert_parse);         /* M, parse */
+    lua_setfield(L, -2, "parse");             /* M */
+    lua_pushcfunction(L, cert_parse_all);     /* M, parse_all */
+    lua_setfield(L, -2, "parse_all");         /* M */
+    return 0;
+}
