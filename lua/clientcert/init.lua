@@ -203,12 +203,16 @@ local VERIFY_OPTS = {
 
 -- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.
 local function annotate(result)
-  for _, p in ipairs(result.problems) do p.cause = causes.from_code(p.code) end
-  for _, el in ipairs(result.chain) do
-    for _, p in ipairs(el.problems) do p.cause = causes.from_code(p.code) end
+  local chain = result.chain
+  for _, p in ipairs(result.problems) do p.cause = causes.for_problem(p, chain) end
+  for i, el in ipairs(chain) do
+    for _, p in ipairs(el.problems) do
+      p.cause = causes.for_problem({ code = p.code, depth = i - 1 }, chain)
+    end
     el.status = el.problems[1] and el.problems[1].cause or "ok"
   end
-  result.cause = result.ok and "ok" or causes.from_code(result.code)
+  result.cause = result.ok and "ok" or (result.problems[1] and result.problems[1].cause)
+    or "invalid_certificate"
   return result
 end
 
