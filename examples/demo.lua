@@ -16,7 +16,7 @@ local trust = assert(clientcert.store{ roots = path("root.pem"), intermediates =
 local policy = assert(clientcert.policy{ mode = "require", trust = trust })
 
 -- Checked on a fixed date so the demo's answers do not change with the years.
-local when = 1906416000 -- 2030-06-01T00:00:00Z
+local when = 1906502400 -- 2030-06-01T00:00:00Z
 local clients = {
   { "alice (good client)", { cert = read("alice.pem") } },
   { "bob (expired certificate)", { cert = read("expired.pem") } },

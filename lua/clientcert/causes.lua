@@ -317,7 +317,7 @@ end
 function M.render(id, facts)
   local c = BY_ID[id] or BY_ID.invalid_certificate
   facts = facts or {}
-  return (c.message:gsub("{([%w_]+)}", function(k)
+  local text = c.message:gsub("{([%w_]+)}", function(k)
     local v = facts[k]
     if v == nil then return "(unknown)" end
     if k == "time" or k == "revoked_at" or k:match("not_after$") or k:match("not_before$") then
@@ -326,11 +326,9 @@ function M.render(id, facts)
     if type(v) == "table" then
       return #v > 0 and table.concat(v, ", ") or "(none)"
     end
-    if k == "subject" or k == "issuer" or k == "element" or k == "element_issuer" then
-      return printable(v)
-    end
     return printable(v)
-  end))
+  end)
+  return (text:gsub("^%l", string.upper))
 end
 
 --- steps = causes.resolution(id, facts): a fresh list of {who, step} with facts filled in.

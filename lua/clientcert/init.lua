@@ -302,6 +302,11 @@ function M.store(spec)
   return store
 end
 
+--- report = clientcert.audit_store(store[, {time = secs}]): see clientcert.policy.audit_store.
+function M.audit_store(store, opts)
+  return require("clientcert.policy").audit_store(store, opts)
+end
+
 --- is = clientcert.is_store(v)
 function M.is_store(v)
   return getmetatable(v) == Store
