@@ -79,7 +79,7 @@ static int cert_check_input(lua_State *L, const char *where, size_t len)
 static int cert_parse(lua_State *L)
 {
     size_t len;
-    const char *data = luaL_checklstring(L, 1, &len);
+    const char *data = cc_checkbytes(L, 1, &len);
     const char *what = NULL;
     cc_cert_box *b;
     BIO *bio = NULL;
@@ -115,7 +115,7 @@ cleanup:
 static int cert_parse_all(lua_State *L)
 {
     size_t len;
-    const char *data = luaL_checklstring(L, 1, &len);
+    const char *data = cc_checkbytes(L, 1, &len);
     const char *what = NULL;
     BIO *bio = NULL;
     int n = 0, nret;
@@ -502,7 +502,7 @@ static int cert_matches_key(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
     size_t len;
-    const char *key = luaL_checklstring(L, 2, &len);
+    const char *key = cc_checkbytes(L, 2, &len);
     const char *pass = luaL_optstring(L, 3, NULL);
     EVP_PKEY *pk = NULL;                                  /* owns */
     OSSL_DECODER_CTX *dctx = NULL;                        /* owns */

@@ -37,6 +37,8 @@ int cc_fail_plain(lua_State *L, const char *where, const char *what);
  * metamethods (__gc, __close, __tostring ...). Leaves nothing on the stack. */
 void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
                   const luaL_Reg *methods);
+/* luaL_checklstring without number coercion: a non-string raises. */
+const char *cc_checkbytes(lua_State *L, int idx, size_t *len);
 /* Does the input look like PEM text (contains "-----BEGIN ")? */
 int cc_is_pem(const char *data, size_t len);
 /* Integer Unix seconds for an ASN1_TIME, via ASN1_TIME_to_tm (any year

@@ -58,3 +58,11 @@ int cc_is_pem(const char *data, size_t len)
             return 1;
     return 0;
 }
+
+/* Like luaL_checklstring, but a number is a programmer error too (no coercion). */
+const char *cc_checkbytes(lua_State *L, int idx, size_t *len)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_argerror(L, idx, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, idx)));
+    return lua_tolstring(L, idx, len);
+}

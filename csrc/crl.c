@@ -36,7 +36,7 @@ X509_CRL *crl_check(lua_State *L, int idx)
 static int crl_parse(lua_State *L)
 {
     size_t len;
-    const char *data = luaL_checklstring(L, 1, &len);
+    const char *data = cc_checkbytes(L, 1, &len);
     cc_crl_box *b;
     BIO *bio = NULL;
     int nret;

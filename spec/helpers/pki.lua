@@ -1,0 +1,40 @@
+-- Test PKI for the specs: runs spec/fixtures/mkpki.sh once per process into a
+-- fresh temporary directory and gives paths, file contents and the check times.
+local M = {}
+
+M.T = 1906502400            -- 2030-06-01T00:00:00Z: every fixture is in date then
+M.T_2024 = 1704067200       -- 2024-01-01: before "old" expired, CRLs not yet issued
+M.T_2036 = 2082758400       -- 2036-01-01: after "old" expired and after "future" started
+
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function build()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local log = dir .. ".log"
+  local cmd = ("bash spec/fixtures/mkpki.sh %s > %s 2>&1"):format(sh_quote(dir), sh_quote(log))
+  local ok = os.execute(cmd)
+  if ok ~= true and ok ~= 0 then
+    local f = io.open(log, "rb")
+    local text = f and f:read("*a") or "(no log)"
+    if f then f:close() end
+    error("spec/fixtures/mkpki.sh failed:\n" .. text)
+  end
+  os.remove(log)
+  return dir
+end
+
+M.dir = build()
+
+--- path = pki.path(name): a fixture file's path ("alice.pem", "inter.crl", ...).
+function M.path(name) return M.dir .. "/" .. name end
+
+--- data = pki.read(name): a fixture file's bytes.
+function M.read(name)
+  local f = assert(io.open(M.path(name), "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+return M
