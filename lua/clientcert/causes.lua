@@ -36,6 +36,13 @@ local CATALOGUE = {
       { who = CLIENT, step = "Check that the key file and the certificate file are a pair "
         .. "(clientcert match-key CERT KEY)." },
     } },
+  { id = "chain_too_long", status = 403, substatus = "403.16", title = "Certificate chain too long",
+    message = "The chain of {subject} is longer than the server allows ({error}).",
+    resolution = {
+      { who = SERVER, step = "Raise the maximum verification depth (clientcert: verify.max_depth; "
+        .. "nginx: ssl_verify_depth) if this CA hierarchy is legitimate." },
+      { who = CLIENT, step = "Use a certificate from a shorter hierarchy." },
+    } },
   { id = "untrusted_root", status = 403, substatus = "403.16", title = "Client's root CA is not trusted",
     message = "The chain of {subject} ends at {element}, which is not a root CA installed in the server's "
       .. "trusted roots ({error}).",
@@ -71,13 +78,6 @@ local CATALOGUE = {
         .. "keyCertSign or a large enough pathLen cannot issue further certificates." },
       { who = SERVER, step = "If the CA is yours, reissue the CA certificate with basicConstraints CA:TRUE, "
         .. "keyCertSign and a pathLen that allows this depth." },
-    } },
-  { id = "chain_too_long", status = 403, substatus = "403.16", title = "Certificate chain too long",
-    message = "The chain of {subject} is longer than the server allows ({error}).",
-    resolution = {
-      { who = SERVER, step = "Raise the maximum verification depth (clientcert: verify.max_depth; "
-        .. "nginx: ssl_verify_depth) if this CA hierarchy is legitimate." },
-      { who = CLIENT, step = "Use a certificate from a shorter hierarchy." },
     } },
   { id = "wrong_purpose", status = 403, substatus = "403.16", title = "Certificate not valid for client authentication",
     message = "{element} is not allowed for TLS client authentication ({error}); extended key usage: {eku}.",
@@ -252,22 +252,23 @@ function M.from_code(code)
   return CODES[code] or "invalid_certificate"
 end
 
---- id = causes.for_problem(problem, chain): the cause of one problem of a verify result,
--- refining the per-code default with facts of the built path:
--- * a signature failure at the element just below the trust anchor (or "issuer
---   missing" when a trusted root has the issuer's name) means the chain names a
---   trusted root it was not signed by: a forged or different root -> untrusted_root;
--- * "issuer not found" at the top of the path, where the top is a self-signed
---   certificate, is an untrusted root, not a missing intermediate.
-function M.for_problem(p, chain)
+--- id = causes.for_problem(problem, chain[, root_subjects]): the cause of one problem
+-- of a verify result, refining the per-code default with facts of the built path:
+-- * a signature failure where the issuer is the trust anchor, or "issuer not found"
+--   for an element whose issuer has the name of a trusted root (root_subjects: set
+--   of the store's root subjects), means the chain names a trusted root that did
+--   not sign it: a forged root or another CA with the same name -> untrusted_root;
+-- * "issuer not found" for a self-signed element is an untrusted root.
+function M.for_problem(p, chain, root_subjects)
   local id = M.from_code(p.code)
   local depth = p.depth or 0
-  local el = chain and chain[depth + 1]
+  local el = chain and chain[math.min(depth + 1, #chain)]
   if id == "bad_signature" and (p.code == 7 or p.code == 4) and chain then
     local issuer = chain[depth + 2]
     if issuer and issuer.trusted then return "untrusted_root" end
-  elseif id == "missing_intermediate" and el and el.self_signed then
-    return "untrusted_root"
+  elseif id == "missing_intermediate" and el then
+    if el.self_signed then return "untrusted_root" end
+    if root_subjects and root_subjects[el.issuer] then return "untrusted_root" end
   end
   return id
 end

@@ -162,7 +162,18 @@ local Store = {}
 Store.__index = Store
 
 local function wrap_store(raw)
-  return setmetatable({ raw = raw }, Store)
+  -- root_subjects: names of the trusted roots, to tell a forged root from a missing CA
+  return setmetatable({ raw = raw, root_subjects = {} }, Store)
+end
+
+-- Adds one object to the raw store; roots are also remembered by subject.
+local function add_one(store, method, obj)
+  local ok, err = store.raw[method](store.raw, obj)
+  if ok and method == "add_root" then
+    local info = obj:info()
+    if info then store.root_subjects[info.subject] = true end
+  end
+  return ok, err
 end
 
 local function adder(kind, method, where)
@@ -171,7 +182,7 @@ local function adder(kind, method, where)
     local ok, err = collect(x, kind, where, list, 4)
     if not ok then return nil, err end
     for i = 1, #list do
-      local added, aerr = self.raw[method](self.raw, list[i])
+      local added, aerr = add_one(self, method, list[i])
       if not added then return nil, aerr end
     end
     return true
@@ -202,12 +213,12 @@ local VERIFY_OPTS = {
 }
 
 -- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.
-local function annotate(result)
+local function annotate(result, root_subjects)
   local chain = result.chain
-  for _, p in ipairs(result.problems) do p.cause = causes.for_problem(p, chain) end
+  for _, p in ipairs(result.problems) do p.cause = causes.for_problem(p, chain, root_subjects) end
   for i, el in ipairs(chain) do
     for _, p in ipairs(el.problems) do
-      p.cause = causes.for_problem({ code = p.code, depth = i - 1 }, chain)
+      p.cause = causes.for_problem({ code = p.code, depth = i - 1 }, chain, root_subjects)
     end
     el.status = el.problems[1] and el.problems[1].cause or "ok"
   end
@@ -269,7 +280,7 @@ function Store:verify(cert, opts)
   end
   local result, err = self.raw:verify(cert, o)
   if not result then return nil, err end
-  return annotate(result)
+  return annotate(result, self.root_subjects)
 end
 
 local STORE_KEYS = { roots = true, intermediates = true, crls = true }
@@ -294,7 +305,7 @@ function M.store(spec)
       local ok, err = collect(v, s[2], "store", list, 4)
       if not ok then return nil, err end
       for i = 1, #list do
-        local added, aerr = raw[s[3]](raw, list[i])
+        local added, aerr = add_one(store, s[3], list[i])
         if not added then return nil, aerr end
       end
     end
@@ -317,9 +328,9 @@ function M.policy(opts)
   return require("clientcert.policy").new(opts)
 end
 
---- policy, err = clientcert.load_policy(path)
-function M.load_policy(path)
-  return require("clientcert.policy").load_file(path)
+--- policy, err = clientcert.load_policy(path[, params]): params is seen by the file as `params`.
+function M.load_policy(path, params)
+  return require("clientcert.policy").load_file(path, params)
 end
 
 --- line = clientcert.verdict_json(verdict)

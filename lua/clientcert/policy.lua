@@ -319,8 +319,11 @@ end
 Policy.audit = function(self, opts) return M.audit_store(self.trust, opts) end
 
 -- The environment of a policy file: no os, io, require, load, debug or package.
-local function sandbox_env()
+local function sandbox_env(params)
+  local copy = {}
+  for k, v in pairs(params or {}) do copy[k] = v end
   local env = {
+    params = copy,
     clientcert = clientcert, string = string, table = table, math = math,
     pairs = pairs, ipairs = ipairs, next = next, select = select, type = type, tostring = tostring,
     tonumber = tonumber, error = error, assert = assert, pcall = pcall, unpack = table.unpack or unpack,
@@ -331,10 +334,12 @@ end
 
 local MAX_POLICY_SOURCE = 1024 * 1024
 
---- policy, err = policy.load_file(path): runs a Lua policy file in a sandbox; the
--- file returns the options table of clientcert.policy (or a policy).
-function M.load_file(path)
+--- policy, err = policy.load_file(path[, params]): runs a Lua policy file in a sandbox;
+-- the file returns the options table of clientcert.policy (or a policy). params (a
+-- table of deployment settings such as file paths) is visible to it as `params`.
+function M.load_file(path, params)
   if type(path) ~= "string" then error("clientcert.load_policy: path must be a string", 3) end
+  if params ~= nil and type(params) ~= "table" then error("clientcert.load_policy: params must be a table", 3) end
   local f, oerr = io.open(path, "rb")
   if not f then return nil, "clientcert.load_policy: cannot open " .. oerr end
   local src = f:read(MAX_POLICY_SOURCE + 1)
@@ -342,7 +347,7 @@ function M.load_file(path)
   if not src then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if #src > MAX_POLICY_SOURCE then return nil, "clientcert.load_policy: " .. path .. ": larger than 1 MiB" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
-  local env = sandbox_env()
+  local env = sandbox_env(params)
   local chunk, lerr
   if setfenv then -- LuaJIT / 5.1
     chunk, lerr = loadstring(src, "@" .. path)

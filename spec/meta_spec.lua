@@ -1,0 +1,45 @@
+-- Meta: every cause of the catalogue has a case, and every verify code maps to a cause.
+local causes = require "clientcert.causes"
+local cases = require "cases"
+
+describe("the causes catalogue", function()
+  it("has a verification or audit case for every cause", function()
+    local covered = {}
+    for _, c in ipairs(cases.list) do covered[c.expect.cause] = true end
+    for _, a in ipairs(cases.audits) do
+      for _, id in ipairs(a.expect.causes) do covered[id] = true end
+    end
+    local missing = {}
+    for _, id in ipairs(causes.list()) do
+      if not covered[id] then missing[#missing + 1] = id end
+    end
+    assert.same({}, missing)
+  end)
+
+  it("maps every OpenSSL verify code 0..94 to a catalogue cause, and only 0 to ok", function()
+    for code = 0, 94 do
+      local id = causes.from_code(code)
+      assert.is_table(causes.get(id), "code " .. code)
+      assert.equals(code == 0, id == "ok", "code " .. code)
+    end
+    assert.equals("invalid_certificate", causes.from_code(9999))
+    assert.equals("invalid_certificate", causes.from_code(-1))
+  end)
+
+  it("gives each cause a status, substatus, title, message and resolution", function()
+    for _, id in ipairs(causes.list()) do
+      local c = causes.get(id)
+      assert.is_number(c.status)
+      assert.matches("^%d%d%d", c.substatus)
+      assert.is_string(c.title)
+      assert.is_string(c.message)
+      if id ~= "ok" then assert.is_true(#c.resolution > 0, id) end
+    end
+  end)
+
+  it("orders causes by a documented precedence", function()
+    assert.is_true(causes.rank("untrusted_root") < causes.rank("expired"))
+    assert.is_true(causes.rank("revoked") < causes.rank("expired"))
+    assert.is_true(causes.rank("denied_by_rule") < causes.rank("ok"))
+  end)
+end)
