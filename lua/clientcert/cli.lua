@@ -109,6 +109,8 @@ local function build_parser()
   local check = p:command("check", "Apply a policy file to a client certificate and print the verdict.")
   check:argument("cert", "Client certificate (PEM or DER); '-' means the client sent none."):args("?")
   check:option("--policy", "Policy file (Lua, see examples/policies)."):count(1)
+  check:option("--param", "KEY=VALUE passed to the policy file as params.KEY; repeat a key for a list.")
+    :count("*")
   check:option("--chain", "Certificates the client sent besides its own."):count("*")
   check:option("--key", "The client's private key, to check that it matches the certificate.")
   check:option("--passphrase-env", "Environment variable holding the key's passphrase.")
@@ -247,7 +249,16 @@ end
 local function cmd_check(a, out)
   local when = load_time(a, out)
   if not when then return EXIT_ERROR end
-  local policy, perr = clientcert.load_policy(a.policy)
+  local params = {}
+  for _, kv in ipairs(a.param or {}) do
+    local k, v = kv:match("^([%w_]+)=(.*)$")
+    if not k then out:write("clientcert: --param wants KEY=VALUE, got '", kv, "'\n") return EXIT_ERROR end
+    local old = params[k]
+    if old == nil then params[k] = v
+    elseif type(old) == "table" then old[#old + 1] = v
+    else params[k] = { old, v } end
+  end
+  local policy, perr = clientcert.load_policy(a.policy, params)
   if not policy then out:write(perr, "\n") return EXIT_ERROR end
   local req = { time = when, chain = {} }
   if a.cert and a.cert ~= "-" then

@@ -217,6 +217,7 @@ function Policy:decide(req, base, when)
   if cert == nil or cert == "" or cert == false then
     local v = verdict("no_certificate", self.mode == "optional", {}, base)
     if v.accepted then
+      v.title = "No client certificate (optional here)"
       v.message = "The client sent no certificate; client certificates are optional here."
     end
     return v
