@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall
 
 all: lua54 luajit ## build both modules
 
@@ -63,10 +63,20 @@ valgrind: lua54 ## the specs under valgrind memcheck: no error, no definite leak
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  --show-leak-kinds=definite lua5.4 /usr/bin/busted $(SPEC_PATHS) --cpath='./build/lua5.4/?.so' -o utfTerminal spec
 
-install: all ## install for Lua 5.4 and for LuaJIT/OpenResty with luarocks (run as root)
+PREFIX ?= /usr/local
+JIT_LMOD = $(PREFIX)/share/lua/5.1
+JIT_CMOD = $(PREFIX)/lib/lua/5.1
+
+install: all ## install for Lua 5.4 (luarocks, with the clientcert command) and for LuaJIT/OpenResty (run as root)
+	install -d $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
+	install -m 0644 $(OUTJIT) $(JIT_CMOD)/clientcert/core.so
+	install -m 0644 lua/clientcert/init.lua $(JIT_LMOD)/clientcert/init.lua
+	install -m 0644 lua/clientcert/causes.lua lua/clientcert/policy.lua lua/clientcert/cli.lua $(JIT_LMOD)/clientcert/
 	luarocks --lua-version=5.4 make --deps-mode=none clientcert-scm-1.rockspec
-	luarocks --lua-version=5.1 make --deps-mode=none clientcert-scm-1.rockspec \
-	  LUA_INCDIR=/usr/include/luajit-2.1
+
+uninstall: ## remove what install put in place
+	-luarocks --lua-version=5.4 remove clientcert
+	rm -rf $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
 
 clean:
 	rm -rf build
