@@ -48,7 +48,8 @@ int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out);
 void cc_push_name_string(lua_State *L, const X509_NAME *name);
 /* Pushes a list of {name = <short name or dotted OID>, value = <UTF-8 bytes>}. */
 void cc_push_name_fields(lua_State *L, const X509_NAME *name);
-/* Pushes uppercase hex of an ASN1_INTEGER, "-" first if negative. */
+/* Pushes uppercase hex of an ASN1_INTEGER as its DER content octets (with the
+ * 00 sign octet when the top bit is set); "-" and the magnitude if negative. */
 void cc_push_serial(lua_State *L, const ASN1_INTEGER *serial);
 
 /* cert.c */

@@ -146,10 +146,11 @@ void cc_push_serial(lua_State *L, const ASN1_INTEGER *serial)
     luaL_Buffer b;
 
     luaL_buffinit(L, &b);
-    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
-        luaL_addchar(&b, '-');
-    if (n == 0)
-        luaL_addchar(&b, '0');
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) {
+        luaL_addchar(&b, '-');           /* then the magnitude */
+    } else if (n == 0 || p[0] >= 0x80) {
+        luaL_addstring(&b, "00");        /* the sign octet DER puts before a high bit, or zero */
+    }
     for (i = 0; i < n; i++) {
         luaL_addchar(&b, hex[p[i] >> 4]);
         luaL_addchar(&b, hex[p[i] & 15]);

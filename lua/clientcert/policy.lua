@@ -105,7 +105,10 @@ end
 local function norm(key, v)
   -- fingerprints are compared case-insensitively without colons; serials without colons, uppercase
   if key == "fingerprint" then return (v:lower():gsub(":", "")) end
-  if key == "serial" then return (v:upper():gsub(":", "")) end
+  if key == "serial" then   -- "00A1..." and "A1...": the sign octet is optional in a matcher
+    local hex = v:upper():gsub(":", "")
+    return (hex:gsub("^00(%x%x)", "%1"))
+  end
   return v
 end
 
