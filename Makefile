@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds
 
 all: lua54 luajit ## build both modules
 
@@ -77,6 +77,46 @@ install: all ## install for Lua 5.4 (luarocks, with the clientcert command) and 
 uninstall: ## remove what install put in place
 	-luarocks --lua-version=5.4 remove clientcert
 	rm -rf $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
+
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = parse parse_all parse_crl verify
+FUZZ_SECONDS ?= 15
+CORPUS = ../shared/conformance/parse-corpus
+
+build/fuzz/%: fuzz/fuzz.c $(SRC) $(HDR)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_TARGET=$(FUZZ_ID_$*) $(LUA54_INC) $(SSL_CFLAGS) -o $@ \
+	  fuzz/fuzz.c $(SRC) -llua5.4 $(SSL_LIBS)
+
+FUZZ_ID_parse = 1
+FUZZ_ID_parse_all = 2
+FUZZ_ID_parse_crl = 3
+FUZZ_ID_verify = 4
+
+fuzz-build: $(addprefix build/fuzz/,$(FUZZ_TARGETS)) ## build the libFuzzer targets (clang)
+
+fuzz-seeds: ## seed corpora: the parse corpus, and chains from the test PKI for verify
+	@mkdir -p build/fuzz/seeds/certs build/fuzz/seeds/crls build/fuzz/seeds/verify
+	find $(CORPUS) -type f \( -name '*.pem' -o -name '*.der' -o -name '*.crt' \) | grep -v -i crl \
+	  | xargs -I{} cp {} build/fuzz/seeds/certs/
+	find $(CORPUS) -type f -iname '*crl*' | xargs -I{} cp {} build/fuzz/seeds/crls/
+	bash spec/fixtures/mkpki.sh build/fuzz/pki > /dev/null
+	lua5.4 fuzz/seed-verify.lua build/fuzz/pki build/fuzz/seeds/verify
+	cp build/fuzz/pki/*.crl build/fuzz/seeds/crls/
+
+fuzz: fuzz-build fuzz-seeds ## run each fuzzer for FUZZ_SECONDS (default 15); crashers go to fuzz/crashers/
+	@mkdir -p fuzz/crashers build/fuzz/work
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  case $$t in parse_crl) seeds=crls;; verify) seeds=verify;; *) seeds=certs;; esac; \
+	  mkdir -p build/fuzz/work/$$t; \
+	  echo "-- fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	  ASAN_OPTIONS=detect_leaks=1 build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -rss_limit_mb=2048 -artifact_prefix=fuzz/crashers/$$t- -print_final_stats=1 \
+	    build/fuzz/work/$$t build/fuzz/seeds/$$seeds 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==|SUMMARY|clientcert raised)" || true; \
+	done
+	@if ls fuzz/crashers/*-* >/dev/null 2>&1; then echo "fuzz: crashers in fuzz/crashers/"; exit 1; fi
+	@echo "fuzz: no crash, leak or raise"
 
 clean:
 	rm -rf build
