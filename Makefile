@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds bench bench-hostile
 
 all: lua54 luajit ## build both modules
 
@@ -117,6 +117,24 @@ fuzz: fuzz-build fuzz-seeds ## run each fuzzer for FUZZ_SECONDS (default 15); cr
 	done
 	@if ls fuzz/crashers/*-* >/dev/null 2>&1; then echo "fuzz: crashers in fuzz/crashers/"; exit 1; fi
 	@echo "fuzz: no crash, leak or raise"
+
+build/bench/raw_openssl: bench/raw_openssl.c
+	@mkdir -p build/bench
+	$(CC) -std=c99 -D_POSIX_C_SOURCE=199309L -O2 -Wall -Wextra $(SSL_CFLAGS) -o $@ $< $(SSL_LIBS)
+
+bench: all build/bench/raw_openssl ## throughput against raw OpenSSL, under Lua 5.4 and LuaJIT
+	bash spec/fixtures/mkpki.sh build/bench/pki > /dev/null
+	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/lua5.4/?.so;;' \
+	  lua5.4 bench/bench.lua build/bench/pki build/bench/raw_openssl $(BENCH_N)
+	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/luajit/?.so;;' \
+	  luajit bench/bench.lua build/bench/pki build/bench/raw_openssl $(BENCH_N)
+
+bench-hostile: lua54 ## time and peak memory on hostile inputs (large bundles, long chains, huge CRL)
+	bash bench/mkhostile.sh build/bench/hostile
+	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/lua5.4/?.so;;' \
+	  lua5.4 bench/hostile.lua build/bench/hostile
+
+BENCH_N ?= 2000
 
 clean:
 	rm -rf build
