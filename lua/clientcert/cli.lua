@@ -38,25 +38,8 @@ function M.parse_time(s)
   return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
 end
 
---- s = cli.iso(secs): "YYYY-MM-DDTHH:MM:SSZ".
-function M.iso(secs)
-  if type(secs) ~= "number" then return "?" end
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  -- civil_from_days
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return ("%04d-%02d-%02dT%02d:%02d:%02dZ"):format(y, m, d, math.floor(rem / 3600),
-    math.floor(rem % 3600 / 60), rem % 60)
-end
+--- s = cli.iso(secs): "YYYY-MM-DDTHH:MM:SSZ" (the catalogue's formatter).
+M.iso = require("clientcert.causes").iso
 
 local function json()
   local ok, cjson = pcall(require, "cjson.safe")

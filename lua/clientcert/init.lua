@@ -86,32 +86,23 @@ function M.parse_crls(data)
   return list
 end
 
+-- A function(path) that reads the file and parses it; errors name the path.
+local function loader(where, parse)
+  return function(path)
+    local data, err = read_file(path, where)
+    if not data then return nil, err end
+    local v, perr = parse(data)
+    if not v then return nil, reprefix(perr, where, path) end
+    return v
+  end
+end
+
 --- cert, err = clientcert.load(path)
-function M.load(path)
-  local data, err = read_file(path, "load")
-  if not data then return nil, err end
-  local cert, perr = core.parse(data)
-  if not cert then return nil, reprefix(perr, "load", path) end
-  return cert
-end
-
+M.load = loader("load", core.parse)
 --- list, err = clientcert.load_all(path)
-function M.load_all(path)
-  local data, err = read_file(path, "load_all")
-  if not data then return nil, err end
-  local list, perr = core.parse_all(data)
-  if not list then return nil, reprefix(perr, "load_all", path) end
-  return list
-end
-
+M.load_all = loader("load_all", core.parse_all)
 --- crl, err = clientcert.load_crl(path)
-function M.load_crl(path)
-  local data, err = read_file(path, "load_crl")
-  if not data then return nil, err end
-  local crl, perr = core.parse_crl(data)
-  if not crl then return nil, reprefix(perr, "load_crl", path) end
-  return crl
-end
+M.load_crl = loader("load_crl", core.parse_crl)
 
 --- kind = clientcert.typeof(v): "cert", "crl", "store" or nil.
 M.typeof = core.typeof
