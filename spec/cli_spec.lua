@@ -1,0 +1,95 @@
+-- The clientcert command (clientcert.cli.main): outputs and exit codes.
+local cli = require "clientcert.cli"
+local cjson = require "cjson"
+local pki = require "helpers.pki"
+
+-- code, text = run(args...): runs the command with a captured output.
+local function run(...)
+  local buf = {}
+  local out = { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
+    return self end }
+  local code = cli.main({ ... }, out)
+  return code, table.concat(buf)
+end
+
+describe("clientcert command", function()
+  it("info prints the facts of each certificate", function()
+    local code, text = run("info", pki.path("nul.pem"))
+    assert.equals(0, code)
+    assert.matches("subject:     CN=alice\\00.evil.test,O=clientcert tests", text, 1, true)
+    code, text = run("info", "--json", pki.path("chain-alice.pem"))
+    assert.equals(0, code)
+    local first = cjson.decode(text:match("^[^\n]+"))
+    assert.equals("CN=alice,O=clientcert tests", first.subject)
+  end)
+
+  it("verify prints the certification path and exits 0 or 1", function()
+    local code, text = run("verify", pki.path("frank.pem"), "--roots", pki.path("root.pem"),
+      "--chain", pki.path("inter-expired.pem"), "--time", "2030-06-01")
+    assert.equals(1, code)
+    assert.matches("CN=Expired Issuing CA,O=clientcert tests", text, 1, true)
+    assert.matches("Result: FAILED (expired", text, 1, true)
+    code = run("verify", pki.path("chain-alice.pem"), "--roots", pki.path("root.pem"), "--time", "1906502400")
+    assert.equals(0, code)
+  end)
+
+  it("verify --json gives the result table", function()
+    local code, text = run("verify", pki.path("mallory.pem"), "--roots", pki.path("root.pem"), "--intermediates",
+      pki.path("inter.pem"), "--crl", pki.path("crls.pem"), "--time", "2030-06-01", "--json")
+    assert.equals(1, code)
+    local r = cjson.decode(text)
+    assert.equals("revoked", r.cause)
+    assert.equals(3, #r.chain)
+  end)
+
+  it("check applies a policy file with params and prints the resolution", function()
+    local code, text = run("check", pki.path("old.pem"), "--policy", "examples/policies/optional-api.lua",
+      "--param", "roots=" .. pki.path("root.pem"), "--param", "intermediates=" .. pki.path("inter.pem"),
+      "--time", "2030-06-01T00:00:00Z")
+    assert.equals(1, code)
+    assert.matches("REJECTED 403.17 expired", text, 1, true)
+    assert.matches("How to fix:", text, 1, true)
+    code, text = run("check", "--policy", "examples/policies/optional-api.lua", "--json",
+      "--param", "roots=" .. pki.path("root.pem"), "--param", "intermediates=" .. pki.path("inter.pem"))
+    assert.equals(0, code)
+    assert.equals("no_certificate", cjson.decode(text).cause)
+  end)
+
+  it("check with --key reports a key that does not match", function()
+    local code, text = run("check", pki.path("alice.pem"), "--policy", "examples/policies/optional-api.lua",
+      "--param", "roots=" .. pki.path("root.pem"), "--param", "intermediates=" .. pki.path("inter.pem"),
+      "--key", pki.path("wrong.key"), "--time", "2030-06-01")
+    assert.equals(1, code)
+    assert.matches("no_private_key", text, 1, true)
+  end)
+
+  it("audit-store finds an intermediate among the roots", function()
+    local code, text = run("audit-store", "--roots", pki.path("roots-with-inter.pem"), "--time", "2030-06-01")
+    assert.equals(1, code)
+    assert.matches("intermediate_in_roots: ", text, 1, true)
+    assert.equals(0, (run("audit-store", "--roots", pki.path("root.pem"), "--time", "2030-06-01")))
+  end)
+
+  it("match-key answers yes and no", function()
+    assert.equals(0, (run("match-key", pki.path("alice.pem"), pki.path("alice.key"))))
+    assert.equals(1, (run("match-key", pki.path("alice.pem"), pki.path("wrong.key"))))
+    local code, text = run("match-key", pki.path("alice.pem"), pki.path("alice-enc.key"))
+    assert.equals(2, code)
+    assert.matches("cannot read private key", text, 1, true)
+  end)
+
+  it("exits 2 for a missing file, a bad time or a bad command", function()
+    assert.equals(2, (run("info", pki.path("none.pem"))))
+    assert.equals(2, (run("verify", pki.path("alice.pem"), "--roots", pki.path("root.pem"), "--time", "soon")))
+    assert.equals(2, (run("check", "--policy", pki.path("none.lua"))))
+  end)
+
+  it("reads times as Unix seconds or ISO 8601 UTC", function()
+    assert.equals(1906502400, cli.parse_time("2030-06-01"))
+    assert.equals(1906502400, cli.parse_time("1906502400"))
+    assert.equals(1906502461, cli.parse_time("2030-06-01T00:01:01Z"))
+    assert.is_nil(cli.parse_time("2030-13-01"))
+    assert.equals("2969-05-03T00:00:01Z", cli.iso(31536000001))   -- date -u -d 2969-05-03T00:00:01Z +%s
+    assert.equals(31536000001, cli.parse_time("2969-05-03T00:00:01Z"))
+  end)
+end)
