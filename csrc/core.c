@@ -1,6 +1,7 @@
 /* core.c: luaopen_clientcert_core, the only exported symbol of the module.
  * Builds the module table from each OpenSSL object family's *_open. */
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include "clientcert.h"
 
 #define CC_CORE_VERSION "0.1.0"
@@ -21,12 +22,22 @@ static int core_typeof(lua_State *L)
     return 1;
 }
 
+/* _openssl_error_pending(): true when the thread's OpenSSL error queue is not
+ * empty (for the specs: every path must leave it drained). */
+static int core_error_pending(lua_State *L)
+{
+    lua_pushboolean(L, ERR_peek_error() != 0);
+    return 1;
+}
+
 int luaopen_clientcert_core(lua_State *L)
 {
     lua_newtable(L);                                   /* M */
     cert_open(L);
     crl_open(L);
     store_open(L);
+    lua_pushcfunction(L, core_error_pending);          /* M, fn */
+    lua_setfield(L, -2, "_openssl_error_pending");     /* M */
     lua_pushcfunction(L, core_typeof);                 /* M, typeof */
     lua_setfield(L, -2, "typeof");                     /* M */
     lua_pushliteral(L, CC_CORE_VERSION);               /* M, version */

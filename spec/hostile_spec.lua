@@ -89,3 +89,28 @@ describe("hostile input", function()
     assert.equals(0, accepted)   -- a changed signed byte never verifies
   end)
 end)
+
+describe("the OpenSSL error queue", function()
+  local core = require "clientcert.core"
+  it("is empty after every failure path", function()
+    local store = assert(clientcert.store{ roots = pki.path("root.pem") })
+    local alice = clientcert.load(pki.path("alice.pem"))
+    local calls = {
+      function() return clientcert.parse("garbage") end,
+      function() return clientcert.parse(pki.read("alice.der"):sub(1, 100)) end,
+      function() return clientcert.parse("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") end,
+      function() return clientcert.parse_all(pki.read("alice.pem") .. "-----BEGIN CERTIFICATE-----\n!!\n") end,
+      function() return clientcert.parse_crl("garbage") end,
+      function() return clientcert.parse_crl(pki.read("alice.pem")) end,
+      function() return alice:matches_key("garbage") end,
+      function() return alice:matches_key(pki.read("alice-enc.key"), "wrong") end,
+      function() return store:verify(alice, { time = pki.T }) end,
+      function() return store:verify(clientcert.load(pki.path("alice-tampered.pem")), { time = pki.T }) end,
+      function() return clientcert.load(pki.path("invalid")) end,
+    }
+    for i, f in ipairs(calls) do
+      f()
+      assert.is_false(core._openssl_error_pending(), "call " .. i .. " left an OpenSSL error queued")
+    end
+  end)
+end)
