@@ -252,6 +252,18 @@ function Policy:decide(req, base, when)
     end
   end
   if #ids > 0 then
+    -- an issuer problem with a non-self-signed certificate among the trusted roots:
+    -- name that misconfiguration too (looked at only on this rejection path)
+    if (ids[1] == "untrusted_root" or ids[1] == "missing_intermediate") and not first.intermediate_in_roots then
+      for _, root in ipairs(self.trust:roots()) do
+        local ri = root:info()
+        if ri and not ri.self_signed then
+          ids[#ids + 1] = "intermediate_in_roots"
+          first.intermediate_in_roots = {}
+          break
+        end
+      end
+    end
     local id = ids[1]
     local p = first[id]
     local el = p.depth and result.chain[math.min(p.depth + 1, #result.chain)] or nil
