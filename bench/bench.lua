@@ -27,12 +27,17 @@ end
 local leaf_der, inter_der = read("alice.der"), clientcert.load(dir .. "/inter.pem"):der()
 local store = assert(clientcert.store{ roots = dir .. "/root.pem" })
 local policy = clientcert.policy{ trust = store }
+local crl_store = assert(clientcert.store{ roots = dir .. "/root.pem", crls = { dir .. "/root.crl", dir .. "/inter.crl" } })
 
 local results = {
   parse = per_op(function() clientcert.parse(leaf_der) end),
   ["parse+info"] = per_op(function() clientcert.parse(leaf_der):info() end),
   verify = per_op(function()
     local r = store:verify(leaf_der, { chain = { inter_der }, time = T })
+    assert(r.ok)
+  end),
+  ["verify+CRLs"] = per_op(function()
+    local r = crl_store:verify(leaf_der, { chain = { inter_der }, time = T })
     assert(r.ok)
   end),
   ["policy:check"] = per_op(function()
@@ -51,7 +56,8 @@ p:close()
 print(("clientcert bench on %s, %s, %d iterations (CPU time per operation)"):format(
   _VERSION .. (jit and (" / " .. jit.version) or ""), clientcert.openssl_version, n))
 print(("%-14s %12s %12s %8s"):format("operation", "clientcert", "raw OpenSSL", "ratio"))
-local rows = { { "parse", "parse" }, { "parse+info", "parse" }, { "verify", "verify" }, { "policy:check", "verify" } }
+local rows = { { "parse", "parse" }, { "parse+info", "parse" }, { "verify", "verify" }, { "verify+CRLs", "verify" },
+               { "policy:check", "verify" } }
 for _, r in ipairs(rows) do
   local mine, base = results[r[1]], raw[r[2]]
   print(("%-14s %10.1fus %10.1fus %7.2fx"):format(r[1], mine * 1e6, base * 1e6, mine / base))
