@@ -49,8 +49,7 @@ static void names_add_escaped(luaL_Buffer *b, const unsigned char *v, int len)
             continue;
         }
         if (c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';'
-            || (c == '#' && i == 0) || (c == ' ' && (i == 0 || i == len - 1))
-            || (c == '=' ))
+            || (c == '#' && i == 0) || (c == ' ' && (i == 0 || i == len - 1)))
             luaL_addchar(b, '\\');
         luaL_addchar(b, (char)c);
     }
