@@ -82,6 +82,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS = parse parse_all parse_crl verify
 FUZZ_SECONDS ?= 15
+FUZZ_SEED ?= 0
 CORPUS = ../shared/conformance/parse-corpus
 
 build/fuzz/%: fuzz/fuzz.c $(SRC) $(HDR)
@@ -105,13 +106,13 @@ fuzz-seeds: ## seed corpora: the parse corpus, and chains from the test PKI for 
 	lua5.4 fuzz/seed-verify.lua build/fuzz/pki build/fuzz/seeds/verify
 	cp build/fuzz/pki/*.crl build/fuzz/seeds/crls/
 
-fuzz: fuzz-build fuzz-seeds ## run each fuzzer for FUZZ_SECONDS (default 15); crashers go to fuzz/crashers/
+fuzz: fuzz-build fuzz-seeds ## run each fuzzer FUZZ_SECONDS (15) with FUZZ_SEED (0 = random); crashers go to fuzz/crashers/
 	@mkdir -p fuzz/crashers build/fuzz/work
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  case $$t in parse_crl) seeds=crls;; verify) seeds=verify;; *) seeds=certs;; esac; \
 	  mkdir -p build/fuzz/work/$$t; \
 	  echo "-- fuzzing $$t for $(FUZZ_SECONDS)s"; \
-	  ASAN_OPTIONS=detect_leaks=1 build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  ASAN_OPTIONS=detect_leaks=1 build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=65536 \
 	    -rss_limit_mb=2048 -artifact_prefix=fuzz/crashers/$$t- -print_final_stats=1 \
 	    build/fuzz/work/$$t build/fuzz/seeds/$$seeds 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==|SUMMARY|clientcert raised)" || true; \
 	done
