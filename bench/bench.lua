@@ -27,7 +27,8 @@ end
 local leaf_der, inter_der = read("alice.der"), clientcert.load(dir .. "/inter.pem"):der()
 local store = assert(clientcert.store{ roots = dir .. "/root.pem" })
 local policy = clientcert.policy{ trust = store }
-local crl_store = assert(clientcert.store{ roots = dir .. "/root.pem", crls = { dir .. "/root.crl", dir .. "/inter.crl" } })
+local crl_store = assert(clientcert.store{ roots = dir .. "/root.pem",
+                                           crls = { dir .. "/root.crl", dir .. "/inter.crl" } })
 
 local results = {
   parse = per_op(function() clientcert.parse(leaf_der) end),
