@@ -1,6 +1,7 @@
-/* cert.c: OpenSSL X509 as the Lua class clientcert.cert.
- * parse / parse_all read PEM (with X509_AUX trust settings) or DER; info()
- * reports the certificate's facts as plain Lua values. */
+/* cert.c: OpenSSL X509 (with GENERAL_NAMES, EXTENDED_KEY_USAGE, EVP_PKEY and
+ * OSSL_DECODER for keys) as the Lua class clientcert.cert. parse / parse_all
+ * read PEM (with X509_AUX trust settings) or DER; info() reports the
+ * certificate's facts as plain Lua values. */
 #include <string.h>
 #include <arpa/inet.h>
 #include <openssl/pem.h>
@@ -10,11 +11,13 @@
 #include <openssl/decoder.h>
 #include "clientcert.h"
 
+/* The box at idx (raises unless a clientcert.cert, open or closed). */
 static cc_cert_box *cert_box(lua_State *L, int idx)
 {
     return (cc_cert_box *)luaL_checkudata(L, idx, CC_CERT_MT);
 }
 
+/* Pushes an empty box (x = NULL) with the class metatable. */
 cc_cert_box *cert_newbox(lua_State *L)
 {
     cc_cert_box *b = (cc_cert_box *)cc_newuserdata(L, sizeof(*b));
@@ -23,11 +26,13 @@ cc_cert_box *cert_newbox(lua_State *L)
     return b;
 }
 
+/* Pushes a clientcert.cert holding x; the box owns the caller's reference. */
 void cert_push(lua_State *L, X509 *x)
 {
     cert_newbox(L)->x = x; /* owns */
 }
 
+/* The live X509 at idx; raises on a wrong type or a closed object. */
 X509 *cert_check(lua_State *L, int idx)
 {
     cc_cert_box *b = cert_box(L, idx);
@@ -36,10 +41,22 @@ X509 *cert_check(lua_State *L, int idx)
     return b->x; /* borrowed */
 }
 
+/* The live X509 at idx, or NULL (not a clientcert.cert, or closed). */
 X509 *cert_test(lua_State *L, int idx)
 {
     cc_cert_box *b = (cc_cert_box *)luaL_testudata(L, idx, CC_CERT_MT);
     return b ? b->x : NULL; /* borrowed */
+}
+
+/* PEM passphrase callback that never prompts: an encrypted PEM block from a
+ * peer must fail, not wait on the terminal (PEM_def_callback would prompt). */
+static int cert_no_pass_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
 }
 
 /* Was the PEM read stopped by the end of input rather than a bad block? */
@@ -66,6 +83,7 @@ static X509 *cert_d2i_exact(const char *data, size_t len, const char **what)
     return x;
 }
 
+/* Refuses empty and oversized inputs: pushes nil, err and returns 2, else 0. */
 static int cert_check_input(lua_State *L, const char *where, size_t len)
 {
     if (len == 0)
@@ -98,7 +116,7 @@ static int cert_parse(lua_State *L)
         nret = cc_fail(L, "parse", "out of memory");
         goto cleanup;
     }
-    b->x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL); /* owns; skips other PEM blocks */
+    b->x = PEM_read_bio_X509_AUX(bio, NULL, cert_no_pass_cb, NULL); /* owns; skips other blocks */
     if (b->x == NULL) {
         nret = cert_pem_at_end() ? cc_fail_plain(L, "parse", "no certificate found in input")
                                  : cc_fail(L, "parse", "invalid PEM certificate");
@@ -138,19 +156,18 @@ static int cert_parse_all(lua_State *L)
         goto cleanup;
     }
     for (;;) {
-        cc_cert_box *b;
-        if (n >= CC_MAX_BUNDLE) {
-            nret = cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
-            goto cleanup;
-        }
-        b = cert_newbox(L);                            /* list, box */
-        b->x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL); /* owns */
+        cc_cert_box *b = cert_newbox(L);               /* list, box */
+        b->x = PEM_read_bio_X509_AUX(bio, NULL, cert_no_pass_cb, NULL); /* owns */
         if (b->x == NULL) {
             lua_pop(L, 1);                             /* list */
             if (cert_pem_at_end())
                 break;
             lua_pushfstring(L, "certificate %d: invalid PEM certificate", n + 1);
             nret = cc_fail(L, "parse_all", lua_tostring(L, -1));
+            goto cleanup;
+        }
+        if (n >= CC_MAX_BUNDLE) {                      /* a box beyond the cap: __gc frees it */
+            nret = cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
             goto cleanup;
         }
         lua_rawseti(L, -2, ++n);                       /* list */
@@ -166,13 +183,27 @@ cleanup:
     return nret;
 }
 
-/* Pushes lowercase hex of the digest of the DER; raises on an unknown alg. */
+/* Pushes prefix and the hex of n bytes (digits: "0123456789abcdef" or upper case). */
+static void cert_push_hex(lua_State *L, const char *prefix, const unsigned char *p, size_t n,
+                          const char *digits)
+{
+    luaL_Buffer b;
+    size_t i;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, prefix);
+    for (i = 0; i < n; i++) {
+        luaL_addchar(&b, digits[p[i] >> 4]);
+        luaL_addchar(&b, digits[p[i] & 15]);
+    }
+    luaL_pushresult(&b);
+}
+
+/* Pushes the lowercase hex digest of the DER and returns 0; pushes nothing and
+ * returns -1 for an unknown alg, -2 when OpenSSL fails. */
 static int cert_push_digest(lua_State *L, X509 *x, const char *alg)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
-    char out[2 * EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
+    unsigned int n = 0;
     const EVP_MD *type = EVP_get_digestbyname(alg);   /* borrowed */
 
     if (type == NULL)
@@ -181,14 +212,11 @@ static int cert_push_digest(lua_State *L, X509 *x, const char *alg)
         ERR_clear_error();
         return -2;
     }
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    lua_pushlstring(L, out, 2 * (size_t)n);
+    cert_push_hex(L, "", md, n, "0123456789abcdef");
     return 0;
 }
 
+/* Sets info[k] to the time as integer Unix seconds; leaves it nil when unreadable. */
 static void cert_set_time(lua_State *L, const ASN1_TIME *t, const char *k)
 {
     long long secs;
@@ -215,8 +243,7 @@ void cert_push_summary(lua_State *L, X509 *x)
     cert_set_time(L, X509_get0_notAfter(x), "not_after");
     if (cert_push_digest(L, x, "SHA256") == 0)
         lua_setfield(L, -2, "fingerprint");
-    /* self-signed: subject equals issuer and the certificate's own key verifies
-     * its signature (X509_self_signed with verify_signature = 1) */
+    /* self_signed: names match (and AKID/SKID when present) AND its own key verifies its signature */
     lua_pushboolean(L, X509_self_signed(x, 1) == 1);
     lua_setfield(L, -2, "self_signed");
     lua_pushboolean(L, (flags & EXFLAG_CA) != 0);
@@ -224,91 +251,159 @@ void cert_push_summary(lua_State *L, X509 *x)
     ERR_clear_error();
 }
 
-/* Pushes the SAN list: {type = "dns"|"email"|"uri"|"ip"|"dirname"|"other", value}. */
+/* Pushes "#" and the uppercase hex of a DER encoding made by i2d (RFC 4514's
+ * form for a value that is not text); "#" alone if it cannot be encoded. */
+static void cert_push_der_hex(lua_State *L, unsigned char *der, int n)
+{
+    if (n > 0)
+        cert_push_hex(L, "#", der, (size_t)n, "0123456789ABCDEF");
+    else
+        lua_pushliteral(L, "#");
+    OPENSSL_free(der);
+    ERR_clear_error();
+}
+
+/* Pushes the value of an otherName: UTF-8 text when it is a character
+ * string (UPN, SRVName ...), else "#" + the hex of its DER. */
+static void cert_push_othername_value(lua_State *L, const ASN1_TYPE *v)
+{
+    unsigned char *buf = NULL;                                  /* owns */
+    int n;
+
+    if (v == NULL) {
+        lua_pushliteral(L, "");
+        return;
+    }
+    switch (v->type) {
+    case V_ASN1_UTF8STRING: case V_ASN1_IA5STRING: case V_ASN1_PRINTABLESTRING:
+    case V_ASN1_VISIBLESTRING: case V_ASN1_NUMERICSTRING: case V_ASN1_BMPSTRING:
+    case V_ASN1_UNIVERSALSTRING: case V_ASN1_T61STRING:
+        n = ASN1_STRING_to_UTF8(&buf, v->value.asn1_string);
+        if (n >= 0) {
+            lua_pushlstring(L, (const char *)buf, (size_t)n);   /* NUL bytes kept */
+            OPENSSL_free(buf);
+            return;
+        }
+        ERR_clear_error();
+        break;
+    default:
+        break;
+    }
+    n = i2d_ASN1_TYPE(v, &buf);
+    cert_push_der_hex(L, buf, n);                               /* frees buf */
+}
+
+/* Pushes one GENERAL_NAME as {type, value}; type "other" also carries kind
+ * ("othername"|"x400"|"edi"|"rid") and, for othername and rid, oid. */
+static void cert_push_general_name(lua_State *L, const GENERAL_NAME *g)
+{
+    const char *type = "other";
+
+    lua_createtable(L, 0, 4);                                   /* e */
+    switch (g->type) {
+    case GEN_DNS:
+    case GEN_EMAIL:
+    case GEN_URI: {
+        const ASN1_IA5STRING *s = g->d.ia5;
+        type = g->type == GEN_DNS ? "dns" : g->type == GEN_EMAIL ? "email" : "uri";
+        lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        break;                                                  /* exact bytes, NUL kept */
+    }
+    case GEN_IPADD: {
+        char buf[64];
+        const ASN1_OCTET_STRING *ip = g->d.ip;
+        int len = ASN1_STRING_length(ip);
+        type = "ip";
+        if ((len == 4 && inet_ntop(AF_INET, ASN1_STRING_get0_data(ip), buf, sizeof(buf)))
+            || (len == 16 && inet_ntop(AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof(buf))))
+            lua_pushstring(L, buf);
+        else                                                    /* not an address: raw bytes */
+            lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(ip), (size_t)(len > 0 ? len : 0));
+        break;
+    }
+    case GEN_DIRNAME:
+        type = "dirname";
+        cc_push_name_string(L, g->d.directoryName);
+        break;
+    case GEN_RID:
+        lua_pushliteral(L, "rid");
+        lua_setfield(L, -2, "kind");
+        cc_push_oid(L, g->d.registeredID, 1);                   /* e, oid */
+        lua_pushvalue(L, -1);                                   /* e, oid, oid */
+        lua_setfield(L, -3, "oid");                             /* e, oid (the value) */
+        break;
+    case GEN_OTHERNAME:
+        lua_pushliteral(L, "othername");
+        lua_setfield(L, -2, "kind");
+        cc_push_oid(L, g->d.otherName->type_id, 1);             /* e, oid */
+        lua_setfield(L, -2, "oid");                             /* e */
+        cert_push_othername_value(L, g->d.otherName->value);
+        break;
+    case GEN_EDIPARTY: {
+        const ASN1_STRING *party = g->d.ediPartyName->partyName;
+        unsigned char *buf = NULL;                              /* owns */
+        int n;
+        lua_pushliteral(L, "edi");
+        lua_setfield(L, -2, "kind");
+        n = party != NULL ? ASN1_STRING_to_UTF8(&buf, party) : -1;
+        if (n >= 0) {
+            lua_pushlstring(L, (const char *)buf, (size_t)n);   /* the partyName as text */
+            OPENSSL_free(buf);
+            break;
+        }
+        buf = NULL;
+        n = i2d_GENERAL_NAME(g, &buf);
+        cert_push_der_hex(L, buf, n);                           /* frees buf */
+        break;
+    }
+    case GEN_X400: {
+        unsigned char *buf = NULL;                              /* owns */
+        int n;
+        lua_pushliteral(L, "x400");
+        lua_setfield(L, -2, "kind");
+        n = i2d_GENERAL_NAME(g, &buf);
+        cert_push_der_hex(L, buf, n);                           /* frees buf */
+        break;
+    }
+    default:
+        lua_pushliteral(L, "");
+        break;
+    }
+    lua_setfield(L, -2, "value");                               /* e */
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    ERR_clear_error();
+}
+
+/* Pushes the SAN list {{type = "dns"|"email"|"uri"|"ip"|"dirname"|"other", value}, ...};
+ * sets *invalid when the extension is present but cannot be decoded. */
 static void cert_push_san(lua_State *L, X509 *x, int *invalid)
 {
-    int crit = 0, i, n = 0;
+    int crit = 0, i;
     GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL); /* owns */
 
-    lua_newtable(L);
+    lua_newtable(L);                                            /* san */
     if (gens == NULL) {
-        if (crit != -1)            /* present but undecodable (-1: absent) */
+        if (crit != -1)            /* -1: absent; -2: duplicated; else undecodable */
             *invalid = 1;
         ERR_clear_error();
         return;
     }
     for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        const char *type = "other";
-        lua_createtable(L, 0, 2);                               /* san, e */
-        switch (g->type) {
-        case GEN_DNS:
-        case GEN_EMAIL:
-        case GEN_URI: {
-            const ASN1_IA5STRING *s = g->d.ia5;
-            type = g->type == GEN_DNS ? "dns" : g->type == GEN_EMAIL ? "email" : "uri";
-            lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
-            break;
-        }
-        case GEN_IPADD: {
-            char buf[64];
-            const ASN1_OCTET_STRING *ip = g->d.ip;
-            int len = ASN1_STRING_length(ip);
-            type = "ip";
-            if ((len == 4 && inet_ntop(AF_INET, ASN1_STRING_get0_data(ip), buf, sizeof(buf)))
-                || (len == 16 && inet_ntop(AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof(buf))))
-                lua_pushstring(L, buf);
-            else
-                lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(ip), (size_t)(len > 0 ? len : 0));
-            break;
-        }
-        case GEN_DIRNAME:
-            type = "dirname";
-            cc_push_name_string(L, g->d.directoryName);
-            break;
-        case GEN_RID: {
-            char oid[128];
-            if (OBJ_obj2txt(oid, (int)sizeof(oid), g->d.registeredID, 1) <= 0)
-                strcpy(oid, "?");
-            lua_pushstring(L, oid);
-            lua_setfield(L, -2, "oid");
-            lua_pushstring(L, oid);
-            break;
-        }
-        case GEN_OTHERNAME: {
-            char oid[128];
-            const ASN1_TYPE *v = g->d.otherName->value;
-            if (OBJ_obj2txt(oid, (int)sizeof(oid), g->d.otherName->type_id, 1) <= 0)
-                strcpy(oid, "?");
-            lua_pushstring(L, oid);
-            lua_setfield(L, -2, "oid");
-            if (v != NULL && (v->type == V_ASN1_UTF8STRING || v->type == V_ASN1_IA5STRING
-                              || v->type == V_ASN1_PRINTABLESTRING))
-                lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(v->value.asn1_string),
-                                (size_t)ASN1_STRING_length(v->value.asn1_string));
-            else
-                lua_pushstring(L, oid);
-            break;
-        }
-        default:
-            lua_pushliteral(L, "");
-            break;
-        }
-        lua_setfield(L, -2, "value");                           /* san, e */
-        lua_pushstring(L, type);
-        lua_setfield(L, -2, "type");
-        lua_rawseti(L, -2, ++n);                                /* san */
+        cert_push_general_name(L, sk_GENERAL_NAME_value(gens, i)); /* san, e */
+        lua_rawseti(L, -2, i + 1);                              /* san */
     }
     GENERAL_NAMES_free(gens);
 }
 
-/* Pushes the EKU list (short names such as "clientAuth", dotted OID when unnamed). */
+/* Pushes the EKU list (short names such as "clientAuth", dotted OID when
+ * unnamed); sets *invalid when the extension is present but undecodable. */
 static void cert_push_eku(lua_State *L, X509 *x, int *invalid)
 {
     int crit = 0, i;
     EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL); /* owns */
 
-    lua_newtable(L);
+    lua_newtable(L);                                            /* eku */
     if (eku == NULL) {
         if (crit != -1)
             *invalid = 1;
@@ -316,17 +411,8 @@ static void cert_push_eku(lua_State *L, X509 *x, int *invalid)
         return;
     }
     for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
-        const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
-        int nid = OBJ_obj2nid(o);
-        char oid[128];
-        if (nid != NID_undef)
-            lua_pushstring(L, OBJ_nid2sn(nid));
-        else {
-            if (OBJ_obj2txt(oid, (int)sizeof(oid), o, 1) <= 0)
-                strcpy(oid, "?");
-            lua_pushstring(L, oid);
-        }
-        lua_rawseti(L, -2, i + 1);
+        cc_push_oid(L, sk_ASN1_OBJECT_value(eku, i), 0);        /* eku, name */
+        lua_rawseti(L, -2, i + 1);                              /* eku */
     }
     EXTENDED_KEY_USAGE_free(eku);
 }
@@ -380,6 +466,23 @@ static void cert_push_pubkey(lua_State *L, X509 *x)
     ERR_clear_error();
 }
 
+/* Pushes the signature algorithm's long name ("sha256WithRSAEncryption"), its
+ * dotted OID when OpenSSL does not know it. */
+static void cert_push_sigalg(lua_State *L, X509 *x)
+{
+    const X509_ALGOR *alg = NULL;                        /* borrowed */
+    const ASN1_OBJECT *obj = NULL;                       /* borrowed */
+    int nid = X509_get_signature_nid(x);
+
+    if (nid != NID_undef && OBJ_nid2ln(nid) != NULL) {
+        lua_pushstring(L, OBJ_nid2ln(nid));
+        return;
+    }
+    X509_get0_signature(NULL, &alg, x);
+    X509_ALGOR_get0(&obj, NULL, NULL, alg);
+    cc_push_oid(L, obj, 1);
+}
+
 /* cert:info(): pushes the plain table described in README "cert:info()". */
 static int cert_info(lua_State *L)
 {
@@ -416,7 +519,7 @@ static int cert_info(lua_State *L)
         lua_pushinteger(L, (lua_Integer)pathlen);
         lua_setfield(L, -2, "path_len");
     }
-    lua_pushstring(L, OBJ_nid2ln(X509_get_signature_nid(x)));
+    cert_push_sigalg(L, x);
     lua_setfield(L, -2, "signature_algorithm");
     cert_push_pubkey(L, x);
     lua_setfield(L, -2, "public_key");
@@ -439,33 +542,46 @@ static int cert_info(lua_State *L)
     return 1;
 }
 
-/* cert:der() -> DER bytes. */
+/* cert:der() -> DER bytes, or nil, err. */
 static int cert_der(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
-    unsigned char *buf = NULL;
-    int n = i2d_X509(x, &buf);
-    if (n <= 0)
-        return cc_fail(L, "der", "cannot encode certificate");
+    unsigned char *buf = NULL;                           /* owns */
+    int n, nret;
+
+    ERR_clear_error();
+    n = i2d_X509(x, &buf);
+    if (n <= 0) {
+        nret = cc_fail(L, "der", "cannot encode certificate");
+        goto cleanup;
+    }
     lua_pushlstring(L, (const char *)buf, (size_t)n);
+    nret = 1;
+cleanup:
     OPENSSL_free(buf);
-    return 1;
+    return nret;
 }
 
-/* cert:pem() -> PEM text ("CERTIFICATE", without trust settings). */
+/* cert:pem() -> PEM text ("CERTIFICATE", without trust settings), or nil, err. */
 static int cert_pem(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
-    BIO *bio = BIO_new(BIO_s_mem());
-    BUF_MEM *mem;
+    BIO *bio = NULL;                                     /* owns */
+    BUF_MEM *mem = NULL;                                 /* borrowed from bio */
+    int nret;
+
+    ERR_clear_error();
+    bio = BIO_new(BIO_s_mem());
     if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
-        BIO_free(bio);
-        return cc_fail(L, "pem", "cannot encode certificate");
+        nret = cc_fail(L, "pem", "cannot encode certificate");
+        goto cleanup;
     }
     BIO_get_mem_ptr(bio, &mem);
     lua_pushlstring(L, mem->data, mem->length);
+    nret = 1;
+cleanup:
     BIO_free(bio);
-    return 1;
+    return nret;
 }
 
 /* cert:fingerprint([alg]) -> lowercase hex digest of the DER (default SHA-256). */
@@ -481,21 +597,6 @@ static int cert_fingerprint(lua_State *L)
     return 1;
 }
 
-/* Passphrase callback that never prompts: the given passphrase or nothing. */
-static int cert_pass_cb(char *buf, int size, int rwflag, void *u)
-{
-    const char *pass = (const char *)u;
-    size_t len;
-    (void)rwflag;
-    if (pass == NULL)
-        return -1;
-    len = strlen(pass);
-    if (len > (size_t)size)
-        len = (size_t)size;
-    memcpy(buf, pass, len);
-    return (int)len;
-}
-
 /* cert:matches_key(key[, passphrase]): true/false, or nil, err when the key
  * cannot be read. Compares the public halves with EVP_PKEY_eq. */
 static int cert_matches_key(lua_State *L)
@@ -503,7 +604,8 @@ static int cert_matches_key(lua_State *L)
     X509 *x = cert_check(L, 1);
     size_t len;
     const char *key = cc_checkbytes(L, 2, &len);
-    const char *pass = luaL_optstring(L, 3, NULL);
+    size_t passlen = 0;
+    const char *pass = luaL_optlstring(L, 3, NULL, &passlen);
     EVP_PKEY *pk = NULL;                                  /* owns */
     OSSL_DECODER_CTX *dctx = NULL;                        /* owns */
     const unsigned char *p = (const unsigned char *)key;
@@ -519,15 +621,16 @@ static int cert_matches_key(lua_State *L)
         goto cleanup;
     }
     if (pass != NULL)
-        OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)pass, strlen(pass));
-    else
-        OSSL_DECODER_CTX_set_pem_password_cb(dctx, cert_pass_cb, NULL);
+        OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)pass, passlen);
+    else                                   /* never prompt: an encrypted key just fails */
+        OSSL_DECODER_CTX_set_pem_password_cb(dctx, cert_no_pass_cb, NULL);
     if (!OSSL_DECODER_from_data(dctx, &p, &left) || pk == NULL) {
         nret = cc_fail_plain(L, "matches_key",
                              "cannot read private key (unsupported format, or wrong or missing passphrase)");
         goto cleanup;
     }
-    lua_pushboolean(L, X509_get0_pubkey(x) != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), pk) == 1);
+    lua_pushboolean(L, X509_get0_pubkey(x) != NULL             /* borrowed */
+                       && EVP_PKEY_eq(X509_get0_pubkey(x), pk) == 1);
     nret = 1;
 cleanup:
     ERR_clear_error();
@@ -545,6 +648,7 @@ static int cert_close(lua_State *L)
     return 0;
 }
 
+/* __tostring: "clientcert.cert: <subject>" or "clientcert.cert (closed)". */
 static int cert_tostring(lua_State *L)
 {
     cc_cert_box *b = cert_box(L, 1);
@@ -569,6 +673,7 @@ static const luaL_Reg cert_methods[] = {
     {"close", cert_close}, {NULL, NULL}
 };
 
+/* Registers the class and sets parse, parse_all in the module table at -1. */
 int cert_open(lua_State *L)
 {
     cc_new_class(L, CC_CERT_MT, cert_meta, cert_methods);

@@ -51,6 +51,9 @@ void cc_push_name_fields(lua_State *L, const X509_NAME *name);
 /* Pushes uppercase hex of an ASN1_INTEGER as its DER content octets (with the
  * 00 sign octet when the top bit is set); "-" and the magnitude if negative. */
 void cc_push_serial(lua_State *L, const ASN1_INTEGER *serial);
+/* Pushes an OID's short name ("CN", "clientAuth"), or its dotted form when it
+ * is unnamed or dotted is non-zero. */
+void cc_push_oid(lua_State *L, const ASN1_OBJECT *obj, int dotted);
 
 /* cert.c */
 int cert_open(lua_State *L);                 /* adds parse, parse_all to the module table at -1 */

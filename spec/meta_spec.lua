@@ -37,6 +37,16 @@ describe("the causes catalogue", function()
     end
   end)
 
+  it("expects, in every case, the substatus the catalogue gives its cause", function()
+    for _, c in ipairs(cases.list) do
+      local e = c.expect
+      local accepted = e.accepted
+      if accepted == nil then accepted = e.ok end
+      local want = accepted and "200" or causes.get(e.cause).substatus
+      assert.equals(want, e.substatus, c.name)
+    end
+  end)
+
   it("orders causes by a documented precedence", function()
     assert.is_true(causes.rank("untrusted_root") < causes.rank("expired"))
     assert.is_true(causes.rank("revoked") < causes.rank("expired"))

@@ -177,6 +177,22 @@ describe("clientcert.load_policy", function()
       assert.equals("expired", check(p, "old.pem").cause)
     end)
 
+    it("admins: by SAN e-mail and issuer, with a floor on RSA key size", function()
+      local p = load("admins.lua", { issuer = "CN=Test Issuing CA,O=clientcert tests",
+                                     admins = { "alice@example.test", "bob@example.test" },
+                                     crls = { pki.path("root.crl"), pki.path("inter.crl") } })
+      assert.equals("ok", check(p, "alice.pem").cause)
+      local bob = check(p, "bob.pem")   -- no e-mail in his SAN
+      assert.equals("denied_by_rule", bob.cause)
+      assert.matches("allow list", bob.message, 1, true)
+      assert.equals("denied_by_rule", check(p, "carol.pem").cause)
+      local allowed, reason = p.rule({ public_key = { type = "RSA", bits = 2048 } })
+      assert.is_false(allowed)
+      assert.matches("RSA key of 2048 bits", reason, 1, true)
+      assert.is_true(p.rule({ public_key = { type = "EC", bits = 256 } }))
+      assert.equals("revoked", check(p, "mallory.pem").cause)
+    end)
+
     it("a missing trust file is an error, not an accept", function()
       local policy, err = clientcert.load_policy("examples/policies/employees.lua", { roots = "/nonexistent.pem" })
       assert.is_nil(policy)
@@ -218,4 +234,259 @@ describe("clientcert.audit_store", function()
       assert.equals(#case.roots, report.count)
     end)
   end
+end)
+
+describe("allow matchers", function()
+  local function verdict(cert, matcher)
+    return check_case{ store = "with_inter", cert = cert, policy = { allow = { matcher } } }
+  end
+
+  it("never lets a pattern's anchors stop at an embedded NUL", function()
+    assert.equals("denied_by_rule", verdict("nul.pem", { subject_cn_pattern = "^alice$" }).cause)
+    assert.equals("denied_by_rule", verdict("nul.pem", { subject_cn = "alice\0" }).cause)
+    assert.equals("ok", verdict("nul.pem", { subject_cn = "alice\0.evil.test" }).cause)
+  end)
+
+  it("compares subject strings as RFC 4514 text, control bytes escaped", function()
+    assert.equals("ok", verdict("nul.pem", { subject = "CN=alice\\00.evil.test,O=clientcert tests" }).cause)
+    assert.equals("denied_by_rule", verdict("nul.pem", { subject = "CN=alice,O=clientcert tests" }).cause)
+  end)
+
+  it("matches BMPString and TeletexString names by their UTF-8, exactly", function()
+    assert.equals("ok", verdict("bmp.pem", { subject = "CN=Zoë 東京,O=Zoë Société" }).cause)
+    assert.equals("denied_by_rule", verdict("bmp.pem", { subject_cn = "Zoe 東京" }).cause)
+    assert.equals("denied_by_rule", verdict("bmp.pem", { subject_cn = "zoë 東京" }).cause)
+  end)
+
+  it("accepts a fingerprint with colons or in capitals, and a serial with its sign octet", function()
+    local fp = clientcert.load(pki.path("alice.pem")):fingerprint()
+    assert.equals("ok", verdict("alice.pem", { fingerprint = fp:upper():gsub("(%x%x)", "%1:"):sub(1, -2) }).cause)
+    assert.equals("ok", verdict("alice.pem", { serial = "001002" }).cause)
+    assert.equals("denied_by_rule", verdict("alice.pem", { serial = "1003" }).cause)
+  end)
+
+  it("requires every key of one matcher", function()
+    assert.equals("denied_by_rule", verdict("alice.pem", { subject_cn = "alice", san_dns = "bob.example.test" }).cause)
+  end)
+
+  it("copies the allow list: changing the caller's table later changes nothing", function()
+    local allow = { { subject_cn = "alice" } }
+    local policy = clientcert.policy{ trust = cases.store(clientcert, "with_inter"), allow = allow }
+    allow[1].subject_cn = "bob"
+    assert.equals("ok", policy:check{ cert = pki.read("alice.pem"), time = pki.T }.cause)
+  end)
+end)
+
+describe("the rule", function()
+  local function with_rule(rule)
+    return check_case{ store = "with_inter", cert = "alice.pem", policy = { rule = rule } }
+  end
+
+  it("gets the client's info and the verdict so far", function()
+    local seen
+    local v = with_rule(function(info, verdict) seen = { info.subject, verdict.cause, verdict.accepted } end)
+    assert.same({ "CN=alice,O=clientcert tests", "ok", true }, seen)
+    assert.is_true(v.accepted)
+  end)
+
+  it("denies when it returns nil with a reason, accepts when it returns nothing", function()
+    assert.equals("denied_by_rule", with_rule(function() return nil, "no" end).cause)
+    assert.equals("ok", with_rule(function() end).cause)
+  end)
+
+  it("denies when it raises a non-string error, and keeps it", function()
+    local v = with_rule(function() error({ code = 1 }) end)
+    assert.equals("denied_by_rule", v.cause)
+    assert.is_false(v.accepted)
+    assert.matches("^table", v.rule_error)
+  end)
+
+  it("is not asked about an invalid chain", function()
+    local called = false
+    local v = check_case{ store = "plain", cert = "alice.pem", policy = { rule = function() called = true end } }
+    assert.equals("missing_intermediate", v.cause)
+    assert.is_false(called)
+  end)
+end)
+
+describe("policy:check fails closed", function()
+  local store = cases.store(clientcert, "with_inter")
+
+  it("rejects with the error when verification raises inside check", function()
+    local policy = clientcert.policy{ trust = store }
+    local v = policy:check{ cert = pki.read("alice.pem"), chain = "not a list", time = pki.T }
+    assert.is_false(v.accepted)
+    assert.equals("invalid_certificate", v.cause)
+    assert.equals("403.16", v.substatus)
+    assert.matches("chain", v.error, 1, true)
+  end)
+
+  it("rejects a certificate of the wrong type rather than raising", function()
+    local v = clientcert.policy{ trust = store }:check{ cert = { "alice" }, time = pki.T }
+    assert.is_false(v.accepted)
+    assert.equals("invalid_certificate", v.cause)
+  end)
+
+  it("rejects when the trust store was closed under it", function()
+    local s = cases.store(clientcert, "with_inter")
+    local policy = clientcert.policy{ trust = s }
+    s:close()
+    local v = policy:check{ cert = pki.read("alice.pem"), time = pki.T }
+    assert.is_false(v.accepted)
+    assert.equals("invalid_certificate", v.cause)
+  end)
+
+  it("rejects an unreadable key as no_private_key", function()
+    local v = clientcert.policy{ trust = store }:check{ cert = pki.read("alice.pem"), key = "garbage", time = pki.T }
+    assert.equals("no_private_key", v.cause)
+    assert.is_false(v.accepted)
+  end)
+
+  it("raises only for programmer errors in the request", function()
+    local policy = clientcert.policy{ trust = store }
+    assert.has_error(function() policy:check("alice") end)
+    assert.has_error(function() policy:check{ cert = pki.read("alice.pem"), time = 1.5 } end)
+    assert.has_error(function() policy:check{ cert = pki.read("alice.pem"), time = "2030" } end)
+  end)
+end)
+
+describe("clientcert.policy option checks", function()
+  local store = cases.store(clientcert, "plain")
+
+  it("reports a wrong option at the caller's line", function()
+    local ok, err = pcall(function()
+      local p = clientcert.policy{ trust = store, colour = "red" }
+      return p
+    end)
+    assert.is_false(ok)
+    assert.matches("policy_spec%.lua:%d+: clientcert%.policy: unknown option 'colour'$", err)
+  end)
+
+  it("raises for bad verify values and a trust that is not a store", function()
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { crl = "sometimes" } } end)
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { purpose = "email" } } end)
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { max_depth = "3" } } end)
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { max_depth = -1 } } end)
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { time = pki.T } } end)
+    assert.has_error(function() clientcert.policy{ trust = pki.path("root.pem") } end)
+    assert.has_error(function() clientcert.policy{ mode = "off", trust = {} } end)
+    assert.has_error(function() clientcert.policy{ trust = store, allow = { bob = { subject_cn = "bob" } } } end)
+    assert.has_error(function() clientcert.policy{ trust = store, allow = { { subject_cn_pattern = "[" } } } end)
+  end)
+
+  it("needs no store in mode off", function()
+    local v = clientcert.policy{ mode = "off" }:check{ time = pki.T }
+    assert.is_true(v.accepted)
+    assert.equals("ok", v.cause)
+  end)
+end)
+
+describe("clientcert.load_policy sandbox", function()
+  local dir = pki.dir
+  local function write(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "wb"))
+    f:write(text)
+    f:close()
+    return dir .. "/" .. name
+  end
+
+  it("stops a policy file that loops forever", function()
+    local policy, err = clientcert.load_policy(write("loop.lua", "while true do end"))
+    assert.is_nil(policy)
+    assert.matches("ran for more than", err, 1, true)
+  end)
+
+  it("stops a loop that catches the budget error with pcall", function()
+    local policy, err = clientcert.load_policy(write("loop2.lua",
+      "while true do pcall(function() while true do end end) end"))
+    assert.is_nil(policy)
+    assert.matches("ran for more than", err, 1, true)
+  end)
+
+  it("leaves the host's debug hook as it found it", function()
+    clientcert.load_policy(write("loop3.lua", "while true do end"))
+    assert.is_nil(debug.gethook())
+  end)
+
+  it("keeps the host's libraries and clientcert out of a policy file's reach", function()
+    local path = write("tamper.lua", [[
+      string.find = nil; string.format = nil; table.concat = nil; math.floor = nil
+      clientcert.parse = nil; clientcert.policy = nil
+      return { mode = "off" }]])
+    assert.is_table(clientcert.load_policy(path))
+    assert.is_function(string.find)
+    assert.is_function(string.format)
+    assert.is_function(table.concat)
+    assert.is_function(math.floor)
+    assert.is_function(clientcert.parse)
+    assert.is_function(clientcert.policy)
+  end)
+
+  it("offers no metatable, raw access, GC control, string.dump or randomseed", function()
+    local names = { "getmetatable", "setmetatable", "rawset", "rawget", "rawequal", "collectgarbage",
+                    "string.dump", "math.randomseed", "setfenv", "getfenv", "newproxy", "print" }
+    for _, name in ipairs(names) do
+      local path = write("probe2.lua", ("return { mode = 'off', name = tostring(%s) }"):format(name))
+      assert.equals("nil", assert(clientcert.load_policy(path)).name, name)
+    end
+  end)
+
+  it("keeps a policy file's rule in the sandbox at check time", function()
+    local path = write("rule-os.lua", ([[
+      return { trust = clientcert.store{ roots = %q, intermediates = %q },
+               rule = function() os.execute("true") return true end }]]):format(pki.path("root.pem"),
+      pki.path("inter.pem")))
+    local v = assert(clientcert.load_policy(path)):check{ cert = pki.read("alice.pem"), time = pki.T }
+    assert.equals("denied_by_rule", v.cause)
+    assert.matches("os", v.rule_error, 1, true)
+  end)
+
+  it("reports a file that raises, or returns bad options, without position noise", function()
+    local _, err = clientcert.load_policy(write("raise.lua", "error('no config here', 0)"))
+    assert.matches("raise.lua: no config here$", err)
+    _, err = clientcert.load_policy(write("badopt.lua", "return { colour = 'red' }"))
+    assert.equals("clientcert.load_policy: " .. dir .. "/badopt.lua: clientcert.policy: unknown option 'colour'", err)
+  end)
+
+  it("refuses bytecode", function()
+    local path = write("bc.lua", string.dump(function() return { mode = "off" } end))
+    local policy, err = clientcert.load_policy(path)
+    assert.is_nil(policy)
+    assert.matches("bytecode", err, 1, true)
+  end)
+end)
+
+describe("verdict_json fields", function()
+  local cjson = require "cjson"
+
+  it("writes times as JSON integers", function()
+    local line = clientcert.verdict_json(check_case{ store = "with_inter", cert = "alice.pem" })
+    assert.matches('"time":' .. pki.T .. "[,}]", line)
+    assert.not_matches("e%+", line)
+  end)
+
+  it("keeps an internal error and the chain's facts", function()
+    local store = cases.store(clientcert, "with_inter")
+    local v = clientcert.policy{ trust = store }:check{ cert = pki.read("alice.pem"), chain = "x", time = pki.T }
+    local back = cjson.decode(clientcert.verdict_json(v))
+    assert.is_false(back.accepted)
+    assert.is_string(back.error)
+    local ok = cjson.decode(clientcert.verdict_json(check_case{ store = "with_inter", cert = "alice.pem" }))
+    assert.is_true(ok.accepted)
+    assert.equals(3, #ok.chain)
+    assert.is_true(ok.chain[3].trusted)
+    assert.equals("CN=Test Root CA,O=clientcert tests", ok.chain[2].issuer)
+  end)
+
+  it("raises for something that is not a verdict", function()
+    assert.has_error(function() clientcert.verdict_json("ok") end)
+  end)
+end)
+
+describe("audit_store arguments", function()
+  it("raises for a time that is not whole seconds", function()
+    local store = cases.store(clientcert, "plain")
+    assert.has_error(function() clientcert.audit_store(store, { time = "now" }) end)
+    assert.has_error(function() clientcert.audit_store(store, 5) end)
+  end)
 end)

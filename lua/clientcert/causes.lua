@@ -6,6 +6,23 @@
 -- filled with the actual certificate's facts), resolution (ordered steps, each
 -- naming who must act). Causes are listed in precedence order: when a chain
 -- has several problems, the first listed is the one to fix first.
+--
+-- Why this order (the order a person has to work through them):
+--   no_certificate, invalid_certificate, no_private_key: nothing else can be
+--     judged until there is a readable certificate whose key the client holds.
+--   chain_too_long, untrusted_root, missing_intermediate: the path itself; until
+--     it reaches a trusted root, every finding about its elements is moot (and a
+--     client under an untrusted CA needs another certificate, not a renewal).
+--   bad_signature, invalid_ca, wrong_purpose: the path exists but a link is not
+--     valid, or the certificate is not for this use: each needs a reissue.
+--   revoked before expired / not_yet_valid: a revoked certificate must be
+--     replaced, never renewed, so renewing it first would be wasted work.
+--   revocation_unknown: the server's CRL upkeep; fixing it changes nothing for a
+--     client that is otherwise rejected.
+--   intermediate_in_roots: a store misconfiguration, named in `also` (or by an
+--     audit) next to the client-visible cause it explains.
+--   denied_by_rule: only meaningful for an otherwise valid client.  ok: last.
+-- Not here: OCSP (its codes map to revocation_unknown but clientcert never asks).
 local M = {}
 
 local SERVER, CLIENT = "server operator", "client owner"
@@ -21,7 +38,7 @@ local CATALOGUE = {
         .. "ssl_verify_client optional or off; clientcert: mode = \"optional\" or \"off\")." },
     } },
   { id = "invalid_certificate", status = 403, substatus = "403.16", title = "Client certificate is invalid",
-    message = "The client certificate {subject} cannot be used: {error}.",
+    message = "{element} cannot be used: {error}.",
     resolution = {
       { who = CLIENT, step = "Request a new certificate from your CA: this one is malformed or uses "
         .. "an unsupported algorithm or extension." },
@@ -253,22 +270,35 @@ function M.from_code(code)
 end
 
 --- id = causes.for_problem(problem, chain[, root_subjects]): the cause of one problem
--- of a verify result, refining the per-code default with facts of the built path:
--- * a signature failure where the issuer is the trust anchor, or "issuer not found"
---   for an element whose issuer has the name of a trusted root (root_subjects: set
---   of the store's root subjects), means the chain names a trusted root that did
---   not sign it: a forged root or another CA with the same name -> untrusted_root;
--- * "issuer not found" for a self-signed element is an untrusted root.
+-- of a verify result, refining the per-code default with facts of the built path
+-- (chain elements as store:verify reports them; root_subjects: set of the RFC 4514
+-- subjects of the store's trusted roots):
+-- * "issuer not found" (2, 20, 21) for a self-signed element: that element is a
+--   root the server does not trust -> untrusted_root;
+-- * "issuer not found" for an element whose issuer has the name of a trusted root:
+--   a root with that name exists but did not sign it (a forged root, or the CA
+--   re-keyed its root) -> untrusted_root;
+-- * a signature failure (4, 7) where the issuer is the trust anchor: the chain
+--   names a trusted root that did not sign it -> untrusted_root, unless both key
+--   identifiers are known and equal (the element claims that very key: it was
+--   altered after issue -> bad_signature). Elements carry authority_key_id /
+--   subject_key_id only when the core reports them; without them a tampered CA
+--   directly under a trusted root is reported as untrusted_root too.
+-- Any other problem keeps its per-code cause; from_code(0) is the only "ok".
 function M.for_problem(p, chain, root_subjects)
   local id = M.from_code(p.code)
   local depth = p.depth or 0
   local el = chain and chain[math.min(depth + 1, #chain)]
   if id == "bad_signature" and (p.code == 7 or p.code == 4) and chain then
     local issuer = chain[depth + 2]
-    if issuer and issuer.trusted then return "untrusted_root" end
+    if issuer and issuer.trusted then
+      local el_akid = chain[depth + 1] and chain[depth + 1].authority_key_id
+      if el_akid and issuer.subject_key_id and el_akid == issuer.subject_key_id then return id end
+      return "untrusted_root"
+    end
   elseif id == "missing_intermediate" and el then
     if el.self_signed then return "untrusted_root" end
-    if root_subjects and root_subjects[el.issuer] then return "untrusted_root" end
+    if root_subjects and el.issuer and root_subjects[el.issuer] then return "untrusted_root" end
   end
   return id
 end

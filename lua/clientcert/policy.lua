@@ -29,53 +29,90 @@ local MATCH_KEYS = {
   san_email_pattern = true, san_dns_pattern = true, san_uri_pattern = true,
 }
 
-local function check_matcher(m, i)
-  if type(m) ~= "table" then
-    error(("clientcert.policy: allow[%d] must be a table"):format(i), 4)
-  end
+local VERIFY_VALUES = {
+  crl = { none = true, leaf = true, chain = true },
+  crl_missing = { reject = true, allow = true },
+  purpose = { client = true, server = true, any = true },
+}
+local VERIFY_TYPES = { max_depth = "number", partial_chain = "boolean", check_time = "boolean",
+                       flags = "table", policies = "table", auth_level = "number" }
+
+local function matcher_error(m, i)
+  if type(m) ~= "table" then return ("allow[%d] must be a table"):format(i) end
   local n = 0
   for k, v in pairs(m) do
-    if not MATCH_KEYS[k] then
-      error(("clientcert.policy: allow[%d]: unknown matcher '%s'"):format(i, tostring(k)), 4)
-    end
-    if type(v) ~= "string" then
-      error(("clientcert.policy: allow[%d].%s must be a string"):format(i, k), 4)
-    end
+    if not MATCH_KEYS[k] then return ("allow[%d]: unknown matcher '%s'"):format(i, tostring(k)) end
+    if type(v) ~= "string" then return ("allow[%d].%s must be a string"):format(i, k) end
     if k:match("_pattern$") and not pcall(string.find, "", v) then
-      error(("clientcert.policy: allow[%d].%s is not a valid Lua pattern"):format(i, k), 4)
+      return ("allow[%d].%s is not a valid Lua pattern"):format(i, k)
     end
     n = n + 1
   end
-  if n == 0 then error(("clientcert.policy: allow[%d] is empty (it would admit everyone)"):format(i), 4) end
+  if n == 0 then return ("allow[%d] is empty (it would admit everyone)"):format(i) end
+  return nil
 end
 
---- policy = policy.new(opts): see the module header; raises on a programmer error.
-function M.new(opts)
-  if type(opts) ~= "table" then error("clientcert.policy: options must be a table", 3) end
+local function verify_error(verify)
+  if type(verify) ~= "table" then return "verify must be a table" end
+  for k, v in pairs(verify) do
+    if not VERIFY_KEYS[k] then return ("unknown verify option '%s'"):format(tostring(k)) end
+    local values, want = VERIFY_VALUES[k], VERIFY_TYPES[k]
+    if values and not values[v] then
+      return ("verify.%s cannot be %s"):format(k, tostring(v))
+    elseif want and type(v) ~= want then
+      return ("verify.%s must be a %s, got %s"):format(k, want, type(v))
+    end
+  end
+  if verify.max_depth ~= nil and (verify.max_depth < 0 or verify.max_depth ~= math.floor(verify.max_depth)) then
+    return "verify.max_depth must be a whole number >= 0"
+  end
+  return nil
+end
+
+-- policy | nil, err: the policy object for opts, or what is wrong with opts.
+local function build(opts)
+  if type(opts) ~= "table" then return nil, "options must be a table" end
   for k in pairs(opts) do
-    if not POLICY_KEYS[k] then error(("clientcert.policy: unknown option '%s'"):format(tostring(k)), 3) end
+    if not POLICY_KEYS[k] then return nil, ("unknown option '%s'"):format(tostring(k)) end
   end
-  local mode = opts.mode or "require"
-  if not MODES[mode] then
-    error("clientcert.policy: mode must be \"require\", \"optional\" or \"off\"", 3)
-  end
+  local mode = opts.mode
+  if mode == nil then mode = "require" end
+  if not MODES[mode] then return nil, "mode must be \"require\", \"optional\" or \"off\"" end
   if mode ~= "off" and not clientcert.is_store(opts.trust) then
-    error("clientcert.policy: trust must be a clientcert.store (unless mode = \"off\")", 3)
+    return nil, "trust must be a clientcert.store (unless mode = \"off\")"
   end
-  if opts.allow ~= nil and type(opts.allow) ~= "table" then
-    error("clientcert.policy: allow must be a list of matchers", 3)
+  if opts.trust ~= nil and not clientcert.is_store(opts.trust) then return nil, "trust must be a clientcert.store" end
+  if opts.allow ~= nil and type(opts.allow) ~= "table" then return nil, "allow must be a list of matchers" end
+  local allow = {}
+  for i, m in ipairs(opts.allow or {}) do
+    local err = matcher_error(m, i)
+    if err then return nil, err end
+    local copy = {}
+    for k, v in pairs(m) do copy[k] = v end
+    allow[i] = copy
   end
-  for i, m in ipairs(opts.allow or {}) do check_matcher(m, i) end
-  if opts.rule ~= nil and type(opts.rule) ~= "function" then
-    error("clientcert.policy: rule must be a function", 3)
-  end
+  local n = 0
+  for _ in pairs(opts.allow or {}) do n = n + 1 end
+  if n ~= #allow then return nil, "allow must be a list of matchers (keys 1..n)" end
+  if opts.rule ~= nil and type(opts.rule) ~= "function" then return nil, "rule must be a function" end
+  if opts.name ~= nil and type(opts.name) ~= "string" then return nil, "name must be a string" end
   local verify = opts.verify or {}
-  if type(verify) ~= "table" then error("clientcert.policy: verify must be a table", 3) end
-  for k in pairs(verify) do
-    if not VERIFY_KEYS[k] then error(("clientcert.policy: unknown verify option '%s'"):format(tostring(k)), 3) end
-  end
-  return setmetatable({ mode = mode, trust = opts.trust, allow = opts.allow or {}, rule = opts.rule,
-                        verify = verify, name = opts.name }, Policy)
+  local verr = verify_error(verify)
+  if verr then return nil, verr end
+  local vcopy = {}
+  for k, v in pairs(verify) do vcopy[k] = v end
+  return setmetatable({ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
+                        verify = vcopy, name = opts.name }, Policy)
+end
+
+--- policy = policy.new(opts): see the module header. A wrong option is a
+-- programmer error and raises (at the caller of clientcert.policy, which
+-- tail-calls this). The matchers and verify options are copied: changing the
+-- caller's tables later does not change the policy.
+function M.new(opts)
+  local policy, err = build(opts)
+  if not policy then error("clientcert.policy: " .. err, 2) end
+  return policy
 end
 
 -- Values of one matcher key in the client's info (a list of strings).
@@ -144,6 +181,8 @@ local function facts_for(info, el, extra)
     elseif el.self_signed then role = "the root CA"
     else role = "the intermediate CA" end
     f.element = ("%s %s"):format(role, el.subject or "?")
+    if el.depth and el.depth > 0 then f.element = ("%s (chain depth %d)"):format(f.element, el.depth) end
+    f.depth = el.depth
     f.element_issuer, f.element_serial = el.issuer, el.serial
     f.element_not_before, f.element_not_after = el.not_before, el.not_after
   else
@@ -309,11 +348,16 @@ end
 -- report = {ok, count, findings = {{cause, subject, fingerprint, message}, ...}}.
 function M.audit_store(store, opts)
   if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
-  local when = (opts and opts.time) or os.time()
+  if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
+  local when = opts and opts.time
+  if when == nil then when = os.time() end
+  if type(when) ~= "number" or when ~= math.floor(when) then
+    error("clientcert.audit_store: time must be whole Unix seconds", 2)
+  end
   local roots = store:roots()
   local findings = {}
   local function add(id, info, extra)
-    local el = { depth = 1, subject = info.subject, issuer = info.issuer, serial = info.serial,
+    local el = { subject = info.subject, issuer = info.issuer, serial = info.serial,
                  self_signed = info.self_signed, not_before = info.not_before, not_after = info.not_after }
     local f = facts_for(nil, el, extra)
     if id == "intermediate_in_roots" then f.element = info.subject end
@@ -334,13 +378,24 @@ function M.audit_store(store, opts)
 end
 Policy.audit = function(self, opts) return M.audit_store(self.trust, opts) end
 
--- The environment of a policy file: no os, io, require, load, debug or package.
+-- A shallow copy of a library table without the keys in drop: a policy file
+-- may change its copy, never the host's string, table, math or clientcert.
+local function copy_lib(lib, drop)
+  local out = {}
+  for k, v in pairs(lib) do
+    if not (drop and drop[k]) then out[k] = v end
+  end
+  return out
+end
+
+-- The environment of a policy file: no os, io, require, load, loadstring,
+-- dofile, debug, package, getmetatable/setmetatable, rawset, collectgarbage,
+-- string.dump or math.randomseed; copies of the libraries it does get.
 local function sandbox_env(params)
-  local copy = {}
-  for k, v in pairs(params or {}) do copy[k] = v end
   local env = {
-    params = copy,
-    clientcert = clientcert, string = string, table = table, math = math,
+    params = copy_lib(params or {}),
+    clientcert = copy_lib(clientcert), string = copy_lib(string, { dump = true }),
+    table = copy_lib(table), math = copy_lib(math, { randomseed = true }),
     pairs = pairs, ipairs = ipairs, next = next, select = select, type = type, tostring = tostring,
     tonumber = tonumber, error = error, assert = assert, pcall = pcall, unpack = table.unpack or unpack,
   }
@@ -348,14 +403,64 @@ local function sandbox_env(params)
   return env
 end
 
+-- chunk, err = load_text(src, name, env): a text chunk bound to env, on Lua 5.4
+-- (load with an env) and LuaJIT / 5.1 (loadstring + setfenv). The one place
+-- this module depends on the Lua version.
+local function load_text(src, name, env)
+  if setfenv and loadstring then
+    local chunk, err = loadstring(src, name)
+    if chunk then setfenv(chunk, env) end
+    return chunk, err
+  end
+  return load(src, name, "t", env)
+end
+
 local MAX_POLICY_SOURCE = 1024 * 1024
+-- VM instructions a policy file's top level may run (building a store and a few
+-- tables takes a few thousand). It bounds a file that loops forever.
+M.MAX_POLICY_STEPS = 10000000
+local HOOK_EVERY = 1000
+
+-- ok, value = run_bounded(chunk, source): pcall(chunk) under an instruction
+-- budget. A count hook raises once the budget is spent, and from then on at
+-- every instruction of the policy file (source: its chunk name), so a policy
+-- that catches the error with pcall still cannot keep running; code outside the
+-- file (clientcert, this function) is never interrupted. On LuaJIT the chunk and
+-- its functions are kept out of the JIT compiler (count hooks do not fire in
+-- compiled code). An existing Lua hook is restored after; a hook set from C
+-- cannot be restored, so then the budget is not applied.
+-- Not bounded: time spent inside one C function (string.rep of a huge string),
+-- memory, and rule functions at check time (they run in request handlers).
+local function run_bounded(chunk, source)
+  local dbg = debug
+  local old, mask, count
+  if dbg and dbg.sethook then old, mask, count = dbg.gethook() end
+  if not (dbg and dbg.sethook) or (old ~= nil and type(old) ~= "function") then return pcall(chunk) end
+  if jit and jit.off then jit.off(chunk, true) end
+  local ticks, limit = 0, math.floor(M.MAX_POLICY_STEPS / HOOK_EVERY)
+  local function budget()
+    ticks = ticks + 1
+    if ticks <= limit then return end
+    if ticks == limit + 1 then dbg.sethook(budget, "", 1) end
+    local where = dbg.getinfo(2, "S")
+    if where and where.source == source then
+      error(("ran for more than %d instructions"):format(M.MAX_POLICY_STEPS), 0)
+    end
+  end
+  dbg.sethook(budget, "", HOOK_EVERY)
+  local ok, value = pcall(chunk)
+  if old then dbg.sethook(old, mask, count) else dbg.sethook() end
+  return ok, value
+end
 
 --- policy, err = policy.load_file(path[, params]): runs a Lua policy file in a sandbox;
 -- the file returns the options table of clientcert.policy (or a policy). params (a
 -- table of deployment settings such as file paths) is visible to it as `params`.
+-- A file that fails, loops past M.MAX_POLICY_STEPS or returns bad options gives
+-- nil, "clientcert.load_policy: <path>: <what>" (a caller must then refuse to serve).
 function M.load_file(path, params)
-  if type(path) ~= "string" then error("clientcert.load_policy: path must be a string", 3) end
-  if params ~= nil and type(params) ~= "table" then error("clientcert.load_policy: params must be a table", 3) end
+  if type(path) ~= "string" then error("clientcert.load_policy: path must be a string", 2) end
+  if params ~= nil and type(params) ~= "table" then error("clientcert.load_policy: params must be a table", 2) end
   local f, oerr = io.open(path, "rb")
   if not f then return nil, "clientcert.load_policy: cannot open " .. oerr end
   local src = f:read(MAX_POLICY_SOURCE + 1)
@@ -363,51 +468,61 @@ function M.load_file(path, params)
   if not src then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if #src > MAX_POLICY_SOURCE then return nil, "clientcert.load_policy: " .. path .. ": larger than 1 MiB" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
-  local env = sandbox_env(params)
-  local chunk, lerr
-  if setfenv then -- LuaJIT / 5.1
-    chunk, lerr = loadstring(src, "@" .. path)
-    if chunk then setfenv(chunk, env) end
-  else
-    chunk, lerr = load(src, "@" .. path, "t", env)
-  end
+  local chunk, lerr = load_text(src, "@" .. path, sandbox_env(params))
   if not chunk then return nil, "clientcert.load_policy: " .. tostring(lerr) end
-  local ok, spec = pcall(chunk)
+  local ok, spec = run_bounded(chunk, "@" .. path)
   if not ok then return nil, "clientcert.load_policy: " .. path .. ": " .. tostring(spec) end
   if getmetatable(spec) == Policy then return spec end
   if type(spec) ~= "table" then
     return nil, "clientcert.load_policy: " .. path .. " must return the options table of clientcert.policy"
   end
-  local pok, policy = pcall(M.new, spec)
-  if not pok then return nil, "clientcert.load_policy: " .. path .. ": " .. tostring(policy) end
+  local policy, err = build(spec)
+  if not policy then return nil, "clientcert.load_policy: " .. path .. ": clientcert.policy: " .. err end
   return policy
 end
 
+local json -- a private lua-cjson instance: other code's settings cannot change our lines
+
+-- A copy of list with the given fields of each element.
+local function pick_list(list, fields)
+  local out = {}
+  for i, el in ipairs(list) do
+    local e = {}
+    for _, k in ipairs(fields) do e[k] = el[k] end
+    out[i] = e
+  end
+  return out
+end
+
 --- line = policy.verdict_json(verdict): one JSON object (no newline), for logs.
+-- Fields: time, accepted, status, substatus, cause, title, message, mode, also,
+-- rule_error, rule_reason, error (an internal error), client (subject, issuer,
+-- serial, fingerprint, not_before, not_after), chain (depth, subject, issuer,
+-- serial, status, trusted, self_signed). Times are integer Unix seconds. The
+-- resolution steps are not logged: the cause id names them in the catalogue.
 function M.verdict_json(v)
-  local cjson = require("cjson.safe")
+  if type(v) ~= "table" then error("clientcert.verdict_json: verdict must be a table", 2) end
+  if not json then json = require("cjson.safe").new() end
   local out = {
-    time = v.time, accepted = v.accepted, status = v.status, substatus = v.substatus,
+    time = v.time, accepted = v.accepted == true, status = v.status, substatus = v.substatus,
     cause = v.cause, title = v.title, message = v.message, mode = v.mode,
-    rule_error = v.rule_error, rule_reason = v.rule_reason,
+    rule_error = v.rule_error, rule_reason = v.rule_reason, error = v.error,
   }
-  if v.also and #v.also > 0 then out.also = v.also end
-  if v.client then
-    local c = v.client
-    out.client = { subject = c.subject, issuer = c.issuer, serial = c.serial, fingerprint = c.fingerprint,
-                   not_before = c.not_before, not_after = c.not_after }
+  if type(v.also) == "table" and #v.also > 0 then out.also = v.also end
+  if type(v.client) == "table" then
+    out.client = pick_list({ v.client }, { "subject", "issuer", "serial", "fingerprint",
+                                           "not_before", "not_after" })[1]
   end
-  if v.chain and #v.chain > 0 then
-    out.chain = {}
-    for i, el in ipairs(v.chain) do
-      out.chain[i] = { depth = el.depth, subject = el.subject, serial = el.serial, status = el.status,
-                       trusted = el.trusted }
-    end
+  if type(v.chain) == "table" and #v.chain > 0 then
+    out.chain = pick_list(v.chain, { "depth", "subject", "issuer", "serial", "status", "trusted", "self_signed" })
   end
-  local s, err = cjson.encode(out)
-  if not s then return '{"cause":"invalid_certificate","message":"verdict could not be encoded: '
-    .. tostring(err):gsub('[%c"\\]', "") .. '"}' end
-  return s
+  local s, err = json.encode(out)
+  if s then return s end
+  -- still one object per decision, with what can be said safely
+  return json.encode({ time = type(v.time) == "number" and v.time or nil, accepted = v.accepted == true,
+                       cause = type(v.cause) == "string" and v.cause or "invalid_certificate",
+                       error = "verdict could not be encoded: " .. tostring(err) })
+    or ('{"accepted":%s,"error":"verdict could not be encoded"}'):format(tostring(v.accepted == true))
 end
 
 return M

@@ -1,0 +1,287 @@
+-- The causes catalogue (clientcert.causes) on its own: the code map, the
+-- refinements with chain facts, precedence, lookups and message rendering.
+-- Needs no certificates; spec/meta_spec.lua ties the catalogue to the cases.
+local causes = require "clientcert.causes"
+
+local HEADER = "/usr/include/openssl/x509_vfy.h"
+
+-- { [code] = "NAME" } for every X509_V_ERR_* define of OpenSSL's header, or nil.
+local function header_codes()
+  local f = io.open(HEADER, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  local out = {}
+  for name, code in text:gmatch("#%s*define%s+X509_V_ERR_([%w_]+)%s+(%-?%d+)") do
+    out[tonumber(code)] = name
+  end
+  return out
+end
+
+-- { [code] = "NAME" } from the comments of the CODES table in causes.lua.
+local function catalogue_comments()
+  local f = assert(io.open("lua/clientcert/causes.lua", "rb"))
+  local text = f:read("*a")
+  f:close()
+  local out = {}
+  for code, name in text:gmatch("%[(%d+)%]%s*=%s*\"[%w_]+\",%s*%-%-%s*([%w_]+)") do
+    out[tonumber(code)] = name
+  end
+  return out
+end
+
+-- What the issue 4 table says each cause is: substatus and HTTP status.
+local ISSUE_TABLE = {
+  no_certificate = "403.7", no_private_key = "403.7", untrusted_root = "403.16",
+  missing_intermediate = "403.16", invalid_ca = "403.16", chain_too_long = "403.16",
+  wrong_purpose = "403.16", bad_signature = "403.16", invalid_certificate = "403.16",
+  revocation_unknown = "403.16", expired = "403.17", not_yet_valid = "403.17", revoked = "403.13",
+  denied_by_rule = "403.12", intermediate_in_roots = "403.16", ok = "200",
+}
+
+describe("causes.from_code", function()
+  it("maps 0, and only 0, to ok", function()
+    assert.equals("ok", causes.from_code(0))
+    for code = 1, 200 do assert.not_equals("ok", causes.from_code(code), "code " .. code) end
+  end)
+
+  it("maps every X509_V_ERR_* code of the OpenSSL 3.0 header explicitly to a catalogue cause", function()
+    local codes = header_codes()
+    if not codes then
+      pending(HEADER .. " not installed (libssl-dev)")
+      return
+    end
+    local n = 0
+    for code, name in pairs(codes) do
+      n = n + 1
+      assert.is_string(causes.CODES[code], "X509_V_ERR_" .. name .. " (" .. code .. ") has no explicit entry")
+      assert.is_table(causes.get(causes.from_code(code)), name)
+    end
+    assert.is_true(n >= 94)
+  end)
+
+  it("names each code in causes.lua as the header does", function()
+    local codes = header_codes()
+    if not codes then
+      pending(HEADER .. " not installed (libssl-dev)")
+      return
+    end
+    local comments = catalogue_comments()
+    for code, name in pairs(codes) do
+      assert.equals(name, (comments[code] or ""):match("^[%w_]+"), "comment of code " .. code)
+    end
+  end)
+
+  it("maps unknown and odd codes to invalid_certificate, never ok", function()
+    for _, code in ipairs({ 95, 1000, -1, 2147483647, -2147483648, 10.5, 0.5 }) do
+      assert.equals("invalid_certificate", causes.from_code(code), tostring(code))
+    end
+    for _, code in ipairs({ "0", "10", true, {} }) do
+      assert.equals("invalid_certificate", causes.from_code(code), tostring(code))
+    end
+    assert.equals("invalid_certificate", causes.from_code(nil))
+    assert.equals("invalid_certificate", causes.from_code(0 / 0))
+  end)
+
+  it("maps the codes of the issue's table to their causes", function()
+    local want = {
+      [2] = "missing_intermediate", [3] = "revocation_unknown", [7] = "bad_signature",
+      [9] = "not_yet_valid", [10] = "expired", [11] = "revocation_unknown", [12] = "revocation_unknown",
+      [18] = "untrusted_root", [19] = "untrusted_root", [20] = "missing_intermediate",
+      [21] = "missing_intermediate", [22] = "chain_too_long", [23] = "revoked", [24] = "bad_signature",
+      [25] = "invalid_ca", [26] = "wrong_purpose", [27] = "untrusted_root", [28] = "untrusted_root",
+      [32] = "invalid_ca", [34] = "invalid_certificate", [37] = "invalid_ca", [79] = "invalid_ca",
+      [94] = "invalid_certificate",
+    }
+    for code, id in pairs(want) do assert.equals(id, causes.from_code(code), "code " .. code) end
+  end)
+end)
+
+describe("causes.for_problem", function()
+  local function el(depth, t)
+    t.depth = depth
+    return t
+  end
+  local ROOT = "CN=Test Root CA,O=clientcert tests"
+
+  it("keeps the per-code cause when no chain fact refines it", function()
+    assert.equals("expired", causes.for_problem({ code = 10, depth = 0 }, {}))
+    assert.equals("missing_intermediate", causes.for_problem({ code = 20, depth = 0 },
+      { el(0, { subject = "CN=a", issuer = "CN=Issuing CA", self_signed = false }) }, { [ROOT] = true }))
+  end)
+
+  it("calls a self-signed top without issuer an untrusted root", function()
+    for _, code in ipairs({ 2, 20, 21 }) do
+      assert.equals("untrusted_root", causes.for_problem({ code = code, depth = 1 },
+        { el(0, { issuer = "CN=x" }), el(1, { subject = "CN=x", issuer = "CN=x", self_signed = true }) }))
+    end
+  end)
+
+  it("calls a missing issuer that has a trusted root's name an untrusted (forged or re-keyed) root", function()
+    local chain = { el(0, { issuer = "CN=Test Issuing CA" }),
+                    el(1, { subject = "CN=Test Issuing CA", issuer = ROOT, self_signed = false }) }
+    assert.equals("untrusted_root", causes.for_problem({ code = 20, depth = 1 }, chain, { [ROOT] = true }))
+    assert.equals("missing_intermediate", causes.for_problem({ code = 20, depth = 1 }, chain, {}))
+  end)
+
+  it("calls a signature the trust anchor did not make an untrusted root", function()
+    local chain = { el(0, {}), el(1, { issuer = ROOT }), el(2, { subject = ROOT, trusted = true, self_signed = true }) }
+    assert.equals("untrusted_root", causes.for_problem({ code = 7, depth = 1 }, chain))
+    assert.equals("bad_signature", causes.for_problem({ code = 7, depth = 0 }, chain))
+  end)
+
+  it("keeps bad_signature when the element names the anchor's key (altered after issue)", function()
+    local chain = { el(0, {}), el(1, { issuer = ROOT, authority_key_id = "AB01" }),
+                    el(2, { subject = ROOT, trusted = true, self_signed = true, subject_key_id = "AB01" }) }
+    assert.equals("bad_signature", causes.for_problem({ code = 7, depth = 1 }, chain))
+    chain[2].authority_key_id = "CD02"
+    assert.equals("untrusted_root", causes.for_problem({ code = 7, depth = 1 }, chain))
+  end)
+
+  it("attaches a problem past the end of the chain to the last element", function()
+    local chain = { el(0, { subject = "CN=x", issuer = "CN=x", self_signed = true }) }
+    assert.equals("untrusted_root", causes.for_problem({ code = 20, depth = 3 }, chain))
+  end)
+end)
+
+describe("causes.list, causes.get, causes.rank", function()
+  it("lists every cause of the issue's table once, in precedence order", function()
+    local ids, seen = causes.list(), {}
+    for i, id in ipairs(ids) do
+      assert.is_nil(seen[id], "duplicate " .. id)
+      seen[id] = true
+      assert.equals(i, causes.rank(id))
+    end
+    for id in pairs(ISSUE_TABLE) do assert.is_true(seen[id], id) end
+    assert.equals("no_certificate", ids[1])
+    assert.equals("ok", ids[#ids])
+  end)
+
+  it("orders causes the way a person has to fix them", function()
+    local function before(a, b) assert.is_true(causes.rank(a) < causes.rank(b), a .. " before " .. b) end
+    before("no_certificate", "invalid_certificate")
+    before("invalid_certificate", "untrusted_root")
+    before("untrusted_root", "expired")
+    before("missing_intermediate", "bad_signature")
+    before("bad_signature", "revoked")
+    before("revoked", "expired")
+    before("expired", "revocation_unknown")
+    before("revocation_unknown", "denied_by_rule")
+    before("denied_by_rule", "ok")
+    assert.equals(#causes.list() + 1, causes.rank("no_such_cause"))
+  end)
+
+  it("gives each cause its status and substatus from the issue's table", function()
+    for id, sub in pairs(ISSUE_TABLE) do
+      local c = causes.get(id)
+      assert.equals(id, c.id)
+      assert.equals(sub, c.substatus, id)
+      assert.equals(id == "ok" and 200 or 403, c.status, id)
+    end
+    assert.is_nil(causes.get("no_such_cause"))
+  end)
+
+  it("gives each rejection a title, a message and steps that say who must act", function()
+    for _, id in ipairs(causes.list()) do
+      local c = causes.get(id)
+      assert.is_string(c.title)
+      assert.is_string(c.message)
+      if id ~= "ok" then
+        assert.is_true(#c.resolution >= 1, id)
+        for _, r in ipairs(c.resolution) do
+          assert.is_truthy(r.who == "server operator" or r.who == "client owner", id)
+          assert.is_string(r.step)
+        end
+      end
+    end
+  end)
+
+  it("tells the operator to make client certificates optional when not needed", function()
+    local text = {}
+    for _, r in ipairs(causes.get("no_certificate").resolution) do text[#text + 1] = r.step end
+    assert.matches("make them optional or switch them off", table.concat(text, " "), 1, true)
+  end)
+end)
+
+describe("causes.iso", function()
+  it("formats Unix seconds as ISO 8601 UTC", function()
+    assert.equals("1970-01-01T00:00:00Z", causes.iso(0))
+    assert.equals("1969-12-31T23:59:59Z", causes.iso(-1))
+    assert.equals("2000-02-29T12:34:56Z", causes.iso(951827696))
+    assert.equals("2030-06-01T00:00:00Z", causes.iso(1906502400))
+    assert.equals("2060-01-01T00:00:00Z", causes.iso(2840140800))
+    assert.equals("9999-12-31T23:59:59Z", causes.iso(253402300799))
+    assert.equals("unknown date", causes.iso(nil))
+  end)
+
+  it("agrees with os.date over a century of instants", function()
+    for i = 0, 400 do
+      local t = i * 7919993 + 12345
+      assert.equals(os.date("!%Y-%m-%dT%H:%M:%SZ", t), causes.iso(t))
+    end
+  end)
+end)
+
+describe("causes.render", function()
+  local facts = {
+    subject = "CN=alice,O=clientcert tests", issuer = "CN=Test Issuing CA,O=clientcert tests",
+    serial = "1002", fingerprint = string.rep("ab", 32), eku = { "clientAuth" }, time = 1906502400,
+    error = "certificate has expired", rule_reason = "not on the list", depth = 1,
+    element = "the intermediate CA CN=Expired Issuing CA (chain depth 1)", element_issuer = "CN=Test Root CA",
+    element_serial = "10AB", element_not_before = 1577836800, element_not_after = 1735689600,
+    revoked_at = 1893456000, reason = "keyCompromise",
+  }
+
+  it("fills every placeholder of every cause", function()
+    for _, id in ipairs(causes.list()) do
+      local text = causes.render(id, facts)
+      assert.not_matches("[{}]", text, id)
+      assert.not_matches("(unknown)", text, 1, true)
+      assert.matches("^%u", text)
+    end
+  end)
+
+  it("names the element, its dates in ISO 8601 UTC and the check time", function()
+    assert.equals("The intermediate CA CN=Expired Issuing CA (chain depth 1) expired on 2025-01-01T00:00:00Z "
+      .. "(checked at 2030-06-01T00:00:00Z).", causes.render("expired", facts))
+    assert.matches("not valid before 2020-01-01T00:00:00Z", causes.render("not_yet_valid", facts), 1, true)
+  end)
+
+  it("gives serial, date and reason of a revocation", function()
+    assert.equals("The intermediate CA CN=Expired Issuing CA (chain depth 1) (serial 10AB) was revoked by its "
+      .. "issuer on 2030-01-01T00:00:00Z, reason: keyCompromise.", causes.render("revoked", facts))
+  end)
+
+  it("names subject, issuer and the rule's reason for denied_by_rule", function()
+    assert.equals("The certificate CN=alice,O=clientcert tests (issuer CN=Test Issuing CA,O=clientcert tests) "
+      .. "is valid but not allowed here: not on the list.", causes.render("denied_by_rule", facts))
+  end)
+
+  it("says (unknown) for a missing fact and uses invalid_certificate for an unknown id", function()
+    assert.equals("The client certificate (unknown) (issuer (unknown)) is accepted.", causes.render("ok", {}))
+    assert.equals(causes.render("invalid_certificate", facts), causes.render("no_such_cause", facts))
+  end)
+
+  it("shows control bytes escaped, never raw", function()
+    local text = causes.render("denied_by_rule", { subject = "CN=alice\0.evil\n", issuer = "x", rule_reason = "r\27" })
+    assert.matches("CN=alice\\00.evil\\0A", text, 1, true)
+    assert.not_matches("[%z\1-\31]", text)
+  end)
+
+  it("lists table facts, and says (none) for an empty one", function()
+    assert.matches("extended key usage: serverAuth, codeSigning",
+      causes.render("wrong_purpose", { element = "x", error = "e", eku = { "serverAuth", "codeSigning" } }), 1, true)
+    assert.matches("extended key usage: (none)",
+      causes.render("wrong_purpose", { element = "x", error = "e", eku = {} }), 1, true)
+  end)
+end)
+
+describe("causes.resolution", function()
+  it("returns fresh steps with facts filled in", function()
+    local steps = causes.resolution("denied_by_rule", { fingerprint = "ab12" })
+    assert.matches("ab12", steps[#steps].step, 1, true)
+    steps[1].step = "changed"
+    assert.not_equals("changed", causes.get("denied_by_rule").resolution[1].step)
+    assert.same({}, causes.resolution("ok"))
+  end)
+end)
