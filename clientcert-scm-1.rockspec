@@ -40,6 +40,7 @@ build = {
     ["clientcert.causes"] = "lua/clientcert/causes.lua",
     ["clientcert.policy"] = "lua/clientcert/policy.lua",
     ["clientcert.cli"] = "lua/clientcert/cli.lua",
+    ["clientcert.util"] = "lua/clientcert/util.lua",
   },
   install = {
     bin = { clientcert = "bin/clientcert" },

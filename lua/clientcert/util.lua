@@ -1,0 +1,69 @@
+--- clientcert.util: the argument checks every layer shares, so that a value is
+-- judged by one rule whichever function receives it (internal module).
+--
+-- Each checker returns the normalised value, or raises
+-- "clientcert.<where>: <what>" at the given level (as error() counts levels,
+-- from the checker's caller: 2 = the function that called the checker).
+local M = {}
+
+-- The latest time clientcert accepts: 9999-12-31T23:59:59Z (the last second an
+-- X.509 GeneralizedTime can express).
+M.MAX_TIME = 253402300799
+
+local function raise(where, what, level)
+  error(("clientcert.%s: %s"):format(where, what), (level or 2) + 1)
+end
+
+--- n = util.integer(v, where, name, min, max[, level]): v must be a number with
+-- an integral value in min..max (inclusive; max may be nil for no upper bound).
+-- NaN, infinities, fractions and out-of-range values raise the same message on
+-- Lua 5.4 and LuaJIT. Returns the value as an integer (math.tointeger on 5.4).
+function M.integer(v, where, name, min, max, level)
+  local ok = type(v) == "number" and v == v and v >= min and (max == nil or v <= max)
+    and v ~= math.huge and math.floor(v) == v
+  if not ok then
+    local range = max and ("between %d and %d"):format(min, max) or ("%d or more"):format(min)
+    raise(where, ("%s must be an integer %s, got %s"):format(name, range,
+      type(v) == "number" and ("%.17g"):format(v) or type(v)), (level or 2) + 1)
+  end
+  return math.tointeger and math.tointeger(v) or v
+end
+
+--- t = util.time(v, where[, level]): a check time: integer Unix seconds in
+-- 0 .. MAX_TIME (1970 to the end of year 9999); nil gives now.
+function M.time(v, where, level)
+  if v == nil then return os.time() end
+  return M.integer(v, where, "time", 0, M.MAX_TIME, (level or 2) + 1)
+end
+
+--- n = util.sequence_length(t): n when t's keys are exactly 1..n, else nil and
+-- the first offending key (a non-integer key, or an index past a hole; nil
+-- when the only fault is a hole inside 1..#t).
+function M.sequence_length(t)
+  local n = #t
+  local count = 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k > n or math.floor(k) ~= k then return nil, k end
+    count = count + 1
+  end
+  if count ~= n then return nil, nil end -- a nil inside 1..#t (a border with a hole)
+  return n
+end
+
+--- list = util.list(v, where, name[, level]): v as a list. A table must be a
+-- proper sequence (keys 1..n, no holes, no other keys): anything else raises,
+-- so that a keyed table is never silently read as empty. nil gives {}; any other
+-- single value gives a one-element list {v}.
+function M.list(v, where, name, level)
+  if v == nil then return {} end
+  if type(v) ~= "table" then return { v } end
+  local n, bad = M.sequence_length(v)
+  if not n then
+    local found = bad == nil and "it has a hole"
+      or ("found key %s"):format(type(bad) == "string" and ("'" .. bad .. "'") or tostring(bad))
+    raise(where, ("%s must be a list (keys 1..n with no holes): %s"):format(name, found), (level or 2) + 1)
+  end
+  return v
+end
+
+return M
