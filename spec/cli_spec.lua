@@ -3,13 +3,27 @@ local cli = require "clientcert.cli"
 local cjson = require "cjson"
 local pki = require "helpers.pki"
 
--- code, text = run(args...): runs the command with a captured output.
-local function run(...)
+-- A stream that keeps what is written to it.
+local function sink()
   local buf = {}
-  local out = { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
-    return self end }
-  local code = cli.main({ ... }, out)
-  return code, table.concat(buf)
+  return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
+    return self end, text = function() return table.concat(buf) end }
+end
+
+-- code, text, errtext = run(args...): runs the command with captured stdout and stderr.
+local function run(...)
+  local out, err = sink(), sink()
+  local code = cli.main({ ... }, out, err)
+  return code, out.text(), err.text()
+end
+
+-- path = policy_file(src): a temporary policy file holding src.
+local function policy_file(src)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(src)
+  f:close()
+  return path
 end
 
 describe("clientcert command", function()
@@ -91,5 +105,50 @@ describe("clientcert command", function()
     assert.is_nil(cli.parse_time("2030-13-01"))
     assert.equals("2969-05-03T00:00:01Z", cli.iso(31536000001))   -- date -u -d 2969-05-03T00:00:01Z +%s
     assert.equals(31536000001, cli.parse_time("2969-05-03T00:00:01Z"))
+  end)
+
+  describe("check prints accepted verdicts in text mode (exit 0)", function()
+    local valid = policy_file([[
+      return { mode = params.mode, trust = clientcert.store{ roots = params.roots,
+               intermediates = params.intermediates }, verify = { crl = "none" } }
+    ]])
+    local off = policy_file('return { mode = "off" }')
+    local trust = { "--param", "roots=" .. pki.path("root.pem"), "--param", "intermediates=" .. pki.path("inter.pem") }
+    local function check(args)
+      local all = { "check" }
+      for _, a in ipairs(args) do all[#all + 1] = a end
+      for _, a in ipairs(trust) do all[#all + 1] = a end
+      return run((table.unpack or unpack)(all))
+    end
+
+    it("a valid client", function()
+      local code, text, err = check({ pki.path("alice.pem"), "--policy", valid, "--param", "mode=require",
+        "--time", "2030-06-01" })
+      assert.equals("", err)
+      assert.equals(0, code)
+      assert.matches("^ACCEPTED 200 ok\nClient certificate accepted\n", text)
+      assert.matches("The client certificate CN=alice,O=clientcert tests (issuer CN=", text, 1, true)
+      assert.matches("Certification path (checked at 2030-06-01T00:00:00Z):", text, 1, true)
+      assert.not_matches("How to fix", text, 1, true)
+    end)
+
+    it("mode off", function()
+      local code, text, err = check({ pki.path("alice.pem"), "--policy", off, "--time", "2030-06-01" })
+      assert.equals("", err)
+      assert.equals(0, code)
+      assert.matches("^ACCEPTED 200 ok\n", text)
+      assert.matches("not checked here (mode \"off\")", text, 1, true)
+    end)
+
+    it("an anonymous client in optional mode", function()
+      local code, text, err = check({ "-", "--policy", valid, "--param", "mode=optional", "--time", "2030-06-01" })
+      assert.equals("", err)
+      assert.equals(0, code)
+      assert.matches("^ACCEPTED 200 no_certificate\nNo client certificate %(optional here%)\n", text)
+      -- and the same policy in require mode rejects it with the IIS substatus
+      code, text = check({ "-", "--policy", valid, "--param", "mode=require", "--time", "2030-06-01" })
+      assert.equals(1, code)
+      assert.matches("^REJECTED 403.7 no_certificate\n", text)
+    end)
   end)
 end)

@@ -265,9 +265,9 @@ local function cmd_check(a, out)
   if a.json then
     out:write(clientcert.verdict_json(verdict), "\n")
   else
-    out:write(("%s %d%s %s\n"):format(verdict.accepted and "ACCEPTED" or "REJECTED", verdict.status,
-      verdict.substatus and ("." .. tostring(verdict.substatus):match("%.(%d+)$") or "") or "",
-      verdict.cause))
+    -- the IIS-style status: "403.17" for a rejection, "200" for an acceptance
+    out:write(("%s %s %s\n"):format(verdict.accepted and "ACCEPTED" or "REJECTED",
+      tostring(verdict.substatus or verdict.status), verdict.cause))
     out:write(verdict.title or "", "\n", verdict.message or "", "\n")
     if verdict.resolution and #verdict.resolution > 0 and not verdict.accepted then
       out:write("How to fix:\n")
