@@ -1,0 +1,304 @@
+--- clientcert.nginx: a clientcert policy as the client-certificate gate of an
+-- OpenResty (nginx + lua-nginx-module) server.
+--
+--   local gate = require "clientcert.nginx"
+--   access_by_lua_block { gate.enforce(policy) }              -- every gated location
+--   location @clientcert { content_by_lua_block { gate.enforce(policy) } }
+--   error_page 495 496 = @clientcert;                          -- at server level
+--
+-- gate.enforce answers a rejected client itself (403 and a plain-text body whose
+-- first line is "403.<n> <title>") and returns for an accepted one; gate.verdict
+-- only decides. Both leave the verdict in ngx.ctx.clientcert.
+--
+-- Where the certificates come from: the request's SSL object (through the
+-- ngx_http_lua_ffi_get_req_ssl_pointer symbol the lua module exports, and
+-- nginx's own libssl): the leaf and every certificate the client sent. Without
+-- that symbol, $ssl_client_raw_cert (the leaf only); the verdict says which
+-- (verdict.tls.source). On a resumed TLS session OpenSSL keeps the leaf but not
+-- the chain the client sent; with a lua_shared_dict (opts.chain_dict) the chain
+-- of the full handshake is kept, keyed by the leaf's SHA-256, and used again.
+--
+-- Not done here: TLS itself (nginx's ssl_* directives), OCSP, and any check the
+-- policy does not make.
+local clientcert = require "clientcert"
+local causes = require "clientcert.causes"
+
+local ngx = ngx
+local M = {}
+
+local ffi_ok, ffi = pcall(require, "ffi")
+local C = ffi_ok and ffi.C or nil
+
+-- Declares one C function for the FFI unless something declared it already.
+local function declare(decl)
+  pcall(ffi.cdef, decl)
+end
+
+-- The FFI functions the gate needs, or nil and why not.
+local ssl_api, ssl_api_err
+do
+  if not ffi_ok then
+    ssl_api_err = "no FFI (not LuaJIT)"
+  else
+    declare("void *ngx_http_lua_ffi_get_req_ssl_pointer(void *r);")
+    declare("void *SSL_get0_peer_certificate(const void *ssl);")
+    declare("void *SSL_get_peer_cert_chain(const void *ssl);")
+    declare("int SSL_session_reused(const void *ssl);")
+    declare("int OPENSSL_sk_num(const void *sk);")
+    declare("void *OPENSSL_sk_value(const void *sk, int i);")
+    declare("int i2d_X509(const void *x, unsigned char **out);")
+    local ok, err = pcall(function()
+      return C.ngx_http_lua_ffi_get_req_ssl_pointer, C.SSL_get0_peer_certificate,
+        C.SSL_get_peer_cert_chain, C.SSL_session_reused, C.OPENSSL_sk_num, C.OPENSSL_sk_value, C.i2d_X509
+    end)
+    if ok then
+      local bok, base = pcall(require, "resty.core.base")
+      if bok and base.get_request then
+        ssl_api = { get_request = base.get_request }
+      else
+        ssl_api_err = "resty.core.base is not available"
+      end
+    else
+      ssl_api_err = "symbol not found: " .. tostring(err)
+    end
+  end
+end
+
+--- M.ffi_available(): true, or false and why the gate falls back to $ssl_client_raw_cert.
+function M.ffi_available()
+  if ssl_api then return true end
+  return false, ssl_api_err
+end
+
+-- DER bytes of an X509 * (nil when it cannot be encoded).
+local function x509_der(x)
+  local n = C.i2d_X509(x, nil)
+  if n <= 0 then return nil end
+  local buf = ffi.new("unsigned char[?]", n)
+  local p = ffi.new("unsigned char *[1]", buf)
+  if C.i2d_X509(x, p) ~= n then return nil end
+  return ffi.string(buf, n)
+end
+
+-- Reads what the client sent through the SSL object:
+-- {leaf = der|nil, chain = {der, ...}|nil, resumed = bool}, or nil, err.
+local function peer_from_ssl()
+  local r = ssl_api.get_request()
+  if r == nil then return nil, "no request (called outside a request phase?)" end
+  local ssl = C.ngx_http_lua_ffi_get_req_ssl_pointer(r)
+  if ssl == nil then return nil, "the connection is not TLS" end
+  local peer = { resumed = C.SSL_session_reused(ssl) == 1 }
+  local leaf = C.SSL_get0_peer_certificate(ssl)
+  if leaf == nil then return peer end
+  peer.leaf = x509_der(leaf)
+  if not peer.leaf then return nil, "cannot encode the client's certificate" end
+  local sk = C.SSL_get_peer_cert_chain(ssl)   -- server side: without the leaf; NULL once resumed
+  if sk ~= nil then
+    local chain = {}
+    for i = 0, C.OPENSSL_sk_num(sk) - 1 do
+      local der = x509_der(C.OPENSSL_sk_value(sk, i))
+      if not der then return nil, "cannot encode a certificate of the client's chain" end
+      chain[#chain + 1] = der
+    end
+    peer.chain = chain
+  end
+  return peer
+end
+
+-- The leaf from $ssl_client_raw_cert (no chain): the fallback without the FFI symbol.
+local function peer_from_variable()
+  local pem = ngx.var.ssl_client_raw_cert
+  return { leaf = (pem ~= nil and pem ~= "") and pem or nil, resumed = ngx.var.ssl_session_reused == "r" }
+end
+
+-- Chains of full handshakes, by leaf fingerprint, in a lua_shared_dict: each value
+-- is "<len>:<der>" repeated.
+local function pack_chain(chain)
+  local parts = {}
+  for i, der in ipairs(chain) do parts[i] = #der .. ":" .. der end
+  return table.concat(parts)
+end
+
+local function unpack_chain(s)
+  local chain, pos = {}, 1
+  while pos <= #s do
+    local colon = s:find(":", pos, true)
+    local n = colon and tonumber(s:sub(pos, colon - 1))
+    if not n or colon + n > #s then return nil end
+    chain[#chain + 1] = s:sub(colon + 1, colon + n)
+    pos = colon + n + 1
+  end
+  return chain
+end
+
+local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
+               nginx_refused = "boolean", var = "string", time = "number" }
+
+local function check_opts(opts, where)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(("clientcert.nginx.%s: opts must be a table"):format(where), 3) end
+  for k, v in pairs(opts) do
+    local want = OPTS[k]
+    if not want then error(("clientcert.nginx.%s: unknown option '%s'"):format(where, tostring(k)), 3) end
+    if type(v) ~= want then
+      error(("clientcert.nginx.%s: option '%s' must be a %s"):format(where, k, want), 3)
+    end
+  end
+  return opts
+end
+
+-- Was this request turned into an error page by nginx's own certificate check
+-- (495/496, error_page at server level into a named location)?
+local function refused_by_nginx(opts)
+  if opts.nginx_refused ~= nil then return opts.nginx_refused end
+  return ngx.get_phase() == "content" and ngx.req.is_internal()
+end
+
+-- A verdict for a failure of the gate itself (never an accept).
+local function gate_failure(detail, base)
+  local c = causes.get("internal_error")
+  local v = base or {}
+  v.accepted = false
+  if c then
+    v.cause, v.status, v.substatus, v.title = "internal_error", c.status, c.substatus, c.title
+    v.message = causes.render("internal_error", {})
+    v.resolution = causes.resolution("internal_error", {})
+  else
+    v.cause, v.status, v.substatus, v.title = "internal_error", 500, "500", "Internal error"
+    v.message = "The server could not check the client certificate."
+    v.resolution = {}
+  end
+  v.error = detail
+  v.also = v.also or {}
+  return v
+end
+
+--- verdict = gate.verdict(policy[, opts]): the policy's verdict on this request's
+-- client, with verdict.tls = {source, resumed, chain_from, nginx_verify,
+-- nginx_refused}. Never answers the request. opts: chain_dict (name of a
+-- lua_shared_dict keeping the chains of full handshakes for resumed sessions),
+-- chain_ttl (seconds, default 86400: at least ssl_session_timeout), time (the
+-- check time, default ngx.time()), nginx_refused (override the detection of a
+-- request that nginx's certificate check turned into a 495/496 error page).
+function M.verdict(policy, opts)
+  opts = check_opts(opts, "verdict")
+  local tls = { nginx_verify = ngx.var.ssl_client_verify, nginx_refused = refused_by_nginx(opts) }
+  local peer, err
+  if ssl_api then
+    tls.source = "ssl"
+    peer, err = peer_from_ssl()
+  else
+    tls.source = "ssl_client_raw_cert"
+    tls.fallback_reason = ssl_api_err
+    peer = peer_from_variable()
+  end
+  local v
+  if not peer then
+    v = gate_failure("clientcert.nginx: " .. tostring(err), { tls = tls })
+  else
+    tls.resumed = peer.resumed
+    local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time() }
+    if peer.leaf and ssl_api then
+      local cert = clientcert.parse(peer.leaf)
+      local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
+      if opts.chain_dict and not dict then
+        v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
+      elseif cert then
+        req.cert = cert
+        local key = dict and cert:fingerprint()
+        if peer.chain then
+          tls.chain_from = "handshake"
+          -- only a full handshake (the client proved it holds the key) records a chain
+          if dict and not peer.resumed then
+            local ok, serr = dict:set(key, pack_chain(peer.chain), opts.chain_ttl or 86400)
+            if not ok then ngx.log(ngx.WARN, "clientcert: cannot keep the client's chain: ", serr) end
+          end
+        elseif peer.resumed then
+          local packed = dict and dict:get(key)
+          req.chain = packed and unpack_chain(packed) or nil
+          tls.chain_from = req.chain and "session_memory" or "none"
+        end
+      end
+    end
+    v = v or policy:check(req)
+    v.tls = tls
+  end
+  ngx.ctx.clientcert = v
+  return v
+end
+
+-- The client-facing body: "403.<n> <title>", the message, the client owner's steps.
+local function body_for(v)
+  local lines = { ("%s %s"):format(v.substatus or tostring(v.status), v.title or ""), "", v.message or "" }
+  local n = 0
+  for _, step in ipairs(v.resolution or {}) do
+    if step.who ~= "server operator" then
+      n = n + 1
+      if n == 1 then lines[#lines + 1] = "" lines[#lines + 1] = "What you can do:" end
+      lines[#lines + 1] = ("%d. %s"):format(n, step.step)
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Operator-side steps, numbered, on one line (for the error log).
+local function operator_steps(v)
+  local out = {}
+  for _, step in ipairs(v.resolution or {}) do
+    if step.who == "server operator" then out[#out + 1] = ("(%d) %s"):format(#out + 1, step.step) end
+  end
+  return table.concat(out, " ")
+end
+
+local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefix included
+
+--- gate.log(verdict): one error-log line for the decision: the cause id first,
+-- then the verdict JSON, then the steps the server operator must take.
+function M.log(v, level)
+  local line = ("clientcert: %s %s %s"):format(v.cause or "?", v.substatus or "?",
+    clientcert.verdict_json(v))
+  local steps = operator_steps(v)
+  if steps ~= "" and #line + #steps + 16 <= MAX_LOG then line = line .. " operator: " .. steps end
+  if #line > MAX_LOG then line = line:sub(1, MAX_LOG - 12) .. "...[cut]" end
+  ngx.log(level or (v.accepted and ngx.INFO or ngx.WARN), line)
+end
+
+--- gate.enforce(policy[, opts]): decides, logs, and answers a rejected client
+-- (exits the request); returns the verdict for an accepted one. opts as for
+-- gate.verdict, and: var (an nginx variable, declared with `set`, that receives
+-- the compact verdict JSON for the access log), log_accepted (default true).
+function M.enforce(policy, opts)
+  opts = check_opts(opts, "enforce")
+  local vopts = {}
+  for k, val in pairs(opts) do if k ~= "var" and k ~= "log_accepted" then vopts[k] = val end end
+  local ok, v = pcall(M.verdict, policy, vopts)
+  if not ok then v = gate_failure(tostring(v), { tls = {} }) ngx.ctx.clientcert = v end
+  local tls = v.tls or {}
+  if v.accepted and tls.nginx_refused then
+    -- the policy accepts a client that nginx's own check refused: a configuration
+    -- mismatch (ssl_verify_depth below the policy's depth, CRLs or trust given to
+    -- nginx that the policy does not have, ...). Fail closed and say so.
+    local why = ("nginx refused the client certificate (%s) but the policy accepts it: nginx's "
+      .. "ssl_verify_depth, ssl_client_certificate/ssl_trusted_certificate or ssl_crl disagree with "
+      .. "the policy; use ssl_verify_client optional_no_ca and a depth at least the policy's max_depth")
+      :format(tostring(tls.nginx_verify))
+    v = gate_failure("clientcert.nginx: misconfiguration: " .. why, { tls = tls, client = v.client, chain = v.chain })
+    ngx.ctx.clientcert = v
+  end
+  if opts.var then
+    local sok, serr = pcall(function() ngx.var[opts.var] = clientcert.verdict_json(v) end)
+    if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.var, ": ", serr) end
+  end
+  if not v.accepted or opts.log_accepted ~= false then M.log(v) end
+  if v.accepted then return v end
+  ngx.status = v.status or 403
+  ngx.header["Content-Type"] = "text/plain; charset=utf-8"
+  ngx.header["Cache-Control"] = "no-store"
+  ngx.print(body_for(v))
+  return ngx.exit(ngx.status)
+end
+
+M.body_for = body_for
+M.pack_chain, M.unpack_chain = pack_chain, unpack_chain
+
+return M

@@ -1,0 +1,182 @@
+-- The OpenResty gate against a real nginx (Debian's nginx + lua module + resty-core)
+-- in a temporary prefix on a free 127.0.0.1 port, with curl and openssl s_client as
+-- real clients. It drives nginx from outside, so it runs once (under lua5.4), not
+-- once per runtime; nginx itself runs the LuaJIT build (build/luajit).
+if os.getenv("CLIENTCERT_LUA") == "luajit" then return end
+
+local live = require "helpers.live"
+
+local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+events { worker_connections 64; }
+http {
+  log_format clientcert escape=json '$status $clientcert_verdict';
+  access_log logs/access.log clientcert;
+  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
+  lua_package_cpath "@ROOT@/build/luajit/?.so;;";
+  lua_shared_dict clientcert_chains 1m;
+  init_by_lua_block {
+    local clientcert = require "clientcert"
+    local pki = "@PREFIX@/pki"
+    package.loaded.live_policies = {
+      require = assert(clientcert.load_policy("@ROOT@/spec/integration/live-policy.lua", { dir = pki })),
+      optional = assert(clientcert.load_policy("@ROOT@/spec/integration/live-policy.lua",
+                                               { dir = pki, mode = "optional" })),
+    }
+  }
+  server {
+    listen 127.0.0.1:@PORT@ ssl;
+    ssl_certificate @PREFIX@/pki/server-chain.pem;
+    ssl_certificate_key @PREFIX@/pki/server.key;
+    ssl_verify_client optional_no_ca;
+    ssl_verify_depth 10;
+    ssl_session_cache shared:SSL:1m;
+    ssl_session_timeout 5m;
+    ssl_session_tickets on;
+    set $clientcert_verdict "";
+    error_page 495 496 = @clientcert;
+    location @clientcert {
+      content_by_lua_block {
+        require("clientcert.nginx").enforce(package.loaded.live_policies.require,
+          { chain_dict = "clientcert_chains", var = "clientcert_verdict" })
+      }
+    }
+    location / {
+      access_by_lua_block {
+        require("clientcert.nginx").enforce(package.loaded.live_policies.require,
+          { chain_dict = "clientcert_chains", var = "clientcert_verdict" })
+      }
+      content_by_lua_block {
+        local v = ngx.ctx.clientcert
+        ngx.say("welcome ", v.client and v.client.subject or "anonymous", " cause=", v.cause,
+                " chain_from=", tostring(v.tls.chain_from), " resumed=", tostring(v.tls.resumed))
+      }
+    }
+    location /optional {
+      access_by_lua_block {
+        require("clientcert.nginx").enforce(package.loaded.live_policies.optional)
+      }
+      content_by_lua_block { ngx.say("optional ok cause=", ngx.ctx.clientcert.cause) }
+    }
+  }
+}
+]]
+
+describe("the OpenResty gate in a real nginx", function()
+  local dir, pki, server
+
+  setup(function()
+    dir = live.prefix()
+    pki = live.pki(dir)
+    server = live.nginx(dir, CONF)
+  end)
+
+  teardown(function()
+    live.stop(server)
+    if dir then os.execute("rm -rf " .. live.q(dir)) end
+  end)
+
+  -- One request; checks the HTTP status, the body's first line and the logged cause.
+  local function expect(path, who, want_status, want_first, want_cause, opts)
+    opts = opts or {}
+    local mark = live.log_size(server)
+    local status, body
+    if who then
+      status, body = live.curl(server, path, { cert = pki .. "/" .. who .. ".pem", key = pki .. "/"
+        .. (opts.key or who:gsub("%-chain$", "")) .. ".key" })
+    else
+      status, body = live.curl(server, path, {})
+    end
+    assert.are.equal(want_status, status, body)
+    local first = body:match("^[^\n]*")
+    if want_first then assert.are.equal(want_first, first) end
+    live.sleep(0.05)
+    local log = live.log_since(server, mark)
+    assert.truthy(log:find("clientcert: " .. want_cause .. " ", 1, true),
+      "no log line with cause " .. want_cause .. " in:\n" .. log)
+    return body, log
+  end
+
+  it("accepts a good client that sends its intermediate", function()
+    local body = expect("/", "alice-chain", 200, nil, "ok")
+    assert.truthy(body:find("welcome O=clientcert live,CN=alice", 1, true) or
+                  body:find("welcome CN=alice,O=clientcert live", 1, true), body)
+    assert.truthy(body:find("chain_from=handshake", 1, true), body)
+  end)
+
+  it("names a missing intermediate when the client sends only its leaf", function()
+    expect("/", "alice", 403, "403.16 " .. require("clientcert.causes").get("missing_intermediate").title,
+      "missing_intermediate")
+  end)
+
+  it("answers 403.7 for no certificate under require, and accepts it under optional", function()
+    local body = expect("/", nil, 403, nil, "no_certificate")
+    assert.truthy(body:match("^403%.7 "), body)
+    local status, obody = live.curl(server, "/optional", {})
+    assert.are.equal(200, status)
+    assert.truthy(obody:find("cause=no_certificate", 1, true), obody)
+  end)
+
+  it("turns nginx's 495 for an expired or not yet valid client into 403.17", function()
+    local body = expect("/", "old-chain", 403, nil, "expired", { key = "old" })
+    assert.truthy(body:match("^403%.17 "), body)
+    body = expect("/", "future-chain", 403, nil, "not_yet_valid", { key = "future" })
+    assert.truthy(body:match("^403%.17 "), body)
+  end)
+
+  it("names an untrusted root sent by the client, and a forged root with a trusted root's name", function()
+    local body = expect("/", "oscar-chain", 403, nil, "untrusted_root", { key = "oscar" })
+    assert.truthy(body:match("^403%.16 "), body)
+    expect("/", "forger-chain", 403, nil, "untrusted_root", { key = "forger" })
+  end)
+
+  it("cannot tell an untrusted CA from a missing one when only the leaf is sent", function()
+    -- the issuer is neither sent nor known: the server can only say it is missing
+    expect("/", "oscar", 403, nil, "missing_intermediate")
+  end)
+
+  it("names a revoked leaf and a leaf under a revoked intermediate", function()
+    local body = expect("/", "mallory-chain", 403, nil, "revoked", { key = "mallory" })
+    assert.truthy(body:match("^403%.13 "), body)
+    expect("/", "dave-chain", 403, nil, "revoked", { key = "dave" })
+  end)
+
+  it("names a serverAuth-only certificate and a rule denial", function()
+    expect("/", "server-only-chain", 403, nil, "wrong_purpose", { key = "server-only" })
+    local body = expect("/", "bob-chain", 403, nil, "denied_by_rule", { key = "bob" })
+    assert.truthy(body:match("^403%.12 "), body)
+  end)
+
+  it("keeps operator steps out of the client's body and puts them in the log", function()
+    local body, log = expect("/", "oscar-chain", 403, nil, "untrusted_root", { key = "oscar" })
+    assert.falsy(body:find("[server operator]", 1, true))
+    assert.truthy(log:find("operator: (1)", 1, true), log)
+    for line in log:gmatch("[^\n]+") do assert.truthy(#line <= 2047, "log line over 2,047 bytes") end
+  end)
+
+  it("puts the compact verdict in an nginx variable for the access log", function()
+    expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
+    live.sleep(0.05)
+    local access = live.read(dir .. "/logs/access.log") or ""
+    local last = access:match("([^\n]*)\n$") or ""
+    assert.truthy(last:find('"cause\\":\\"ok\\"', 1, true) or last:find('\\"cause\\":\\"ok\\"', 1, true), last)
+  end)
+
+  it("uses the chain of the full handshake on a resumed TLS 1.2 session", function()
+    local sess = dir .. "/alice.sess"
+    local opts = { cert = pki .. "/alice.pem", key = pki .. "/alice.key", chain = pki .. "/inter.pem",
+                   sess_out = sess, tls = "1.2" }
+    local status, body, out = live.s_client(server, "/", opts)
+    assert.are.equal(200, status, out)
+    assert.truthy(body:find("resumed=false", 1, true), body)
+    status, body, out = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+                                                     sess_in = sess, tls = "1.2" })
+    assert.are.equal(200, status, out)
+    assert.truthy(body:find("resumed=true", 1, true), body)
+    assert.truthy(body:find("chain_from=session_memory", 1, true), body)
+  end)
+end)
