@@ -7,5 +7,5 @@ exclude_files = { "spec/fixtures/out/", "build/" }
 -- policy files run in clientcert's sandbox, which provides these globals
 files["examples/policies/"] = { std = "min", read_globals = { "clientcert", "params" } }
 -- the OpenResty gate runs inside nginx, which provides ngx
-files["lua/clientcert/nginx.lua"] = { read_globals = { "ngx" } }
+files["lua/clientcert/nginx.lua"] = { globals = { "ngx" } }
 files["spec/integration/live-policy.lua"] = { std = "min", read_globals = { "clientcert", "params" } }
