@@ -8,4 +8,4 @@ exclude_files = { "spec/fixtures/out/", "build/" }
 files["examples/policies/"] = { std = "min", read_globals = { "clientcert", "params" } }
 -- the OpenResty gate runs inside nginx, which provides ngx
 files["lua/clientcert/nginx.lua"] = { globals = { "ngx" } }
-files["spec/integration/live-policy.lua"] = { std = "min", read_globals = { "clientcert", "params" } }
+files["examples/openresty/policy.lua"] = { std = "min", read_globals = { "clientcert", "params" } }

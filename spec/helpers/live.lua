@@ -1,7 +1,7 @@
--- Live servers for the integration specs: a temporary prefix readable by nginx's
--- workers, the live PKI (spec/fixtures/mkpki-live.sh), nginx started on a free
--- 127.0.0.1 port (retrying on "address in use"), curl and openssl s_client as
--- clients with bounded waits, and a stop by pid that always runs.
+-- Live servers for the integration specs: the OpenResty example started by its own
+-- script (examples/openresty/run.sh) in a temporary prefix on a free 127.0.0.1
+-- port, curl and openssl s_client as clients with bounded waits, and a stop by
+-- pid that always runs.
 local M = {}
 
 local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -30,65 +30,27 @@ function M.write(path, data)
   f:close()
 end
 
---- dir = live.prefix(): a new temporary directory that nginx workers (nobody) can read.
-function M.prefix()
+--- server = live.openresty([prefix]): starts the OpenResty example
+-- (examples/openresty/run.sh --quiet: demo PKI, policy, nginx.conf with the gate)
+-- in a new temporary prefix on a free 127.0.0.1 port, running the checkout's
+-- LuaJIT build. Returns {port, dir, pki, pid, log}; raises when nginx cannot start.
+function M.openresty()
   local ok, out = M.run("mktemp -d /tmp/clientcert-live.XXXXXX")
   assert(ok, out)
   local dir = out:gsub("%s+$", "")
-  assert(M.run("chmod 755 " .. sh_quote(dir)))
-  return dir
-end
-
---- live.pki(dir): writes the live PKI into dir/pki (world-readable, keys included:
--- a throwaway test prefix).
-function M.pki(dir)
-  local ok, out = M.run(("env -u LD_PRELOAD bash spec/fixtures/mkpki-live.sh %s && chmod -R a+rX %s")
-    :format(sh_quote(dir .. "/pki"), sh_quote(dir .. "/pki")))
-  assert(ok, out)
-  return dir .. "/pki"
+  ok, out = M.run("env -u LD_PRELOAD timeout 60 bash examples/openresty/run.sh --quiet " .. sh_quote(dir))
+  local pid = (M.read(dir .. "/logs/nginx.pid") or ""):match("%d+")
+  local port = tonumber((M.read(dir .. "/port") or ""):match("%d+"))
+  local server = { dir = dir, pki = dir .. "/pki", pid = pid, port = port, log = dir .. "/logs/error.log" }
+  if not ok or not pid or not port then
+    M.stop(server)
+    error("cannot start the OpenResty example: " .. out)
+  end
+  return server
 end
 
 local function sleep(s) os.execute("sleep " .. s) end
 M.sleep = sleep
-
---- server = live.nginx(dir, conf_template): starts nginx with the template, whose
--- "@PORT@", "@PREFIX@" and "@ROOT@" are filled in, on a free port. @ROOT@ is a copy
--- of the checkout's lua/, build/luajit/ and spec/integration/ inside the prefix:
--- nginx's workers run as nobody when started by root and may not read a checkout
--- under a private home directory.
--- Returns {port, dir, pid, log = path}; raises when nginx cannot start.
-function M.nginx(dir, template)
-  local cwd = dir .. "/app"
-  local ok0, out0 = M.run(("mkdir -p %s/build %s/spec && cp -R lua %s/ && cp -R build/luajit %s/build/ "
-    .. "&& cp -R spec/integration %s/spec/ && chmod -R a+rX %s"):format(sh_quote(cwd), sh_quote(cwd),
-    sh_quote(cwd), sh_quote(cwd), sh_quote(cwd), sh_quote(cwd)))
-  assert(ok0, out0)
-  for _, sub in ipairs({ "logs", "conf" }) do assert(M.run("mkdir -p " .. sh_quote(dir .. "/" .. sub))) end
-  local last
-  for attempt = 1, 20 do
-    local port = 20000 + (os.time() * 7919 + attempt * 104729 + math.random(0, 9999)) % 40000
-    local conf = template:gsub("@PORT@", tostring(port)):gsub("@PREFIX@", dir):gsub("@ROOT@", cwd)
-    M.write(dir .. "/conf/nginx.conf", conf)
-    os.remove(dir .. "/logs/error.log")
-    local ok, out = M.run(("timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
-      :format(sh_quote(dir)))
-    if ok then
-      -- wait (bounded) for the pid file
-      for _ = 1, 50 do
-        local pid = M.read(dir .. "/logs/nginx.pid")
-        if pid and pid:match("%d+") then
-          return { port = port, dir = dir, pid = pid:match("%d+"), log = dir .. "/logs/error.log" }
-        end
-        sleep(0.1)
-      end
-      last = "nginx started but wrote no pid file"
-    else
-      last = out .. (M.read(dir .. "/logs/error.log") or "")
-      if not last:find("Address already in use", 1, true) then break end
-    end
-  end
-  error("cannot start nginx: " .. tostring(last))
-end
 
 --- live.stop(server): stops nginx by its pid (QUIT, then KILL after a bounded wait).
 function M.stop(server)
@@ -99,7 +61,7 @@ function M.stop(server)
     if not M.run("kill -0 " .. pid .. " 2>/dev/null") then break end
     sleep(0.1)
   end
-  os.execute("kill -KILL " .. pid .. " 2>/dev/null; pkill -KILL -P " .. pid .. " 2>/dev/null")
+  os.execute("pkill -KILL -P " .. pid .. " 2>/dev/null; kill -KILL " .. pid .. " 2>/dev/null")
   server.pid = nil
 end
 

@@ -1,78 +1,18 @@
--- The OpenResty gate against a real nginx (Debian's nginx + lua module + resty-core)
--- in a temporary prefix on a free 127.0.0.1 port, with curl and openssl s_client as
+-- The OpenResty gate against a real nginx (Debian's nginx + lua module + resty-core):
+-- the example of examples/openresty (its nginx.conf, policy and demo PKI) in a
+-- temporary prefix on a free 127.0.0.1 port, with curl and openssl s_client as
 -- real clients. It drives nginx from outside, so it runs once (under lua5.4), not
 -- once per runtime; nginx itself runs the LuaJIT build (build/luajit).
 if os.getenv("CLIENTCERT_LUA") == "luajit" then return end
 
 local live = require "helpers.live"
 
-local CONF = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-  log_format clientcert escape=json '$status $clientcert_verdict';
-  access_log logs/access.log clientcert;
-  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;;";
-  lua_package_cpath "@ROOT@/build/luajit/?.so;;";
-  lua_shared_dict clientcert_chains 1m;
-  init_by_lua_block {
-    local clientcert = require "clientcert"
-    local pki = "@PREFIX@/pki"
-    package.loaded.live_policies = {
-      require = assert(clientcert.load_policy("@ROOT@/spec/integration/live-policy.lua", { dir = pki })),
-      optional = assert(clientcert.load_policy("@ROOT@/spec/integration/live-policy.lua",
-                                               { dir = pki, mode = "optional" })),
-    }
-  }
-  server {
-    listen 127.0.0.1:@PORT@ ssl;
-    ssl_certificate @PREFIX@/pki/server-chain.pem;
-    ssl_certificate_key @PREFIX@/pki/server.key;
-    ssl_verify_client optional_no_ca;
-    ssl_verify_depth 10;
-    ssl_session_cache shared:SSL:1m;
-    ssl_session_timeout 5m;
-    ssl_session_tickets on;
-    set $clientcert_verdict "";
-    error_page 495 496 = @clientcert;
-    location @clientcert {
-      content_by_lua_block {
-        require("clientcert.nginx").enforce(package.loaded.live_policies.require,
-          { chain_dict = "clientcert_chains", var = "clientcert_verdict" })
-      }
-    }
-    location / {
-      access_by_lua_block {
-        require("clientcert.nginx").enforce(package.loaded.live_policies.require,
-          { chain_dict = "clientcert_chains", var = "clientcert_verdict" })
-      }
-      content_by_lua_block {
-        local v = ngx.ctx.clientcert
-        ngx.say("welcome ", v.client and v.client.subject or "anonymous", " cause=", v.cause,
-                " chain_from=", tostring(v.tls.chain_from), " resumed=", tostring(v.tls.resumed))
-      }
-    }
-    location /optional {
-      access_by_lua_block {
-        require("clientcert.nginx").enforce(package.loaded.live_policies.optional)
-      }
-      content_by_lua_block { ngx.say("optional ok cause=", ngx.ctx.clientcert.cause) }
-    }
-  }
-}
-]]
-
 describe("the OpenResty gate in a real nginx", function()
   local dir, pki, server
 
   setup(function()
-    dir = live.prefix()
-    pki = live.pki(dir)
-    server = live.nginx(dir, CONF)
+    server = live.openresty()
+    dir, pki = server.dir, server.pki
   end)
 
   teardown(function()

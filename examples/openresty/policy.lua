@@ -1,6 +1,7 @@
--- The policy of the nginx integration suite: the live PKI's root and issuing CA
--- (the issuing CA is also a server-held intermediate only when params.inter is
--- given), CRLs through the chain, and a rule that turns bob away.
+-- The policy of the OpenResty example (and of the nginx integration suite): the
+-- demo PKI's root (clients send their issuing CA), revocation checked through the
+-- chain with the CRLs of make-pki.sh, and a rule that turns bob away. params.dir:
+-- the PKI directory; params.mode: "require" (default) or "optional".
 local p = params
 return {
   mode = p.mode or "require",
