@@ -252,10 +252,12 @@ end
 
 local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefix included
 
---- gate.log(verdict): one error-log line for the decision: the cause id first,
--- then the verdict JSON, then the steps the server operator must take.
+--- gate.log(verdict[, level]): one error-log line for the decision: the cause id
+-- and substatus first, the internal error if any, the verdict JSON, then the
+-- steps the server operator must take; at most MAX_LOG bytes.
 function M.log(v, level)
-  local line = ("clientcert: %s %s %s"):format(v.cause or "?", v.substatus or "?",
+  local err = type(v.error) == "string" and (" error=" .. v.error:sub(1, 600):gsub("[%c]", " ")) or ""
+  local line = ("clientcert: %s %s%s %s"):format(v.cause or "?", v.substatus or "?", err,
     clientcert.verdict_json(v))
   local steps = operator_steps(v)
   if steps ~= "" and #line + #steps + 16 <= MAX_LOG then line = line .. " operator: " .. steps end

@@ -119,4 +119,39 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(body:find("resumed=true", 1, true), body)
     assert.truthy(body:find("chain_from=session_memory", 1, true), body)
   end)
+
+  -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
+  -- (bounded) until the old worker has gone.
+  local function reconfigure(f)
+    local conf = dir .. "/conf/nginx.conf"
+    live.write(conf, f(live.read(conf)))
+    local before = select(2, live.run("pgrep -P " .. server.pid))
+    os.execute("kill -HUP " .. server.pid)
+    for _ = 1, 50 do
+      live.sleep(0.1)
+      local now = select(2, live.run("pgrep -P " .. server.pid))
+      local old_left = false
+      for pid in before:gmatch("%d+") do if now:find(pid, 1, true) then old_left = true end end
+      if not old_left and now:match("%d") then return end
+    end
+    error("nginx did not reload within 5 s")
+  end
+
+  it("fails closed and logs a misconfiguration when nginx refuses a client the policy accepts", function()
+    -- "optional" with nginx's own CA file and depth 0: nginx refuses every chain (495)
+    local before = "ssl_verify_client optional_no_ca;"
+    local after = "ssl_verify_client optional; ssl_client_certificate " .. pki .. "/root.pem;"
+    local function swap(a, b) return function(c) return (c:gsub(a:gsub("%p", "%%%0"), b)) end end
+    reconfigure(function(c) return swap("ssl_verify_depth 10;", "ssl_verify_depth 0;")(swap(before, after)(c)) end)
+    local ok, err = pcall(function()
+      local body, log = expect("/", "alice-chain", 500, nil, "internal_error", { key = "alice" })
+      assert.truthy(body:match("^500 "), body)
+      assert.truthy(log:find("misconfiguration", 1, true), log)
+      assert.truthy(log:find("ssl_verify_depth", 1, true), log)
+      assert.falsy(body:find("ssl_verify_depth", 1, true), "the client is not told the server's settings")
+    end)
+    reconfigure(function(c) return swap("ssl_verify_depth 0;", "ssl_verify_depth 10;")(swap(after, before)(c)) end)
+    assert(ok, err)
+    expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
+  end)
 end)
