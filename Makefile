@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds bench bench-hostile
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds bench bench-hostile bench-nginx
 
 all: lua54 luajit ## build both modules
 
@@ -135,7 +135,11 @@ bench-hostile: lua54 ## time and peak memory on hostile inputs (large bundles, l
 	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/lua5.4/?.so;;' \
 	  lua5.4 bench/hostile.lua build/bench/hostile
 
+bench-nginx: luajit ## requests/s of a gated nginx location against a static one (ab; keepalive and new handshakes)
+	bash bench/nginx.sh $(BENCH_NGINX_N)
+
 BENCH_N ?= 2000
+BENCH_NGINX_N ?= 3000
 
 clean:
 	rm -rf build
