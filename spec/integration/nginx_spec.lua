@@ -106,18 +106,34 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(last:find('"cause\\":\\"ok\\"', 1, true) or last:find('\\"cause\\":\\"ok\\"', 1, true), last)
   end)
 
-  it("uses the chain of the full handshake on a resumed TLS 1.2 session", function()
-    local sess = dir .. "/alice.sess"
-    local opts = { cert = pki .. "/alice.pem", key = pki .. "/alice.key", chain = pki .. "/inter.pem",
-                   sess_out = sess, tls = "1.2" }
-    local status, body, out = live.s_client(server, "/", opts)
-    assert.are.equal(200, status, out)
-    assert.truthy(body:find("resumed=false", 1, true), body)
-    status, body, out = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
-                                                     sess_in = sess, tls = "1.2" })
-    assert.are.equal(200, status, out)
-    assert.truthy(body:find("resumed=true", 1, true), body)
-    assert.truthy(body:find("chain_from=session_memory", 1, true), body)
+  for _, tls in ipairs({ "1.2", "1.3" }) do
+    it("uses the chain of the full handshake on a resumed TLS " .. tls .. " session", function()
+      local sess = dir .. "/alice-" .. tls .. ".sess"
+      local status, body, out = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+        chain = pki .. "/inter.pem", sess_out = sess, tls = tls })
+      assert.are.equal(200, status, out)
+      assert.truthy(body:find("resumed=false", 1, true), body)
+      assert.truthy(body:find("chain_from=handshake", 1, true), body)
+      status, body, out = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+        sess_in = sess, tls = tls })
+      assert.are.equal(200, status, out)
+      assert.truthy(body:find("resumed=true", 1, true), body)
+      assert.truthy(body:find("chain_from=session_memory", 1, true), body)
+    end)
+  end
+
+  it("does not let a resumed session borrow a chain it never sent", function()
+    -- bob's full handshake sends only his leaf: nothing is kept, so on resumption
+    -- the chain is still missing and the cause stays missing_intermediate
+    local sess = dir .. "/bob-leaf.sess"
+    local status, body, out = live.s_client(server, "/", { cert = pki .. "/bob.pem", key = pki .. "/bob.key",
+      sess_out = sess, tls = "1.2" })
+    assert.are.equal(403, status, out)
+    assert.truthy(body:match("^403%.16 "), body)
+    status, body, out = live.s_client(server, "/", { cert = pki .. "/bob.pem", key = pki .. "/bob.key",
+      sess_in = sess, tls = "1.2" })
+    assert.are.equal(403, status, out)
+    assert.truthy(body:match("^403%.16 "), body)
   end)
 
   -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
