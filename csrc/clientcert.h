@@ -75,6 +75,11 @@ const char *crl_reason_name(int code);
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */
 
+/* codes.c */
+int codes_open(lua_State *L);                /* adds verify_codes, verify_code_names, verify_error_string */
+/* Pushes the X509_V_ERR_* name of a verify code, or nil if the build's headers name none. */
+void cc_push_code_name(lua_State *L, int code);
+
 #pragma GCC visibility pop
 
 #endif

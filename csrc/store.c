@@ -335,6 +335,8 @@ static void store_push_problem(lua_State *L, const store_problem *pb, int with_d
     }
     lua_pushinteger(L, pb->code);
     lua_setfield(L, -2, "code");
+    cc_push_code_name(L, pb->code);
+    lua_setfield(L, -2, "code_name");
     lua_pushstring(L, X509_verify_cert_error_string(pb->code));
     lua_setfield(L, -2, "error");
     if (pb->revoked) {
@@ -361,6 +363,8 @@ static void store_push_result(lua_State *L, X509_STORE_CTX *ctx, const store_rec
     lua_setfield(L, -2, "ok");
     lua_pushinteger(L, rec->n ? rec->p[0].code : X509_V_OK);
     lua_setfield(L, -2, "code");
+    cc_push_code_name(L, rec->n ? rec->p[0].code : X509_V_OK);
+    lua_setfield(L, -2, "code_name");
     lua_pushstring(L, X509_verify_cert_error_string(rec->n ? rec->p[0].code : X509_V_OK));
     lua_setfield(L, -2, "error");
     if (rec->n) {

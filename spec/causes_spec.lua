@@ -3,29 +3,19 @@
 -- Needs no certificates; spec/meta_spec.lua ties the catalogue to the cases.
 local causes = require "clientcert.causes"
 
+local core = require "clientcert.core"
+
 local HEADER = "/usr/include/openssl/x509_vfy.h"
 
--- { [code] = "NAME" } for every X509_V_ERR_* define of OpenSSL's header, or nil.
+-- { ["X509_V_ERR_NAME"] = code } for every X509_V_ERR_* define of OpenSSL's header, or nil.
 local function header_codes()
   local f = io.open(HEADER, "rb")
   if not f then return nil end
   local text = f:read("*a")
   f:close()
   local out = {}
-  for name, code in text:gmatch("#%s*define%s+X509_V_ERR_([%w_]+)%s+(%-?%d+)") do
-    out[tonumber(code)] = name
-  end
-  return out
-end
-
--- { [code] = "NAME" } from the comments of the CODES table in causes.lua.
-local function catalogue_comments()
-  local f = assert(io.open("lua/clientcert/causes.lua", "rb"))
-  local text = f:read("*a")
-  f:close()
-  local out = {}
-  for code, name in text:gmatch("%[(%d+)%]%s*=%s*\"[%w_]+\",%s*%-%-%s*([%w_]+)") do
-    out[tonumber(code)] = name
+  for name, code in text:gmatch("#%s*define%s+(X509_V_ERR_[%w_]+)%s+(%-?%d+)") do
+    out[name] = tonumber(code)
   end
   return out
 end
@@ -40,43 +30,44 @@ local ISSUE_TABLE = {
 }
 
 describe("causes.from_code", function()
-  it("maps 0, and only 0, to ok", function()
+  it("maps X509_V_OK (by name or number), and only it, to ok", function()
+    assert.equals("ok", causes.from_code("X509_V_OK"))
     assert.equals("ok", causes.from_code(0))
     for code = 1, 200 do assert.not_equals("ok", causes.from_code(code), "code " .. code) end
+    for name, id in pairs(causes.CODES) do
+      assert.equals(name == "X509_V_OK", id == "ok", name)
+    end
   end)
 
-  it("maps every X509_V_ERR_* code of the OpenSSL 3.0 header explicitly to a catalogue cause", function()
+  it("keys the catalogue by X509_V_ERR_* name, every entry naming a catalogue cause", function()
+    for name, id in pairs(causes.CODES) do
+      assert.matches("^X509_V_", name)
+      assert.is_table(causes.get(id), name)
+    end
+  end)
+
+  it("maps every X509_V_ERR_* code of the OpenSSL header explicitly, and the core names it", function()
     local codes = header_codes()
     if not codes then
       pending(HEADER .. " not installed (libssl-dev)")
       return
     end
     local n = 0
-    for code, name in pairs(codes) do
+    for name, code in pairs(codes) do
       n = n + 1
-      assert.is_string(causes.CODES[code], "X509_V_ERR_" .. name .. " (" .. code .. ") has no explicit entry")
-      assert.is_table(causes.get(causes.from_code(code)), name)
+      assert.is_string(causes.CODES[name], name .. " (" .. code .. ") has no entry")
+      assert.equals(code, core.verify_codes[name], name)
+      assert.equals(name, core.verify_code_names[code], name)
+      assert.equals(causes.CODES[name], causes.from_code(code), name)
     end
     assert.is_true(n >= 94)
   end)
 
-  it("names each code in causes.lua as the header does", function()
-    local codes = header_codes()
-    if not codes then
-      pending(HEADER .. " not installed (libssl-dev)")
-      return
-    end
-    local comments = catalogue_comments()
-    for code, name in pairs(codes) do
-      assert.equals(name, (comments[code] or ""):match("^[%w_]+"), "comment of code " .. code)
-    end
-  end)
-
   it("maps unknown and odd codes to invalid_certificate, never ok", function()
-    for _, code in ipairs({ 95, 1000, -1, 2147483647, -2147483648, 10.5, 0.5 }) do
+    for _, code in ipairs({ 1000, -1, 2147483647, -2147483648, 10.5, 0.5, 1 / 0 }) do
       assert.equals("invalid_certificate", causes.from_code(code), tostring(code))
     end
-    for _, code in ipairs({ "0", "10", true, {} }) do
+    for _, code in ipairs({ "0", "10", "X509_V_ERR_NONE_SUCH", "x509_v_ok", true, {} }) do
       assert.equals("invalid_certificate", causes.from_code(code), tostring(code))
     end
     assert.equals("invalid_certificate", causes.from_code(nil))
@@ -85,15 +76,21 @@ describe("causes.from_code", function()
 
   it("maps the codes of the issue's table to their causes", function()
     local want = {
-      [2] = "missing_intermediate", [3] = "revocation_unknown", [7] = "bad_signature",
-      [9] = "not_yet_valid", [10] = "expired", [11] = "revocation_unknown", [12] = "revocation_unknown",
-      [18] = "untrusted_root", [19] = "untrusted_root", [20] = "missing_intermediate",
-      [21] = "missing_intermediate", [22] = "chain_too_long", [23] = "revoked", [24] = "bad_signature",
-      [25] = "invalid_ca", [26] = "wrong_purpose", [27] = "untrusted_root", [28] = "untrusted_root",
-      [32] = "invalid_ca", [34] = "invalid_certificate", [37] = "invalid_ca", [79] = "invalid_ca",
-      [94] = "invalid_certificate",
+      UNABLE_TO_GET_ISSUER_CERT = "missing_intermediate", UNABLE_TO_GET_CRL = "revocation_unknown",
+      CERT_SIGNATURE_FAILURE = "bad_signature", CERT_NOT_YET_VALID = "not_yet_valid",
+      CERT_HAS_EXPIRED = "expired", CRL_NOT_YET_VALID = "revocation_unknown",
+      CRL_HAS_EXPIRED = "revocation_unknown", DEPTH_ZERO_SELF_SIGNED_CERT = "untrusted_root",
+      SELF_SIGNED_CERT_IN_CHAIN = "untrusted_root", UNABLE_TO_GET_ISSUER_CERT_LOCALLY = "missing_intermediate",
+      UNABLE_TO_VERIFY_LEAF_SIGNATURE = "missing_intermediate", CERT_CHAIN_TOO_LONG = "chain_too_long",
+      CERT_REVOKED = "revoked", NO_ISSUER_PUBLIC_KEY = "bad_signature", PATH_LENGTH_EXCEEDED = "invalid_ca",
+      INVALID_PURPOSE = "wrong_purpose", CERT_UNTRUSTED = "untrusted_root", CERT_REJECTED = "untrusted_root",
+      KEYUSAGE_NO_CERTSIGN = "invalid_ca", UNHANDLED_CRITICAL_EXTENSION = "invalid_certificate",
+      INVALID_NON_CA = "invalid_ca", INVALID_CA = "invalid_ca", EC_KEY_EXPLICIT_PARAMS = "invalid_certificate",
     }
-    for code, id in pairs(want) do assert.equals(id, causes.from_code(code), "code " .. code) end
+    for name, id in pairs(want) do
+      assert.equals(id, causes.from_code("X509_V_ERR_" .. name), name)
+      assert.equals(id, causes.from_code(core.verify_codes["X509_V_ERR_" .. name]), name)
+    end
   end)
 end)
 
@@ -103,16 +100,19 @@ describe("causes.for_problem", function()
     return t
   end
   local ROOT = "CN=Test Root CA,O=clientcert tests"
+  local LOCALLY = "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
+  local SIGFAIL = "X509_V_ERR_CERT_SIGNATURE_FAILURE"
 
   it("keeps the per-code cause when no chain fact refines it", function()
-    assert.equals("expired", causes.for_problem({ code = 10, depth = 0 }, {}))
-    assert.equals("missing_intermediate", causes.for_problem({ code = 20, depth = 0 },
+    assert.equals("expired", causes.for_problem({ code_name = "X509_V_ERR_CERT_HAS_EXPIRED", depth = 0 }, {}))
+    assert.equals("missing_intermediate", causes.for_problem({ code_name = LOCALLY, depth = 0 },
       { el(0, { subject = "CN=a", issuer = "CN=Issuing CA", self_signed = false }) }, { [ROOT] = true }))
   end)
 
   it("calls a self-signed top without issuer an untrusted root", function()
-    for _, code in ipairs({ 2, 20, 21 }) do
-      assert.equals("untrusted_root", causes.for_problem({ code = code, depth = 1 },
+    for _, name in ipairs({ "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT", LOCALLY,
+                            "X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE" }) do
+      assert.equals("untrusted_root", causes.for_problem({ code_name = name, depth = 1 },
         { el(0, { issuer = "CN=x" }), el(1, { subject = "CN=x", issuer = "CN=x", self_signed = true }) }))
     end
   end)
@@ -120,27 +120,36 @@ describe("causes.for_problem", function()
   it("calls a missing issuer that has a trusted root's name an untrusted (forged or re-keyed) root", function()
     local chain = { el(0, { issuer = "CN=Test Issuing CA" }),
                     el(1, { subject = "CN=Test Issuing CA", issuer = ROOT, self_signed = false }) }
-    assert.equals("untrusted_root", causes.for_problem({ code = 20, depth = 1 }, chain, { [ROOT] = true }))
-    assert.equals("missing_intermediate", causes.for_problem({ code = 20, depth = 1 }, chain, {}))
+    assert.equals("untrusted_root", causes.for_problem({ code_name = LOCALLY, depth = 1 }, chain, { [ROOT] = true }))
+    assert.equals("missing_intermediate", causes.for_problem({ code_name = LOCALLY, depth = 1 }, chain, {}))
   end)
 
   it("calls a signature the trust anchor did not make an untrusted root", function()
     local chain = { el(0, {}), el(1, { issuer = ROOT }), el(2, { subject = ROOT, trusted = true, self_signed = true }) }
-    assert.equals("untrusted_root", causes.for_problem({ code = 7, depth = 1 }, chain))
-    assert.equals("bad_signature", causes.for_problem({ code = 7, depth = 0 }, chain))
+    assert.equals("untrusted_root", causes.for_problem({ code_name = SIGFAIL, depth = 1 }, chain))
+    assert.equals("bad_signature", causes.for_problem({ code_name = SIGFAIL, depth = 0 }, chain))
   end)
 
   it("keeps bad_signature when the element names the anchor's key (altered after issue)", function()
     local chain = { el(0, {}), el(1, { issuer = ROOT, authority_key_id = "AB01" }),
                     el(2, { subject = ROOT, trusted = true, self_signed = true, subject_key_id = "AB01" }) }
-    assert.equals("bad_signature", causes.for_problem({ code = 7, depth = 1 }, chain))
+    assert.equals("bad_signature", causes.for_problem({ code_name = SIGFAIL, depth = 1 }, chain))
     chain[2].authority_key_id = "CD02"
-    assert.equals("untrusted_root", causes.for_problem({ code = 7, depth = 1 }, chain))
+    assert.equals("untrusted_root", causes.for_problem({ code_name = SIGFAIL, depth = 1 }, chain))
+  end)
+
+  it("names a problem that carries only this OpenSSL's number, and prefers code_name", function()
+    local chain = { el(0, {}), el(1, { issuer = ROOT }), el(2, { subject = ROOT, trusted = true, self_signed = true }) }
+    local sigfail = core.verify_codes[SIGFAIL]
+    assert.equals("untrusted_root", causes.for_problem({ code = sigfail, depth = 1 }, chain))
+    assert.equals("expired", causes.for_problem({ code = sigfail, code_name = "X509_V_ERR_CERT_HAS_EXPIRED",
+                                                   depth = 1 }, chain))
+    assert.equals("invalid_certificate", causes.for_problem({ code_name = "X509_V_ERR_NONE_SUCH", depth = 0 }, chain))
   end)
 
   it("attaches a problem past the end of the chain to the last element", function()
     local chain = { el(0, { subject = "CN=x", issuer = "CN=x", self_signed = true }) }
-    assert.equals("untrusted_root", causes.for_problem({ code = 20, depth = 3 }, chain))
+    assert.equals("untrusted_root", causes.for_problem({ code_name = LOCALLY, depth = 3 }, chain))
   end)
 end)
 

@@ -23,6 +23,8 @@
 --     audit) next to the client-visible cause it explains.
 --   denied_by_rule: only meaningful for an otherwise valid client.  ok: last.
 -- Not here: OCSP (its codes map to revocation_unknown but clientcert never asks).
+local core = require "clientcert.core"
+
 local M = {}
 
 local SERVER, CLIENT = "server operator", "client owner"
@@ -162,134 +164,188 @@ for i, c in ipairs(CATALOGUE) do
   BY_ID[c.id], RANK[c.id] = c, i
 end
 
--- X509_V_ERR_* code -> cause id (OpenSSL 3.0, x509_vfy.h). Codes absent here
--- map to invalid_certificate: never to ok.
+-- X509_V_ERR_* name -> cause id. Keyed by name, not number: the numbers are
+-- whatever the OpenSSL in use defines (clientcert.core.verify_codes and
+-- verify_code_names map between them). Every X509_V_ERR_* of OpenSSL 3.0, and
+-- those added since (up to IDP_ONLY_USER_CA_ATTR_EXCLUSIVE, 104), is listed.
+-- A name this table lacks still maps to invalid_certificate (a rejection, never
+-- ok); causes.unmapped() and spec/codes_spec.lua list the running OpenSSL's
+-- codes that have no name or no entry here.
 local CODES = {
-  [0] = "ok",
-  [1] = "invalid_certificate",        -- UNSPECIFIED
-  [2] = "missing_intermediate",       -- UNABLE_TO_GET_ISSUER_CERT
-  [3] = "revocation_unknown",         -- UNABLE_TO_GET_CRL
-  [4] = "bad_signature",              -- UNABLE_TO_DECRYPT_CERT_SIGNATURE
-  [5] = "revocation_unknown",         -- UNABLE_TO_DECRYPT_CRL_SIGNATURE
-  [6] = "bad_signature",              -- UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY
-  [7] = "bad_signature",              -- CERT_SIGNATURE_FAILURE
-  [8] = "revocation_unknown",         -- CRL_SIGNATURE_FAILURE
-  [9] = "not_yet_valid",              -- CERT_NOT_YET_VALID
-  [10] = "expired",                   -- CERT_HAS_EXPIRED
-  [11] = "revocation_unknown",        -- CRL_NOT_YET_VALID
-  [12] = "revocation_unknown",        -- CRL_HAS_EXPIRED
-  [13] = "invalid_certificate",       -- ERROR_IN_CERT_NOT_BEFORE_FIELD
-  [14] = "invalid_certificate",       -- ERROR_IN_CERT_NOT_AFTER_FIELD
-  [15] = "revocation_unknown",        -- ERROR_IN_CRL_LAST_UPDATE_FIELD
-  [16] = "revocation_unknown",        -- ERROR_IN_CRL_NEXT_UPDATE_FIELD
-  [17] = "invalid_certificate",       -- OUT_OF_MEM
-  [18] = "untrusted_root",            -- DEPTH_ZERO_SELF_SIGNED_CERT
-  [19] = "untrusted_root",            -- SELF_SIGNED_CERT_IN_CHAIN
-  [20] = "missing_intermediate",      -- UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-  [21] = "missing_intermediate",      -- UNABLE_TO_VERIFY_LEAF_SIGNATURE
-  [22] = "chain_too_long",            -- CERT_CHAIN_TOO_LONG
-  [23] = "revoked",                   -- CERT_REVOKED
-  [24] = "bad_signature",             -- NO_ISSUER_PUBLIC_KEY
-  [25] = "invalid_ca",                -- PATH_LENGTH_EXCEEDED
-  [26] = "wrong_purpose",             -- INVALID_PURPOSE
-  [27] = "untrusted_root",            -- CERT_UNTRUSTED (root not trusted for this purpose)
-  [28] = "untrusted_root",            -- CERT_REJECTED (root marked to reject this purpose)
-  [29] = "invalid_certificate",       -- SUBJECT_ISSUER_MISMATCH
-  [30] = "invalid_certificate",       -- AKID_SKID_MISMATCH
-  [31] = "invalid_certificate",       -- AKID_ISSUER_SERIAL_MISMATCH
-  [32] = "invalid_ca",                -- KEYUSAGE_NO_CERTSIGN
-  [33] = "revocation_unknown",        -- UNABLE_TO_GET_CRL_ISSUER
-  [34] = "invalid_certificate",       -- UNHANDLED_CRITICAL_EXTENSION
-  [35] = "revocation_unknown",        -- KEYUSAGE_NO_CRL_SIGN
-  [36] = "revocation_unknown",        -- UNHANDLED_CRITICAL_CRL_EXTENSION
-  [37] = "invalid_ca",                -- INVALID_NON_CA
-  [38] = "invalid_ca",                -- PROXY_PATH_LENGTH_EXCEEDED
-  [39] = "wrong_purpose",             -- KEYUSAGE_NO_DIGITAL_SIGNATURE
-  [40] = "invalid_certificate",       -- PROXY_CERTIFICATES_NOT_ALLOWED
-  [41] = "invalid_certificate",       -- INVALID_EXTENSION
-  [42] = "invalid_certificate",       -- INVALID_POLICY_EXTENSION
-  [43] = "invalid_certificate",       -- NO_EXPLICIT_POLICY
-  [44] = "revocation_unknown",        -- DIFFERENT_CRL_SCOPE
-  [45] = "invalid_certificate",       -- UNSUPPORTED_EXTENSION_FEATURE
-  [46] = "invalid_certificate",       -- UNNESTED_RESOURCE
-  [47] = "invalid_ca",                -- PERMITTED_VIOLATION (name constraints)
-  [48] = "invalid_ca",                -- EXCLUDED_VIOLATION
-  [49] = "invalid_ca",                -- SUBTREE_MINMAX
-  [50] = "invalid_certificate",       -- APPLICATION_VERIFICATION
-  [51] = "invalid_ca",                -- UNSUPPORTED_CONSTRAINT_TYPE
-  [52] = "invalid_ca",                -- UNSUPPORTED_CONSTRAINT_SYNTAX
-  [53] = "invalid_certificate",       -- UNSUPPORTED_NAME_SYNTAX
-  [54] = "revocation_unknown",        -- CRL_PATH_VALIDATION_ERROR
-  [55] = "chain_too_long",            -- PATH_LOOP
-  [56] = "invalid_certificate",       -- SUITE_B_INVALID_VERSION
-  [57] = "invalid_certificate",       -- SUITE_B_INVALID_ALGORITHM
-  [58] = "invalid_certificate",       -- SUITE_B_INVALID_CURVE
-  [59] = "invalid_certificate",       -- SUITE_B_INVALID_SIGNATURE_ALGORITHM
-  [60] = "invalid_certificate",       -- SUITE_B_LOS_NOT_ALLOWED
-  [61] = "invalid_certificate",       -- SUITE_B_CANNOT_SIGN_P_384_WITH_P_256
-  [62] = "invalid_certificate",       -- HOSTNAME_MISMATCH
-  [63] = "invalid_certificate",       -- EMAIL_MISMATCH
-  [64] = "invalid_certificate",       -- IP_ADDRESS_MISMATCH
-  [65] = "invalid_certificate",       -- DANE_NO_MATCH
-  [66] = "invalid_certificate",       -- EE_KEY_TOO_SMALL
-  [67] = "invalid_ca",                -- CA_KEY_TOO_SMALL
-  [68] = "bad_signature",             -- CA_MD_TOO_WEAK
-  [69] = "invalid_certificate",       -- INVALID_CALL
-  [70] = "invalid_certificate",       -- STORE_LOOKUP
-  [71] = "invalid_certificate",       -- NO_VALID_SCTS
-  [72] = "invalid_certificate",       -- PROXY_SUBJECT_NAME_VIOLATION
-  [73] = "revocation_unknown",        -- OCSP_VERIFY_NEEDED
-  [74] = "revocation_unknown",        -- OCSP_VERIFY_FAILED
-  [75] = "revocation_unknown",        -- OCSP_CERT_UNKNOWN
-  [76] = "invalid_certificate",       -- UNSUPPORTED_SIGNATURE_ALGORITHM
-  [77] = "bad_signature",             -- SIGNATURE_ALGORITHM_MISMATCH
-  [78] = "invalid_certificate",       -- SIGNATURE_ALGORITHM_INCONSISTENCY
-  [79] = "invalid_ca",                -- INVALID_CA
-  [80] = "invalid_certificate",       -- PATHLEN_INVALID_FOR_NON_CA
-  [81] = "invalid_ca",                -- PATHLEN_WITHOUT_KU_KEY_CERT_SIGN
-  [82] = "invalid_certificate",       -- KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA
-  [83] = "invalid_certificate",       -- ISSUER_NAME_EMPTY
-  [84] = "invalid_certificate",       -- SUBJECT_NAME_EMPTY
-  [85] = "invalid_certificate",       -- MISSING_AUTHORITY_KEY_IDENTIFIER
-  [86] = "invalid_certificate",       -- MISSING_SUBJECT_KEY_IDENTIFIER
-  [87] = "invalid_certificate",       -- EMPTY_SUBJECT_ALT_NAME
-  [88] = "invalid_certificate",       -- EMPTY_SUBJECT_SAN_NOT_CRITICAL
-  [89] = "invalid_ca",                -- CA_BCONS_NOT_CRITICAL
-  [90] = "invalid_certificate",       -- AUTHORITY_KEY_IDENTIFIER_CRITICAL
-  [91] = "invalid_certificate",       -- SUBJECT_KEY_IDENTIFIER_CRITICAL
-  [92] = "invalid_ca",                -- CA_CERT_MISSING_KEY_USAGE
-  [93] = "invalid_certificate",       -- EXTENSIONS_REQUIRE_VERSION_3
-  [94] = "invalid_certificate",       -- EC_KEY_EXPLICIT_PARAMS
+  X509_V_OK = "ok",
+  X509_V_ERR_UNSPECIFIED = "invalid_certificate",
+  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = "missing_intermediate",
+  X509_V_ERR_UNABLE_TO_GET_CRL = "revocation_unknown",
+  X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE = "bad_signature",
+  X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE = "revocation_unknown",
+  X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY = "bad_signature",
+  X509_V_ERR_CERT_SIGNATURE_FAILURE = "bad_signature",
+  X509_V_ERR_CRL_SIGNATURE_FAILURE = "revocation_unknown",
+  X509_V_ERR_CERT_NOT_YET_VALID = "not_yet_valid",
+  X509_V_ERR_CERT_HAS_EXPIRED = "expired",
+  X509_V_ERR_CRL_NOT_YET_VALID = "revocation_unknown",
+  X509_V_ERR_CRL_HAS_EXPIRED = "revocation_unknown",
+  X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD = "invalid_certificate",
+  X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD = "invalid_certificate",
+  X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD = "revocation_unknown",
+  X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD = "revocation_unknown",
+  X509_V_ERR_OUT_OF_MEM = "invalid_certificate",
+  X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = "untrusted_root",
+  X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = "untrusted_root",
+  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = "missing_intermediate",
+  X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE = "missing_intermediate",
+  X509_V_ERR_CERT_CHAIN_TOO_LONG = "chain_too_long",
+  X509_V_ERR_CERT_REVOKED = "revoked",
+  X509_V_ERR_NO_ISSUER_PUBLIC_KEY = "bad_signature",
+  X509_V_ERR_PATH_LENGTH_EXCEEDED = "invalid_ca",
+  X509_V_ERR_INVALID_PURPOSE = "wrong_purpose",
+  X509_V_ERR_CERT_UNTRUSTED = "untrusted_root",                -- root not trusted for this purpose
+  X509_V_ERR_CERT_REJECTED = "untrusted_root",                 -- root marked to reject this purpose
+  X509_V_ERR_SUBJECT_ISSUER_MISMATCH = "invalid_certificate",
+  X509_V_ERR_AKID_SKID_MISMATCH = "invalid_certificate",
+  X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH = "invalid_certificate",
+  X509_V_ERR_KEYUSAGE_NO_CERTSIGN = "invalid_ca",
+  X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER = "revocation_unknown",
+  X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION = "invalid_certificate",
+  X509_V_ERR_KEYUSAGE_NO_CRL_SIGN = "revocation_unknown",
+  X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION = "revocation_unknown",
+  X509_V_ERR_INVALID_NON_CA = "invalid_ca",
+  X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED = "invalid_ca",
+  X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE = "wrong_purpose",
+  X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED = "invalid_certificate",
+  X509_V_ERR_INVALID_EXTENSION = "invalid_certificate",
+  X509_V_ERR_INVALID_POLICY_EXTENSION = "invalid_certificate",
+  X509_V_ERR_NO_EXPLICIT_POLICY = "invalid_certificate",
+  X509_V_ERR_DIFFERENT_CRL_SCOPE = "revocation_unknown",
+  X509_V_ERR_UNSUPPORTED_EXTENSION_FEATURE = "invalid_certificate",
+  X509_V_ERR_UNNESTED_RESOURCE = "invalid_certificate",
+  X509_V_ERR_PERMITTED_VIOLATION = "invalid_ca",               -- name constraints
+  X509_V_ERR_EXCLUDED_VIOLATION = "invalid_ca",
+  X509_V_ERR_SUBTREE_MINMAX = "invalid_ca",
+  X509_V_ERR_APPLICATION_VERIFICATION = "invalid_certificate",
+  X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE = "invalid_ca",
+  X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX = "invalid_ca",
+  X509_V_ERR_UNSUPPORTED_NAME_SYNTAX = "invalid_certificate",
+  X509_V_ERR_CRL_PATH_VALIDATION_ERROR = "revocation_unknown",
+  X509_V_ERR_PATH_LOOP = "chain_too_long",
+  X509_V_ERR_SUITE_B_INVALID_VERSION = "invalid_certificate",
+  X509_V_ERR_SUITE_B_INVALID_ALGORITHM = "invalid_certificate",
+  X509_V_ERR_SUITE_B_INVALID_CURVE = "invalid_certificate",
+  X509_V_ERR_SUITE_B_INVALID_SIGNATURE_ALGORITHM = "invalid_certificate",
+  X509_V_ERR_SUITE_B_LOS_NOT_ALLOWED = "invalid_certificate",
+  X509_V_ERR_SUITE_B_CANNOT_SIGN_P_384_WITH_P_256 = "invalid_certificate",
+  X509_V_ERR_HOSTNAME_MISMATCH = "invalid_certificate",
+  X509_V_ERR_EMAIL_MISMATCH = "invalid_certificate",
+  X509_V_ERR_IP_ADDRESS_MISMATCH = "invalid_certificate",
+  X509_V_ERR_DANE_NO_MATCH = "invalid_certificate",
+  X509_V_ERR_EE_KEY_TOO_SMALL = "invalid_certificate",
+  X509_V_ERR_CA_KEY_TOO_SMALL = "invalid_ca",
+  X509_V_ERR_CA_MD_TOO_WEAK = "bad_signature",
+  X509_V_ERR_INVALID_CALL = "invalid_certificate",
+  X509_V_ERR_STORE_LOOKUP = "invalid_certificate",
+  X509_V_ERR_NO_VALID_SCTS = "invalid_certificate",
+  X509_V_ERR_PROXY_SUBJECT_NAME_VIOLATION = "invalid_certificate",
+  X509_V_ERR_OCSP_VERIFY_NEEDED = "revocation_unknown",
+  X509_V_ERR_OCSP_VERIFY_FAILED = "revocation_unknown",
+  X509_V_ERR_OCSP_CERT_UNKNOWN = "revocation_unknown",
+  X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM = "invalid_certificate",
+  X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH = "bad_signature",
+  X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY = "invalid_certificate",
+  X509_V_ERR_INVALID_CA = "invalid_ca",
+  X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA = "invalid_certificate",
+  X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN = "invalid_ca",
+  X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA = "invalid_certificate",
+  X509_V_ERR_ISSUER_NAME_EMPTY = "invalid_certificate",
+  X509_V_ERR_SUBJECT_NAME_EMPTY = "invalid_certificate",
+  X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER = "invalid_certificate",
+  X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER = "invalid_certificate",
+  X509_V_ERR_EMPTY_SUBJECT_ALT_NAME = "invalid_certificate",
+  X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL = "invalid_certificate",
+  X509_V_ERR_CA_BCONS_NOT_CRITICAL = "invalid_ca",
+  X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL = "invalid_certificate",
+  X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL = "invalid_certificate",
+  X509_V_ERR_CA_CERT_MISSING_KEY_USAGE = "invalid_ca",
+  X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3 = "invalid_certificate",
+  X509_V_ERR_EC_KEY_EXPLICIT_PARAMS = "invalid_certificate",
+  -- added after OpenSSL 3.0
+  X509_V_ERR_RPK_UNTRUSTED = "untrusted_root",                 -- raw public key not trusted
+  X509_V_ERR_OCSP_RESP_INVALID = "revocation_unknown",
+  X509_V_ERR_OCSP_SIGNATURE_FAILURE = "revocation_unknown",
+  X509_V_ERR_OCSP_NOT_YET_VALID = "revocation_unknown",
+  X509_V_ERR_OCSP_HAS_EXPIRED = "revocation_unknown",
+  X509_V_ERR_OCSP_NO_RESPONSE = "revocation_unknown",
+  X509_V_ERR_CRL_VERIFY_FAILED = "revocation_unknown",
+  X509_V_ERR_EMPTY_AUTHORITY_KEY_IDENTIFIER = "invalid_certificate",
+  X509_V_ERR_AKID_ISSUER_SERIAL_NOT_PAIRED = "invalid_certificate",
+  X509_V_ERR_IDP_ONLY_USER_CA_ATTR_EXCLUSIVE = "revocation_unknown", -- CRL issuing distribution point
 }
 M.CODES = CODES
 
---- id = causes.from_code(code): the cause of an OpenSSL verify code (unknown -> invalid_certificate).
+-- name = code_name(code): the X509_V_ERR_* name of a verify code given as its
+-- name or as this OpenSSL's number, or nil.
+local function code_name(code)
+  if type(code) == "string" then return CODES[code] and code or nil end
+  if type(code) == "number" then return core.verify_code_names[code] end
+  return nil
+end
+
+--- id = causes.from_code(code): the cause of an OpenSSL verify code, given by
+-- name ("X509_V_ERR_CERT_REVOKED") or by this OpenSSL's number. A code with no
+-- name or no entry -> invalid_certificate (a rejection); only X509_V_OK is ok.
 function M.from_code(code)
-  if code == 0 then return "ok" end
-  return CODES[code] or "invalid_certificate"
+  local name = code_name(code)
+  return name and CODES[name] or "invalid_certificate"
+end
+
+--- list = causes.unmapped([max]): the verify codes the running OpenSSL knows
+-- (0..max, default 1000: those X509_verify_cert_error_string describes) that
+-- clientcert.core exports no name for or that have no entry in the catalogue,
+-- as strings "<code> <name or '(no name)'>: <OpenSSL's text>". Empty when every
+-- code is mapped (spec/codes_spec.lua requires that).
+function M.unmapped(max)
+  local unknown = core.verify_error_string(-1)
+  local out = {}
+  for n = 0, max or 1000 do
+    local text = core.verify_error_string(n)
+    if text ~= unknown then
+      local name = core.verify_code_names[n]
+      if not name or not CODES[name] then
+        out[#out + 1] = ("%d %s: %s"):format(n, name or "(no name)", text)
+      end
+    end
+  end
+  return out
 end
 
 --- id = causes.for_problem(problem, chain[, root_subjects]): the cause of one problem
 -- of a verify result, refining the per-code default with facts of the built path
 -- (chain elements as store:verify reports them; root_subjects: set of the RFC 4514
 -- subjects of the store's trusted roots):
--- * "issuer not found" (2, 20, 21) for a self-signed element: that element is a
+-- problem.code_name is the X509_V_ERR_* name (store:verify sets it); a problem
+-- with only a numeric code is named through clientcert.core.verify_code_names.
+-- * "issuer not found" (UNABLE_TO_GET_ISSUER_CERT, UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+--   UNABLE_TO_VERIFY_LEAF_SIGNATURE) for a self-signed element: that element is a
 --   root the server does not trust -> untrusted_root;
 -- * "issuer not found" for an element whose issuer has the name of a trusted root:
 --   a root with that name exists but did not sign it (a forged root, or the CA
 --   re-keyed its root) -> untrusted_root;
--- * a signature failure (4, 7) where the issuer is the trust anchor: the chain
---   names a trusted root that did not sign it -> untrusted_root, unless both key
+-- * a signature failure (CERT_SIGNATURE_FAILURE, UNABLE_TO_DECRYPT_CERT_SIGNATURE)
+--   where the issuer is the trust anchor: the chain names a trusted root that did
+--   not sign it -> untrusted_root, unless both key
 --   identifiers are known and equal (the element claims that very key: it was
 --   altered after issue -> bad_signature). Elements carry authority_key_id /
 --   subject_key_id only when the core reports them; without them a tampered CA
 --   directly under a trusted root is reported as untrusted_root too.
--- Any other problem keeps its per-code cause; from_code(0) is the only "ok".
+-- Any other problem keeps its per-code cause; X509_V_OK is the only "ok".
+local SIGNATURE_FAILS = {
+  X509_V_ERR_CERT_SIGNATURE_FAILURE = true, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE = true,
+}
 function M.for_problem(p, chain, root_subjects)
-  local id = M.from_code(p.code)
+  local name = code_name(p.code_name) or code_name(p.code)
+  local id = M.from_code(name)
   local depth = p.depth or 0
   local el = chain and chain[math.min(depth + 1, #chain)]
-  if id == "bad_signature" and (p.code == 7 or p.code == 4) and chain then
+  if id == "bad_signature" and SIGNATURE_FAILS[name] and chain then
     local issuer = chain[depth + 2]
     if issuer and issuer.trusted then
       local el_akid = chain[depth + 1] and chain[depth + 1].authority_key_id

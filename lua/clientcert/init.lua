@@ -209,7 +209,7 @@ local function annotate(result, root_subjects)
   for _, p in ipairs(result.problems) do p.cause = causes.for_problem(p, chain, root_subjects) end
   for i, el in ipairs(chain) do
     for _, p in ipairs(el.problems) do
-      p.cause = causes.for_problem({ code = p.code, depth = i - 1 }, chain, root_subjects)
+      p.cause = causes.for_problem({ code = p.code, code_name = p.code_name, depth = i - 1 }, chain, root_subjects)
     end
     el.status = el.problems[1] and el.problems[1].cause or "ok"
   end
