@@ -30,6 +30,49 @@ local policy = clientcert.policy{ trust = store }
 local crl_store = assert(clientcert.store{ roots = dir .. "/root.pem",
                                            crls = { dir .. "/root.crl", dir .. "/inter.crl" } })
 
+-- Rejection amplification: a store of about 150 roots (the system bundle when present,
+-- padded with roots generated here), rejections against an acceptance in the same run.
+local BIG = 150
+local function big_store()
+  local roots = { dir .. "/root.pem" }
+  local bundle = io.open("/etc/ssl/certs/ca-certificates.crt", "rb")
+  if bundle then
+    bundle:close()
+    for _, c in ipairs(assert(clientcert.load_all("/etc/ssl/certs/ca-certificates.crt"))) do
+      if #roots >= BIG then break end
+      roots[#roots + 1] = c
+    end
+  end
+  for i = #roots + 1, BIG do
+    local path = ("%s/bench-root-%d.pem"):format(dir, i)
+    local f = io.open(path, "rb")
+    if f then f:close() else
+      assert(os.execute(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s.key "
+        .. "-out %s -subj '/O=bench/CN=Bench Root %d' -days 36500 2>/dev/null"):format(path, path, i)))
+    end
+    roots[#roots + 1] = path
+  end
+  return assert(clientcert.store{ roots = roots }), #roots
+end
+local many, nroots = big_store()
+local many_policy = clientcert.policy{ trust = many }
+local oscar_der = clientcert.load(dir .. "/oscar.pem"):der()
+local other_inter_der = clientcert.load(dir .. "/other-inter.pem"):der()
+local other_root_der = clientcert.load(dir .. "/other-root.pem"):der()
+local amp = {
+  accept = per_op(function()
+    assert(many_policy:check{ cert = leaf_der, chain = { inter_der }, time = T }.accepted)
+  end),
+  untrusted_root = per_op(function()
+    local v = many_policy:check{ cert = oscar_der, chain = { other_inter_der, other_root_der }, time = T }
+    assert(v.cause == "untrusted_root")
+  end),
+  missing_intermediate = per_op(function()
+    local v = many_policy:check{ cert = oscar_der, time = T }
+    assert(v.cause == "missing_intermediate")
+  end),
+}
+
 local results = {
   parse = per_op(function() clientcert.parse(leaf_der) end),
   ["parse+info"] = per_op(function() clientcert.parse(leaf_der):info() end),
@@ -64,3 +107,9 @@ for _, r in ipairs(rows) do
   print(("%-14s %10.1fus %10.1fus %7.2fx"):format(r[1], mine * 1e6, base * 1e6, mine / base))
 end
 print("(raw OpenSSL: d2i_X509 for parse rows; d2i of leaf and chain + X509_verify_cert for verify rows)")
+
+print(("rejection vs acceptance, policy:check with a %d-root store (target <= 1.50x):"):format(nroots))
+print(("%-22s %10.1fus"):format("accepted", amp.accept * 1e6))
+for _, k in ipairs({ "untrusted_root", "missing_intermediate" }) do
+  print(("%-22s %10.1fus %7.2fx"):format(k, amp[k] * 1e6, amp[k] / amp.accept))
+end

@@ -200,7 +200,7 @@ static void cert_push_hex(lua_State *L, const char *prefix, const unsigned char 
 
 /* Pushes the lowercase hex digest of the DER and returns 0; pushes nothing and
  * returns -1 for an unknown alg, -2 when OpenSSL fails. */
-static int cert_push_digest(lua_State *L, X509 *x, const char *alg)
+int cert_push_digest(lua_State *L, X509 *x, const char *alg)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -227,8 +227,10 @@ static void cert_set_time(lua_State *L, const ASN1_TIME *t, const char *k)
 }
 
 /* Pushes a new table with the facts a certification-path element shows:
- * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca. */
-void cert_push_summary(lua_State *L, X509 *x)
+ * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca.
+ * self_signed: 0 or 1 when the caller already knows it (a trust anchor's fact
+ * kept by the store), -1 to compute it (a signature check). */
+void cert_push_summary(lua_State *L, X509 *x, int self_signed)
 {
     uint32_t flags = X509_get_extension_flags(x);     /* also caches extensions */
 
@@ -244,7 +246,7 @@ void cert_push_summary(lua_State *L, X509 *x)
     if (cert_push_digest(L, x, "SHA256") == 0)
         lua_setfield(L, -2, "fingerprint");
     /* self_signed: names match (and AKID/SKID when present) AND its own key verifies its signature */
-    lua_pushboolean(L, X509_self_signed(x, 1) == 1);
+    lua_pushboolean(L, self_signed >= 0 ? self_signed : X509_self_signed(x, 1) == 1);
     lua_setfield(L, -2, "self_signed");
     lua_pushboolean(L, (flags & EXFLAG_CA) != 0);
     lua_setfield(L, -2, "is_ca");
@@ -492,7 +494,7 @@ static int cert_info(lua_State *L)
     long pathlen;
 
     ERR_clear_error();
-    cert_push_summary(L, x);                             /* info */
+    cert_push_summary(L, x, -1);                         /* info */
     flags = X509_get_extension_flags(x);
     if ((flags & EXFLAG_INVALID) != 0)
         invalid = 1;

@@ -21,10 +21,19 @@
 
 typedef struct { X509 *x; } cc_cert_box;         /* owns one X509 reference */
 typedef struct { X509_CRL *crl; } cc_crl_box;    /* owns one X509_CRL reference */
+/* A store's Lua user value (a table) keeps the facts learnt when certificates
+ * were added, so that no verification or rejection has to recompute them:
+ *   root_subjects = {[RFC 4514 subject] = true}      (trusted roots)
+ *   roots = {{subject=, fingerprint=, self_signed=}}  (one per distinct root)
+ *   fingerprints = {[fingerprint] = true}             (roots, for duplicates)
+ *   self_signed = {[lightuserdata X509*] = boolean}   (every root as added)
+ * The X509 pointers are the store's own references, alive as long as the store. */
 typedef struct {
     X509_STORE *store;        /* owns: trusted roots and CRLs */
     STACK_OF(X509) *inter;    /* owns: untrusted intermediates, one reference each */
     int ncrl;                 /* CRLs added, for the crl = "chain" default */
+    int nroots;               /* distinct trusted roots added */
+    int nroots_not_ss;        /* of those, how many are not self-signed */
 } cc_store_box;
 
 /* common.c */
@@ -33,8 +42,10 @@ typedef struct {
 int cc_fail(lua_State *L, const char *where, const char *what);
 /* Same, with no OpenSSL reason appended (the queue is still drained). */
 int cc_fail_plain(lua_State *L, const char *where, const char *what);
-/* Registers metatable tname with __index = methods, __name, and the given
- * metamethods (__gc, __close, __tostring ...). Leaves nothing on the stack. */
+/* Registers metatable tname with __index = methods, __name, __metatable = tname
+ * (getmetatable from Lua gives that string, never the class) and the given
+ * metamethods (__gc, __close, __tostring ...). methods must hold no "__" name.
+ * Leaves nothing on the stack. */
 void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
                   const luaL_Reg *methods);
 /* luaL_checklstring without number coercion: a non-string raises. */
@@ -63,8 +74,12 @@ void cert_push(lua_State *L, X509 *x);       /* takes ownership of one reference
 /* Creates the box first, then pushes it; returns it so the caller can fill box->x. */
 cc_cert_box *cert_newbox(lua_State *L);
 /* Pushes a new table: subject, issuer, serial, not_before, not_after,
- * fingerprint, self_signed, is_ca (a certification-path element's facts). */
-void cert_push_summary(lua_State *L, X509 *x);
+ * fingerprint, self_signed, is_ca (a certification-path element's facts).
+ * self_signed: the known fact (0/1), or -1 to compute it (a signature check). */
+void cert_push_summary(lua_State *L, X509 *x, int self_signed);
+/* Pushes the lowercase hex digest (alg, e.g. "SHA256") of x's DER and returns 0;
+ * pushes nothing and returns -1 for an unknown alg, -2 when OpenSSL fails. */
+int cert_push_digest(lua_State *L, X509 *x, const char *alg);
 
 /* crl.c */
 int crl_open(lua_State *L);                  /* adds parse_crl */

@@ -29,7 +29,10 @@ int cc_fail_plain(lua_State *L, const char *where, const char *what)
     return 2;
 }
 
-/* Creates metatable tname: meta functions, __name, __index = methods. */
+/* Creates metatable tname: meta functions, __name, __index = methods, and
+ * __metatable = tname, so that Lua code can neither get nor replace the class
+ * (luaL_checkudata reads the registry, not __metatable). The methods table
+ * holds only method names, so obj.__index / obj.__gc are nil from Lua. */
 void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
                   const luaL_Reg *methods)
 {
@@ -40,7 +43,7 @@ void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
     lua_newtable(L);                          /* mt, methods */
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");           /* mt */
-    lua_pushliteral(L, "locked");             /* mt, "locked" */
+    lua_pushstring(L, tname);                 /* mt, tname */
     lua_setfield(L, -2, "__metatable");       /* mt */
     lua_pop(L, 1);
 }

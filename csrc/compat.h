@@ -37,14 +37,51 @@ static inline int cc_compat_rawgeti(lua_State *L, int i, lua_Integer n)
 }
 #define cc_rawgeti(L, i, n) cc_compat_rawgeti((L), (i), (n))
 #define cc_newuserdata(L, sz) lua_newuserdata((L), (sz))
+/* One Lua value attached to a userdata: LuaJIT's environment table (a table
+ * is required there, which is all clientcert stores). */
+#define cc_newuserdata_uv(L, sz) lua_newuserdata((L), (sz))
+#define cc_setuservalue(L, i) lua_setfenv((L), (i))
+#define cc_getuservalue(L, i) lua_getfenv((L), (i))
+/* Integer value of the number at i when it is a finite whole number within
+ * lua_Integer's range (LuaJIT's lua_tointegerx truncates fractions). */
+static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
+{
+    lua_Number d;
+    if (lua_type(L, i) != LUA_TNUMBER)
+        return 0;
+    d = lua_tonumber(L, i);
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (lua_Number)(lua_Integer)d)
+        return 0;
+    *out = (lua_Integer)d;
+    return 1;
+}
 #else
 #define cc_getfield(L, i, k) lua_getfield((L), (i), (k))
 #define cc_rawgeti(L, i, n) lua_rawgeti((L), (i), (n))
 #if LUA_VERSION_NUM >= 504
 #define cc_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 0)
+#define cc_newuserdata_uv(L, sz) lua_newuserdatauv((L), (sz), 1)
+#define cc_setuservalue(L, i) lua_setiuservalue((L), (i), 1)
+#define cc_getuservalue(L, i) ((void)lua_getiuservalue((L), (i), 1))
 #else
 #define cc_newuserdata(L, sz) lua_newuserdata((L), (sz))
+#define cc_newuserdata_uv(L, sz) lua_newuserdata((L), (sz))
+#define cc_setuservalue(L, i) lua_setuservalue((L), (i))
+#define cc_getuservalue(L, i) ((void)lua_getuservalue((L), (i)))
 #endif
+/* Integer value of the number at i when it has an exact integer
+ * representation (a float such as 10.5, inf, NaN or 2^63 has none). */
+static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
+{
+    int ok = 0;
+    lua_Integer v;
+    if (lua_type(L, i) != LUA_TNUMBER)
+        return 0;
+    v = lua_tointegerx(L, i, &ok);
+    if (ok)
+        *out = v;
+    return ok;
+}
 #endif
 
 #endif

@@ -6,7 +6,15 @@
 #include <openssl/x509v3.h>
 #include "clientcert.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <time.h>
+
 #define STORE_MAX_PROBLEMS 256   /* recorded problems per verification */
+#define STORE_MAX_IGNORED 32     /* recorded ignored (forged) CRLs per verification */
+#define STORE_MAX_TIME 253402300799LL /* 9999-12-31T23:59:59Z, as util.MAX_TIME */
+/* max_depth above this is clamped: OpenSSL computes depth + 1 and more in int */
+#define STORE_DEPTH_CLAMP (INT_MAX / 2)
 
 typedef struct {
     int depth, code;
@@ -16,9 +24,19 @@ typedef struct {
 } store_problem;
 
 typedef struct {
+    X509_CRL *crl;               /* owns one reference */
+    int depth;                   /* chain element whose revocation it claimed to cover */
+} store_ignored;
+
+typedef struct {
     int n, overflow;
     int ignore_missing_crl;      /* crl_missing = "allow" */
+    int nignored;
+    const X509_CRL *badsig_crl;  /* borrowed, only compared: the CRL whose signature
+                                  * failed in OpenSSL's own check_crl just now */
+    int badsig_depth;
     store_problem p[STORE_MAX_PROBLEMS];
+    store_ignored ignored[STORE_MAX_IGNORED];
 } store_record;
 
 /* Verify flags a caller may add by name (opts.flags). */
@@ -50,17 +68,78 @@ static cc_store_box *store_check(lua_State *L, int idx)
     return b;
 }
 
-/* new_store(): pushes an empty clientcert.store, or nil, err. */
+static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *nm);
+
+/* new_store(): pushes an empty clientcert.store, or nil, err. Its user value is
+ * the facts table described in clientcert.h. */
 static int store_new(lua_State *L)
 {
-    cc_store_box *b = (cc_store_box *)cc_newuserdata(L, sizeof(*b)); /* box first */
+    cc_store_box *b = (cc_store_box *)cc_newuserdata_uv(L, sizeof(*b)); /* box first */
     memset(b, 0, sizeof(*b));
     luaL_setmetatable(L, CC_STORE_MT);
+    lua_createtable(L, 0, 4);                  /* store, facts */
+    lua_newtable(L);
+    lua_setfield(L, -2, "root_subjects");
+    lua_newtable(L);
+    lua_setfield(L, -2, "roots");
+    lua_newtable(L);
+    lua_setfield(L, -2, "fingerprints");
+    lua_newtable(L);
+    lua_setfield(L, -2, "self_signed");
+    cc_setuservalue(L, -2);                    /* store */
     b->store = X509_STORE_new();               /* owns */
     b->inter = sk_X509_new_null();             /* owns */
     if (b->store == NULL || b->inter == NULL)
         return cc_fail(L, "store", "out of memory");
+    /* only CRLs whose signature verifies reach OpenSSL's revocation check */
+    X509_STORE_set_lookup_crls(b->store, store_lookup_crls);
     return 1;
+}
+
+/* Records what the store knows about a root just added (x is borrowed; the
+ * store holds its own reference to x, or to an identical certificate added
+ * before). Computes the self-signature once, here, not per verification. */
+static void store_learn_root(lua_State *L, int sidx, cc_store_box *b, X509 *x)
+{
+    int ss = X509_self_signed(x, 1) == 1;
+    ERR_clear_error();
+    cc_getuservalue(L, sidx);                              /* facts */
+    lua_getfield(L, -1, "self_signed");                    /* facts, ss */
+    lua_pushlightuserdata(L, x);
+    lua_pushboolean(L, ss);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);                                         /* facts */
+    lua_getfield(L, -1, "fingerprints");                   /* facts, fps */
+    if (cert_push_digest(L, x, "SHA256") != 0)             /* facts, fps, fp */
+        lua_pushliteral(L, "");
+    lua_pushvalue(L, -1);                                  /* facts, fps, fp, fp */
+    lua_rawget(L, -3);                                     /* facts, fps, fp, seen */
+    if (lua_toboolean(L, -1)) {                            /* the same root again */
+        lua_pop(L, 4);
+        return;
+    }
+    lua_pop(L, 1);                                         /* facts, fps, fp */
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -4);                                     /* facts, fps, fp */
+    lua_createtable(L, 0, 3);                              /* facts, fps, fp, root */
+    lua_insert(L, -2);                                     /* facts, fps, root, fp */
+    lua_setfield(L, -2, "fingerprint");                    /* facts, fps, root */
+    cc_push_name_string(L, X509_get_subject_name(x));
+    lua_setfield(L, -2, "subject");
+    lua_pushboolean(L, ss);
+    lua_setfield(L, -2, "self_signed");
+    lua_getfield(L, -3, "roots");                          /* facts, fps, root, roots */
+    lua_insert(L, -2);                                     /* facts, fps, roots, root */
+    lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);        /* facts, fps, roots */
+    lua_getfield(L, -3, "root_subjects");                  /* facts, fps, roots, subj */
+    cc_push_name_string(L, X509_get_subject_name(x));
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 4);
+    b->nroots++;
+    if (!ss)
+        b->nroots_not_ss++;
 }
 
 /* store:add_root(cert): true, or nil, err. The store takes its own reference. */
@@ -71,6 +150,7 @@ static int store_add_root(lua_State *L)
     ERR_clear_error();
     if (!X509_STORE_add_cert(b->store, x))     /* up-refs x */
         return cc_fail(L, "store.add_root", "cannot add certificate");
+    store_learn_root(L, 1, b, x);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -143,27 +223,241 @@ static int store_crl_count(lua_State *L)
     return 1;
 }
 
+/* store:stats(): {roots =, roots_not_self_signed =, intermediates =, crls =},
+ * counts the store keeps as certificates are added (no certificate is read). */
+static int store_stats(lua_State *L)
+{
+    cc_store_box *b = store_check(L, 1);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, b->nroots);
+    lua_setfield(L, -2, "roots");
+    lua_pushinteger(L, b->nroots_not_ss);
+    lua_setfield(L, -2, "roots_not_self_signed");
+    lua_pushinteger(L, sk_X509_num(b->inter));
+    lua_setfield(L, -2, "intermediates");
+    lua_pushinteger(L, b->ncrl);
+    lua_setfield(L, -2, "crls");
+    return 1;
+}
+
+/* Does crl's signature verify with the key of a certificate named like its
+ * issuer among sk? 1 yes, 0 such certificates exist but none verifies it,
+ * -1 none has that name. */
+static int store_crl_signed_by(X509_CRL *crl, STACK_OF(X509) *sk, int found)
+{
+    const X509_NAME *iss = X509_CRL_get_issuer(crl);
+    int i;
+    for (i = 0; i < sk_X509_num(sk); i++) {
+        X509 *c = sk_X509_value(sk, i);                /* borrowed */
+        EVP_PKEY *key;
+        if (X509_NAME_cmp(X509_get_subject_name(c), iss) != 0)
+            continue;
+        found = 1;
+        key = X509_get0_pubkey(c);                     /* borrowed */
+        if (key != NULL && X509_CRL_verify(crl, key) == 1)
+            return 1;
+    }
+    return found ? 0 : -1;
+}
+
+/* store:crls(): a list of {issuer =, last_update =, next_update =, signature =}
+ * for every CRL of the store; signature is "ok" (verified by the key of a root
+ * or intermediate of the store with the CRL's issuer name), "bad" (certificates
+ * with that name are in the store, and none signed it) or "no_issuer". */
+static int store_crls(lua_State *L)
+{
+    cc_store_box *b = store_check(L, 1);
+    STACK_OF(X509) *roots = X509_STORE_get1_all_certs(b->store); /* owns */
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();            /* owns, one ref each */
+    STACK_OF(X509_OBJECT) *objs;
+    int i, n = 0;
+
+    if (roots == NULL || crls == NULL) {
+        sk_X509_pop_free(roots, X509_free);
+        sk_X509_CRL_free(crls);
+        return cc_fail(L, "store.crls", "out of memory");
+    }
+    if (!X509_STORE_lock(b->store)) {
+        sk_X509_pop_free(roots, X509_free);
+        sk_X509_CRL_free(crls);
+        return cc_fail(L, "store.crls", "cannot lock the store");
+    }
+    objs = X509_STORE_get0_objects(b->store);                     /* borrowed, locked */
+    for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        if (crl != NULL && X509_CRL_up_ref(crl) && !sk_X509_CRL_push(crls, crl))
+            X509_CRL_free(crl);
+    }
+    X509_STORE_unlock(b->store);
+    lua_createtable(L, sk_X509_CRL_num(crls), 0);                 /* list */
+    for (i = 0; i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(crls, i);
+        long long t;
+        int v = store_crl_signed_by(crl, roots, 0);
+        if (v != 1)
+            v = store_crl_signed_by(crl, b->inter, v == 0);
+        lua_createtable(L, 0, 4);                                 /* list, item */
+        cc_push_name_string(L, X509_CRL_get_issuer(crl));
+        lua_setfield(L, -2, "issuer");
+        if (cc_asn1_time_to_unix(X509_CRL_get0_lastUpdate(crl), &t) == 0) {
+            lua_pushinteger(L, (lua_Integer)t);
+            lua_setfield(L, -2, "last_update");
+        }
+        if (X509_CRL_get0_nextUpdate(crl) != NULL
+            && cc_asn1_time_to_unix(X509_CRL_get0_nextUpdate(crl), &t) == 0) {
+            lua_pushinteger(L, (lua_Integer)t);
+            lua_setfield(L, -2, "next_update");
+        }
+        lua_pushstring(L, v == 1 ? "ok" : v == 0 ? "bad" : "no_issuer");
+        lua_setfield(L, -2, "signature");
+        lua_rawseti(L, -2, ++n);                                  /* list */
+    }
+    ERR_clear_error();
+    sk_X509_pop_free(roots, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    return 1;
+}
+
+/* Options of one verification, copied out of the Lua table (raw access only)
+ * before any certificate is borrowed: nothing a metamethod or a finalizer does
+ * afterwards can change or free what the verification uses. */
+typedef struct {
+    int purpose;                 /* X509_PURPOSE_*, 0 = any */
+    unsigned long flags;
+    int depth, level, check_time, ignore_missing_crl;
+    int bad_policy;              /* an OID in opts.policies did not parse */
+    long long when;
+} store_opts;
+
+/* Everything one verification owns, in a userdata whose __gc frees it: a
+ * programmer error raised half-way (or an out-of-memory error from Lua) leaks
+ * nothing. Freed explicitly when the verification ends. */
+typedef struct {
+    X509_STORE *store;                 /* owns one reference */
+    X509 *leaf;                        /* owns one reference */
+    STACK_OF(X509) *untrusted;         /* owns the stack and one reference per cert */
+    STACK_OF(ASN1_OBJECT) *policies;   /* owns */
+    X509_STORE_CTX *ctx;               /* owns */
+    store_opts o;
+    store_record rec;
+} store_scratch;
+
+#define STORE_SCRATCH_MT "clientcert.store.verification"
+
+static int store_scratch_free(lua_State *L)
+{
+    store_scratch *s = (store_scratch *)lua_touserdata(L, 1);
+    int i;
+    if (s == NULL)
+        return 0;
+    X509_STORE_CTX_free(s->ctx);
+    sk_X509_pop_free(s->untrusted, X509_free);
+    sk_ASN1_OBJECT_pop_free(s->policies, ASN1_OBJECT_free);
+    X509_free(s->leaf);
+    X509_STORE_free(s->store);
+    for (i = 0; i < s->rec.nignored; i++)
+        X509_CRL_free(s->rec.ignored[i].crl);
+    s->ctx = NULL;
+    s->untrusted = NULL;
+    s->policies = NULL;
+    s->leaf = NULL;
+    s->store = NULL;
+    s->rec.nignored = 0;
+    return 0;
+}
+
+/* Notes crl (whose reference the caller gives) as ignored at depth, once. */
+static void store_note_ignored(store_record *rec, X509_CRL *crl, int depth)
+{
+    int i;
+    for (i = 0; i < rec->nignored; i++)
+        if (rec->ignored[i].crl == crl && rec->ignored[i].depth == depth)
+            break;
+    if (i < rec->nignored || rec->nignored >= STORE_MAX_IGNORED) {
+        X509_CRL_free(crl);
+        return;
+    }
+    rec->ignored[rec->nignored].crl = crl;       /* owns */
+    rec->ignored[rec->nignored].depth = depth;
+    rec->nignored++;
+}
+
+/* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm, less those
+ * whose signature does not verify with the key of the issuer of the chain
+ * element being checked (OpenSSL's check_cert sets error_depth to its index
+ * before looking CRLs up). The issuer is the next chain element, or the element
+ * itself when it is the last and self-issued. When it cannot be told simply (a
+ * partial chain ending below a root, a name mismatch, no key, or extended CRL
+ * support where a CRL may be signed by another key of its issuer through its own
+ * path), every CRL is returned and OpenSSL judges as usual. A CRL dropped here
+ * is evidence of nothing: it cannot revoke, nor hide a genuine CRL. */
+static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *nm)
+{
+    STACK_OF(X509_CRL) *all = X509_STORE_CTX_get1_crls(ctx, nm);  /* owns, returned */
+    store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
+    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i;
+    X509 *x, *issuer = NULL;                                       /* borrowed */
+    EVP_PKEY *key;                                                 /* borrowed */
+
+    if (all == NULL || s == NULL || chain == NULL
+        || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
+        return all;
+    n = sk_X509_num(chain);
+    if (depth < 0 || depth >= n)
+        return all;
+    x = sk_X509_value(chain, depth);
+    if (depth + 1 < n)
+        issuer = sk_X509_value(chain, depth + 1);
+    else if (X509_check_issued(x, x) == X509_V_OK)
+        issuer = x;
+    if (issuer == NULL || X509_NAME_cmp(X509_get_subject_name(issuer), nm) != 0
+        || (key = X509_get0_pubkey(issuer)) == NULL) {
+        ERR_clear_error();
+        return all;
+    }
+    for (i = sk_X509_CRL_num(all) - 1; i >= 0; i--) {
+        X509_CRL *crl = sk_X509_CRL_value(all, i);
+        if (X509_CRL_verify(crl, key) != 1) {
+            (void)sk_X509_CRL_delete(all, i);
+            store_note_ignored(&s->rec, crl, depth);               /* takes the reference */
+        }
+    }
+    ERR_clear_error();
+    return all;
+}
+
 /* Verify callback: records each problem and lets verification go on, so the
  * whole path is reported. The final verdict is computed from the record. */
 static int store_verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-    store_record *rec = (store_record *)X509_STORE_CTX_get_app_data(ctx);
+    store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
+    store_record *rec;
     store_problem *pb;
-    int code;
+    int code, depth;
 
     if (ok)
         return 1;
     code = X509_STORE_CTX_get_error(ctx);
-    if (rec == NULL)
+    if (s == NULL)
         return 0;
+    rec = &s->rec;
+    depth = X509_STORE_CTX_get_error_depth(ctx);
     if (code == X509_V_ERR_UNABLE_TO_GET_CRL && rec->ignore_missing_crl)
         return 1;
+    if (code == X509_V_ERR_CERT_REVOKED && rec->badsig_crl != NULL
+        && rec->badsig_crl == X509_STORE_CTX_get0_current_crl(ctx) && rec->badsig_depth == depth)
+        return 1;   /* OpenSSL goes on past a CRL signature failure (recorded): no revocation from it */
     if (rec->n >= STORE_MAX_PROBLEMS) {
         rec->overflow = 1;
         return 0;                              /* stop: too many problems */
     }
+    if (code == X509_V_ERR_CRL_SIGNATURE_FAILURE) {
+        rec->badsig_crl = X509_STORE_CTX_get0_current_crl(ctx);
+        rec->badsig_depth = depth;
+    }
     pb = &rec->p[rec->n++];
-    pb->depth = X509_STORE_CTX_get_error_depth(ctx);
+    pb->depth = depth;
     pb->code = code;
     pb->revoked = 0;
     pb->revoked_at = 0;
@@ -184,89 +478,105 @@ static int store_verify_cb(int ok, X509_STORE_CTX *ctx)
     return 1;
 }
 
-/* Reads an optional integer field of the options table at idx. */
-static lua_Integer store_opt_int(lua_State *L, int idx, const char *k, lua_Integer dflt)
+/* Pushes opts[k] read with raw access (no __index); returns its type. */
+static int store_rawfield(lua_State *L, int idx, const char *k)
 {
-    lua_Integer v = dflt;
-    if (cc_getfield(L, idx, k) != LUA_TNIL) {
-        if (!lua_isnumber(L, -1))
-            luaL_error(L, "clientcert.store.verify: option '%s' must be an integer", k);
-        v = lua_tointeger(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
+    lua_pushstring(L, k);
+    lua_rawget(L, idx);
+    return lua_type(L, -1);
 }
 
-static const char *store_opt_str(lua_State *L, int idx, const char *k, const char *dflt)
+/* Raises "clientcert.store.verify: <name> must be an integer <range>, got <v>"
+ * for the value at -1, in util.integer's words (%.17g for a number). */
+static void store_int_error(lua_State *L, const char *name, const char *range)
 {
-    const char *v = dflt;
-    if (cc_getfield(L, idx, k) != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "clientcert.store.verify: option '%s' must be a string", k);
-        v = lua_tostring(L, -1);   /* kept alive by the options table */
+    char got[64];
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        snprintf(got, sizeof(got), "%.17g", (double)lua_tonumber(L, -1));
+    else
+        snprintf(got, sizeof(got), "%s", luaL_typename(L, -1));
+    luaL_error(L, "clientcert.store.verify: %s must be an integer %s, got %s", name, range, got);
+}
+
+/* Reads an optional integer option in min..max; *v keeps its value when absent. */
+static void store_opt_int(lua_State *L, int idx, const char *k, long long min, long long max,
+                          const char *range, long long *v)
+{
+    lua_Integer n = 0;
+    if (store_rawfield(L, idx, k) != LUA_TNIL) {
+        if (!cc_tointeger(L, -1, &n) || (long long)n < min || (long long)n > max)
+            store_int_error(L, k, range);
+        *v = (long long)n;
     }
     lua_pop(L, 1);
-    return v;
+}
+
+/* Reads an optional string option and returns the index of its value in
+ * names (NULL-terminated), dflt when absent; raises for anything else. The
+ * string is compared while anchored on the stack and not kept. */
+static int store_opt_enum(lua_State *L, int idx, const char *k, const char *const names[],
+                          int dflt, const char *expect)
+{
+    int i = dflt;
+    int t = store_rawfield(L, idx, k);
+    if (t != LUA_TNIL) {
+        const char *v = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        for (i = 0; v != NULL && names[i] != NULL; i++)
+            if (strcmp(names[i], v) == 0)
+                break;
+        if (v == NULL || names[i] == NULL)
+            luaL_error(L, "clientcert.store.verify: %s must be %s", k, expect);
+    }
+    lua_pop(L, 1);
+    return i;
 }
 
 static int store_opt_bool(lua_State *L, int idx, const char *k, int dflt)
 {
     int v = dflt;
-    if (cc_getfield(L, idx, k) != LUA_TNIL)
+    if (store_rawfield(L, idx, k) != LUA_TNIL)
         v = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
 }
 
-/* Options of one verification, read from the Lua table before any OpenSSL
- * object is allocated (reading may raise for a programmer error). */
-typedef struct {
-    int purpose;                 /* X509_PURPOSE_*, 0 = any */
-    unsigned long flags;
-    int depth, level, check_time, ignore_missing_crl;
-    lua_Integer when;
-} store_opts;
-
-static void store_read_opts(lua_State *L, int idx, const cc_store_box *b, store_opts *o)
+/* Reads opts (the table at idx, raw access only) into s->o and s->policies.
+ * May raise (a programmer error); s owns whatever was allocated. */
+static void store_read_opts(lua_State *L, int idx, int ncrl, store_scratch *s)
 {
-    const char *purpose = store_opt_str(L, idx, "purpose", "client");
-    const char *crl = store_opt_str(L, idx, "crl", b->ncrl > 0 ? "chain" : "none");
-    const char *missing = store_opt_str(L, idx, "crl_missing", "reject");
-    lua_Integer depth = store_opt_int(L, idx, "max_depth", 10);
-    lua_Integer level = store_opt_int(L, idx, "auth_level", -1);
-    int i;
+    static const char *const purposes[] = {"client", "server", "any", NULL};
+    static const char *const crls[] = {"none", "leaf", "chain", NULL};
+    static const char *const missing[] = {"reject", "allow", NULL};
+    store_opts *o = &s->o;
+    long long depth = 10, level = -1, when = -1;
+    int i, purpose, crl;
 
-    memset(o, 0, sizeof(*o));
-    if (strcmp(purpose, "client") == 0)
-        o->purpose = X509_PURPOSE_SSL_CLIENT;
-    else if (strcmp(purpose, "server") == 0)
-        o->purpose = X509_PURPOSE_SSL_SERVER;
-    else if (strcmp(purpose, "any") != 0)
-        luaL_error(L, "clientcert.store.verify: purpose must be \"client\", \"server\" or \"any\"");
-    if (strcmp(crl, "leaf") == 0)
+    purpose = store_opt_enum(L, idx, "purpose", purposes, 0, "\"client\", \"server\" or \"any\"");
+    crl = store_opt_enum(L, idx, "crl", crls, ncrl > 0 ? 2 : 0, "\"none\", \"leaf\" or \"chain\"");
+    o->ignore_missing_crl = store_opt_enum(L, idx, "crl_missing", missing, 0,
+                                           "\"reject\" or \"allow\"") == 1;
+    store_opt_int(L, idx, "max_depth", 0, LLONG_MAX, "0 or more", &depth);
+    store_opt_int(L, idx, "auth_level", 0, 5, "between 0 and 5", &level);
+    store_opt_int(L, idx, "time", 0, STORE_MAX_TIME, "between 0 and 253402300799", &when);
+    o->purpose = purpose == 0 ? X509_PURPOSE_SSL_CLIENT : purpose == 1 ? X509_PURPOSE_SSL_SERVER : 0;
+    if (crl == 1)
         o->flags |= X509_V_FLAG_CRL_CHECK;
-    else if (strcmp(crl, "chain") == 0)
+    else if (crl == 2)
         o->flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
-    else if (strcmp(crl, "none") != 0)
-        luaL_error(L, "clientcert.store.verify: crl must be \"none\", \"leaf\" or \"chain\"");
-    if (strcmp(missing, "allow") == 0)
-        o->ignore_missing_crl = 1;
-    else if (strcmp(missing, "reject") != 0)
-        luaL_error(L, "clientcert.store.verify: crl_missing must be \"reject\" or \"allow\"");
-    if (depth < 0 || depth > 100)
-        luaL_error(L, "clientcert.store.verify: max_depth must be between 0 and 100");
-    o->depth = (int)depth;
-    o->level = level < 0 ? -1 : (int)(level > 5 ? 5 : level);
+    o->depth = depth > STORE_DEPTH_CLAMP ? STORE_DEPTH_CLAMP : (int)depth;
+    o->level = (int)level;
+    o->when = when >= 0 ? when : (long long)time(NULL);
     if (store_opt_bool(L, idx, "partial_chain", 0))
         o->flags |= X509_V_FLAG_PARTIAL_CHAIN;
     o->check_time = store_opt_bool(L, idx, "check_time", 1);
     if (!o->check_time)
         o->flags |= X509_V_FLAG_NO_CHECK_TIME;
-    o->when = store_opt_int(L, idx, "time", 0);
 
-    if (cc_getfield(L, idx, "flags") == LUA_TTABLE) {           /* ..., flags */
-        for (i = 1; cc_rawgeti(L, -1, i) != LUA_TNIL; i++) {    /* ..., flags, name */
-            const char *name = lua_tostring(L, -1);
+    if (store_rawfield(L, idx, "flags") != LUA_TNIL) {              /* ..., flags */
+        if (!lua_istable(L, -1))
+            luaL_error(L, "clientcert.store.verify: flags must be a list of flag names");
+        for (i = 1; cc_rawgeti(L, -1, i) != LUA_TNIL; i++) {        /* ..., flags, name */
+            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             int j;
             for (j = 0; name != NULL && store_flags[j].name != NULL; j++)
                 if (strcmp(store_flags[j].name, name) == 0)
@@ -274,55 +584,52 @@ static void store_read_opts(lua_State *L, int idx, const cc_store_box *b, store_
             if (name == NULL || store_flags[j].name == NULL)
                 luaL_error(L, "clientcert.store.verify: unknown flag '%s'", name ? name : "?");
             o->flags |= store_flags[j].flag;
-            lua_pop(L, 1);                                      /* ..., flags */
+            lua_pop(L, 1);                                          /* ..., flags */
         }
-        lua_pop(L, 1);                                          /* ..., flags */
+        lua_pop(L, 1);                                              /* ..., flags */
     }
-    lua_pop(L, 1);                                              /* ... */
+    lua_pop(L, 1);                                                  /* ... */
+
+    if (store_rawfield(L, idx, "policies") != LUA_TNIL) {           /* ..., policies */
+        if (!lua_istable(L, -1))
+            luaL_error(L, "clientcert.store.verify: policies must be a list of OIDs");
+        s->policies = sk_ASN1_OBJECT_new_null();                    /* owned by s */
+        if (s->policies == NULL)
+            luaL_error(L, "clientcert.store.verify: out of memory");
+        for (i = 1; cc_rawgeti(L, -1, i) != LUA_TNIL; i++) {        /* ..., policies, oid */
+            ASN1_OBJECT *obj;                                       /* owns */
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "clientcert.store.verify: policies[%d] must be an OID string", i);
+            obj = OBJ_txt2obj(lua_tostring(L, -1), 0);
+            if (obj == NULL || !sk_ASN1_OBJECT_push(s->policies, obj)) {
+                ASN1_OBJECT_free(obj);
+                o->bad_policy = 1;
+            }
+            lua_pop(L, 1);                                          /* ..., policies */
+        }
+        lua_pop(L, 1);                                              /* ..., policies */
+    }
+    lua_pop(L, 1);                                                  /* ... */
+    ERR_clear_error();
 }
 
-/* Applies o and opts.policies to ctx; never raises. Returns 0, or -1. */
-static int store_apply_opts(lua_State *L, int idx, const store_opts *o, X509_STORE_CTX *ctx)
+/* Applies s->o and s->policies to s->ctx; never raises. Returns 0, or -1. */
+static int store_apply_opts(store_scratch *s)
 {
-    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx); /* borrowed */
-    STACK_OF(ASN1_OBJECT) *pol = NULL;                          /* owns */
-    int i, ret = -1;
+    const store_opts *o = &s->o;
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(s->ctx); /* borrowed */
 
-    if (o->purpose != 0 && !X509_STORE_CTX_set_purpose(ctx, o->purpose))
-        goto cleanup;
+    if (o->purpose != 0 && !X509_STORE_CTX_set_purpose(s->ctx, o->purpose))
+        return -1;
     X509_VERIFY_PARAM_set_depth(param, o->depth);
     if (o->level >= 0)
         X509_VERIFY_PARAM_set_auth_level(param, o->level);
     if (o->check_time)
         X509_VERIFY_PARAM_set_time(param, (time_t)o->when);
     X509_VERIFY_PARAM_set_flags(param, o->flags);
-    lua_getfield(L, idx, "policies");                           /* ..., policies */
-    if (lua_istable(L, -1)) {
-        pol = sk_ASN1_OBJECT_new_null();
-        if (pol == NULL)
-            goto cleanup;
-        for (i = 1; ; i++) {
-            ASN1_OBJECT *obj;                                   /* owns */
-            const char *txt;
-            lua_rawgeti(L, -1, i);                              /* ..., policies, oid */
-            txt = lua_tostring(L, -1);
-            lua_pop(L, 1);                                      /* ..., policies */
-            if (txt == NULL)
-                break;
-            obj = OBJ_txt2obj(txt, 0);
-            if (obj == NULL || !sk_ASN1_OBJECT_push(pol, obj)) {
-                ASN1_OBJECT_free(obj);
-                goto cleanup;
-            }
-        }
-        if (!X509_VERIFY_PARAM_set1_policies(param, pol))      /* copies */
-            goto cleanup;
-    }
-    ret = 0;
-cleanup:
-    lua_pop(L, 1);                                              /* ... */
-    sk_ASN1_OBJECT_pop_free(pol, ASN1_OBJECT_free);
-    return ret;
+    if (s->policies != NULL && !X509_VERIFY_PARAM_set1_policies(param, s->policies)) /* copies */
+        return -1;
+    return 0;
 }
 
 /* Pushes {code=, error=[, revoked_at=, reason=]} for one problem. */
@@ -349,16 +656,42 @@ static void store_push_problem(lua_State *L, const store_problem *pb, int with_d
     }
 }
 
-/* Pushes the result table (see README "store:verify"). */
-static void store_push_result(lua_State *L, X509_STORE_CTX *ctx, const store_record *rec,
-                              int ok, lua_Integer when)
+/* Pushes result.ignored_crls: {{issuer =, depth =, reason = "bad_signature", last_update =}}. */
+static void store_push_ignored(lua_State *L, const store_record *rec)
+{
+    int i;
+    lua_createtable(L, rec->nignored, 0);                     /* list */
+    for (i = 0; i < rec->nignored; i++) {
+        long long t;
+        lua_createtable(L, 0, 4);                             /* list, item */
+        cc_push_name_string(L, X509_CRL_get_issuer(rec->ignored[i].crl));
+        lua_setfield(L, -2, "issuer");
+        lua_pushinteger(L, rec->ignored[i].depth);
+        lua_setfield(L, -2, "depth");
+        lua_pushliteral(L, "bad_signature");
+        lua_setfield(L, -2, "reason");
+        if (cc_asn1_time_to_unix(X509_CRL_get0_lastUpdate(rec->ignored[i].crl), &t) == 0) {
+            lua_pushinteger(L, (lua_Integer)t);
+            lua_setfield(L, -2, "last_update");
+        }
+        lua_rawseti(L, -2, i + 1);                            /* list */
+    }
+}
+
+/* Pushes the result table (see README "store:verify"). sidx: the store, whose
+ * facts give the trust anchors' self-signature without a signature check. */
+static void store_push_result(lua_State *L, int sidx, X509_STORE_CTX *ctx,
+                              const store_record *rec, int ok, long long when)
 {
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx); /* borrowed */
     int n = chain ? sk_X509_num(chain) : 0;
     int nun = X509_STORE_CTX_get_num_untrusted(ctx);
     int i, j;
 
-    lua_createtable(L, 0, 8);                                 /* r */
+    cc_getuservalue(L, sidx);                                 /* facts */
+    lua_getfield(L, -1, "self_signed");                       /* facts, known */
+    lua_remove(L, -2);                                        /* known */
+    lua_createtable(L, 0, 9);                                 /* known, r */
     lua_pushboolean(L, ok);
     lua_setfield(L, -2, "ok");
     lua_pushinteger(L, rec->n ? rec->p[0].code : X509_V_OK);
@@ -371,28 +704,40 @@ static void store_push_result(lua_State *L, X509_STORE_CTX *ctx, const store_rec
         lua_pushinteger(L, rec->p[0].depth);
         lua_setfield(L, -2, "depth");
     }
-    lua_pushinteger(L, when);
+    lua_pushinteger(L, (lua_Integer)when);
     lua_setfield(L, -2, "time");
     if (rec->overflow) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "truncated");
     }
-    lua_createtable(L, rec->n, 0);                            /* r, problems */
+    if (rec->nignored > 0) {
+        store_push_ignored(L, rec);
+        lua_setfield(L, -2, "ignored_crls");
+    }
+    lua_createtable(L, rec->n, 0);                            /* known, r, problems */
     for (i = 0; i < rec->n; i++) {
         store_push_problem(L, &rec->p[i], 1);
         lua_rawseti(L, -2, i + 1);
     }
-    lua_setfield(L, -2, "problems");                          /* r */
+    lua_setfield(L, -2, "problems");                          /* known, r */
 
-    lua_createtable(L, n, 0);                                 /* r, chain */
+    lua_createtable(L, n, 0);                                 /* known, r, chain */
     for (i = 0; i < n; i++) {
-        int k = 0;
-        cert_push_summary(L, sk_X509_value(chain, i));       /* r, chain, el */
+        X509 *x = sk_X509_value(chain, i);                    /* borrowed from ctx */
+        int k = 0, ss = -1;
+        if (i >= nun && lua_istable(L, -3)) {                 /* a trust anchor: its fact */
+            lua_pushlightuserdata(L, x);
+            lua_rawget(L, -4);
+            if (lua_isboolean(L, -1))
+                ss = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+        cert_push_summary(L, x, ss);                          /* known, r, chain, el */
         lua_pushinteger(L, i);
         lua_setfield(L, -2, "depth");
         lua_pushboolean(L, i >= nun);
         lua_setfield(L, -2, "trusted");
-        lua_newtable(L);                                      /* r, chain, el, probs */
+        lua_newtable(L);                                      /* known, r, chain, el, probs */
         for (j = 0; j < rec->n; j++) {
             int d = rec->p[j].depth;
             if (d == i || (i == n - 1 && d >= n)) {
@@ -400,88 +745,112 @@ static void store_push_result(lua_State *L, X509_STORE_CTX *ctx, const store_rec
                 lua_rawseti(L, -2, ++k);
             }
         }
-        lua_setfield(L, -2, "problems");                      /* r, chain, el */
-        lua_rawseti(L, -2, i + 1);                            /* r, chain */
+        lua_setfield(L, -2, "problems");                      /* known, r, chain, el */
+        lua_rawseti(L, -2, i + 1);                            /* known, r, chain */
     }
-    lua_setfield(L, -2, "chain");                             /* r */
+    lua_setfield(L, -2, "chain");                             /* known, r */
+    lua_remove(L, -2);                                        /* r */
 }
 
 /* store:verify(cert, opts): opts.chain is a list of cert objects (the client's
  * chain); the other options are described in README. Pushes the result table,
- * or nil, err when no decision could be made (out of memory, bad policy OID). */
+ * or nil, err when no decision could be made (out of memory, bad policy OID).
+ * Order matters: options are copied (raw access) first; then the store, the
+ * leaf and the chain are borrowed and at once referenced by the scratch
+ * object, so no Lua code run later (a metamethod, a finalizer) can free them. */
 static int store_verify(lua_State *L)
 {
-    cc_store_box *b = store_check(L, 1);
-    X509 *leaf = cert_check(L, 2);                     /* borrowed */
-    X509_STORE_CTX *ctx = NULL;
-    STACK_OF(X509) *untrusted = NULL;                  /* owns the stack, borrows its certs */
-    store_record *rec;
-    store_opts o;
-    int i, nchain = 0, ret, nret;
+    cc_store_box *b = store_box(L, 1);
+    store_scratch *s;
+    X509 *leaf;
+    int i, ret, nret;
 
-    if (lua_isnoneornil(L, 3)) {
-        lua_settop(L, 2);
-        lua_newtable(L);
-    }
-    luaL_checktype(L, 3, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
-    store_read_opts(L, 3, b, &o);                      /* may raise: nothing allocated yet */
-    cc_getfield(L, 3, "chain");                        /* opts, chain */
-    if (!lua_isnil(L, 4)) {
-        luaL_argcheck(L, lua_istable(L, 4), 3, "opts.chain must be a list of certificates");
-        for (i = 1; cc_rawgeti(L, 4, i) != LUA_TNIL; i++) {
-            if (cert_test(L, -1) == NULL)
-                luaL_error(L, "clientcert.store.verify: chain[%d] is not a certificate", i);
-            lua_pop(L, 1);
-            nchain = i;
-        }
-        lua_pop(L, 1);
+    if (lua_isnil(L, 3)) {
+        lua_newtable(L);
+        lua_replace(L, 3);
     }
-    rec = (store_record *)cc_newuserdata(L, sizeof(*rec)); /* opts, chain, rec: freed by the GC */
-    memset(rec, 0, sizeof(*rec));
-    rec->ignore_missing_crl = o.ignore_missing_crl;
+    s = (store_scratch *)cc_newuserdata(L, sizeof(*s));   /* 4: freed by its __gc */
+    memset(s, 0, sizeof(*s));
+    luaL_setmetatable(L, STORE_SCRATCH_MT);
+    if (b->store == NULL)
+        luaL_error(L, "clientcert.store: object is closed");
+    store_read_opts(L, 3, b->ncrl, s);                    /* may raise: s owns all */
+    s->rec.ignore_missing_crl = s->o.ignore_missing_crl;
 
-    untrusted = sk_X509_dup(b->inter);
-    if (untrusted == NULL) {
-        nret = cc_fail(L, "store.verify", "out of memory");
-        goto cleanup;
+    /* borrow, and reference at once */
+    if (b->store == NULL)                                 /* closed by a finalizer meanwhile */
+        luaL_error(L, "clientcert.store: object is closed");
+    if (!X509_STORE_up_ref(b->store))
+        return cc_fail(L, "store.verify", "cannot reference the store");
+    s->store = b->store;
+    leaf = cert_check(L, 2);                              /* borrowed */
+    if (!X509_up_ref(leaf))
+        return cc_fail(L, "store.verify", "cannot reference certificate");
+    s->leaf = leaf;                                       /* owns */
+    s->untrusted = sk_X509_new_null();
+    if (s->untrusted == NULL)
+        return cc_fail(L, "store.verify", "out of memory");
+    for (i = 0; i < sk_X509_num(b->inter); i++) {
+        X509 *x = sk_X509_value(b->inter, i);             /* borrowed from the store */
+        if (!X509_up_ref(x))
+            return cc_fail(L, "store.verify", "cannot reference certificate");
+        if (!sk_X509_push(s->untrusted, x)) {
+            X509_free(x);
+            return cc_fail(L, "store.verify", "out of memory");
+        }
     }
-    for (i = 1; i <= nchain; i++) {
-        lua_rawgeti(L, 4, i);                          /* stays alive in opts.chain */
-        if (!sk_X509_push(untrusted, cert_test(L, -1))) {
+    if (store_rawfield(L, 3, "chain") != LUA_TNIL) {      /* opts, s, chain */
+        luaL_argcheck(L, lua_istable(L, -1), 3, "opts.chain must be a list of certificates");
+        for (i = 1; cc_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+            X509 *x = cert_test(L, -1);                   /* borrowed */
+            if (x == NULL)
+                luaL_error(L, "clientcert.store.verify: chain[%d] is not a certificate", i);
+            if (!X509_up_ref(x))
+                return cc_fail(L, "store.verify", "cannot reference certificate");
+            if (!sk_X509_push(s->untrusted, x)) {
+                X509_free(x);
+                return cc_fail(L, "store.verify", "out of memory");
+            }
             lua_pop(L, 1);
-            nret = cc_fail(L, "store.verify", "out of memory");
-            goto cleanup;
         }
         lua_pop(L, 1);
     }
-    ctx = X509_STORE_CTX_new();
+    lua_pop(L, 1);                                        /* opts, s */
+    if (s->o.bad_policy)
+        return cc_fail(L, "store.verify", "cannot apply options (invalid policy OID?)");
+
     ERR_clear_error();
-    if (ctx == NULL || !X509_STORE_CTX_init(ctx, b->store, leaf, untrusted)) {
+    s->ctx = X509_STORE_CTX_new();
+    if (s->ctx == NULL || !X509_STORE_CTX_init(s->ctx, s->store, s->leaf, s->untrusted)) {
         nret = cc_fail(L, "store.verify", "cannot set up verification");
         goto cleanup;
     }
-    if (store_apply_opts(L, 3, &o, ctx) != 0) {
+    if (store_apply_opts(s) != 0) {
         nret = cc_fail(L, "store.verify", "cannot apply options (invalid policy OID?)");
         goto cleanup;
     }
-    X509_STORE_CTX_set_app_data(ctx, rec);
-    X509_STORE_CTX_set_verify_cb(ctx, store_verify_cb);
-    ret = X509_verify_cert(ctx);
-    if (ret != 1 && rec->n == 0) {
+    X509_STORE_CTX_set_app_data(s->ctx, s);
+    X509_STORE_CTX_set_verify_cb(s->ctx, store_verify_cb);
+    ret = X509_verify_cert(s->ctx);
+    if (ret != 1 && s->rec.n == 0) {
         /* failed without reporting through the callback: record it anyway */
-        int code = X509_STORE_CTX_get_error(ctx);
-        rec->p[0].code = code != X509_V_OK ? code : X509_V_ERR_UNSPECIFIED;
-        rec->p[0].depth = X509_STORE_CTX_get_error_depth(ctx);
-        rec->p[0].reason = -1;
-        rec->n = 1;
+        int code = X509_STORE_CTX_get_error(s->ctx);
+        s->rec.p[0].code = code != X509_V_OK ? code : X509_V_ERR_UNSPECIFIED;
+        s->rec.p[0].depth = X509_STORE_CTX_get_error_depth(s->ctx);
+        s->rec.p[0].reason = -1;
+        s->rec.n = 1;
     }
     ERR_clear_error();
-    store_push_result(L, ctx, rec, ret == 1 && rec->n == 0 && !rec->overflow, o.when);
+    store_push_result(L, 1, s->ctx, &s->rec,
+                      ret == 1 && s->rec.n == 0 && !s->rec.overflow, s->o.when);
     nret = 1;
 cleanup:
-    X509_STORE_CTX_free(ctx);
-    sk_X509_free(untrusted);
+    lua_pushcfunction(L, store_scratch_free);             /* frees now, not at GC */
+    lua_pushvalue(L, 4);
+    lua_call(L, 1, 0);
     return nret;
 }
 
@@ -516,13 +885,42 @@ static const luaL_Reg store_methods[] = {
     {"add_root", store_add_root}, {"add_intermediate", store_add_intermediate},
     {"add_crl", store_add_crl}, {"roots", store_roots},
     {"intermediates", store_intermediates}, {"crl_count", store_crl_count},
+    {"stats", store_stats}, {"crls", store_crls},
     {"verify", store_verify}, {"close", store_close}, {NULL, NULL}
 };
 
+/* store_facts(store): the store's facts table (its user value; see
+ * clientcert.h). Internal to clientcert's Lua modules: read, never modify. */
+static int store_facts(lua_State *L)
+{
+    store_box(L, 1);
+    cc_getuservalue(L, 1);
+    return 1;
+}
+
+/* Registers the class and the verification scratch type; sets new_store,
+ * store_methods (the class's method table, which clientcert/init.lua extends
+ * with the Lua-level methods), _store_c (a separate table of the C methods,
+ * which those Lua methods call) and _store_facts in the module table at -1. */
 int store_open(lua_State *L)
 {
     cc_new_class(L, CC_STORE_MT, store_meta, store_methods);
+    luaL_newmetatable(L, STORE_SCRATCH_MT);   /* M, mt */
+    lua_pushcfunction(L, store_scratch_free);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, STORE_SCRATCH_MT);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);                            /* M */
     lua_pushcfunction(L, store_new);          /* M, new_store */
     lua_setfield(L, -2, "new_store");         /* M */
+    lua_newtable(L);                          /* M, raw: the C methods, for init.lua */
+    luaL_setfuncs(L, store_methods, 0);
+    lua_setfield(L, -2, "_store_c");          /* M */
+    luaL_getmetatable(L, CC_STORE_MT);        /* M, mt */
+    lua_getfield(L, -1, "__index");           /* M, mt, methods */
+    lua_setfield(L, -3, "store_methods");     /* M, mt */
+    lua_pop(L, 1);                            /* M */
+    lua_pushcfunction(L, store_facts);
+    lua_setfield(L, -2, "_store_facts");
     return 0;
 }

@@ -208,6 +208,8 @@ M.audits = {
   { name = "expired root", roots = { "root.pem" }, time = 2240611200,  -- 2041-01-01
     expect = { ok = false, causes = { "expired" } } },
   { name = "clean root store", roots = { "root.pem", "other-root.pem" }, expect = { ok = true, causes = {} } },
+  { name = "a CRL with the root's name signed by another key", roots = { "root.pem" },
+    crls = { "root.crl", "forged-root-inter.crl" }, expect = { ok = false, causes = { "crl_bad_signature" } } },
 }
 
 --- store = cases.store(name): a fresh clientcert.store for a STORES entry.

@@ -226,7 +226,10 @@ describe("clientcert.audit_store", function()
     it(case.name, function()
       local paths = {}
       for i, n in ipairs(case.roots) do paths[i] = pki.path(n) end
-      local report = clientcert.audit_store(assert(clientcert.store{ roots = paths }), { time = case.time or pki.T })
+      local crls = {}
+      for i, n in ipairs(case.crls or {}) do crls[i] = pki.path(n) end
+      local report = clientcert.audit_store(assert(clientcert.store{ roots = paths, crls = crls }),
+                                            { time = case.time or pki.T })
       assert.equals(case.expect.ok, report.ok)
       local got = {}
       for _, f in ipairs(report.findings) do got[#got + 1] = f.cause end
@@ -314,7 +317,7 @@ describe("policy:check fails closed", function()
 
   it("rejects with the error when verification raises inside check", function()
     local policy = clientcert.policy{ trust = store }
-    local v = policy:check{ cert = pki.read("alice.pem"), chain = "not a list", time = pki.T }
+    local v = policy:check{ cert = pki.read("alice.pem"), chain = { bad = "not a list" }, time = pki.T }
     assert.is_false(v.accepted)
     assert.equals("invalid_certificate", v.cause)
     assert.equals("403.16", v.substatus)
@@ -467,7 +470,7 @@ describe("verdict_json fields", function()
 
   it("keeps an internal error and the chain's facts", function()
     local store = cases.store(clientcert, "with_inter")
-    local v = clientcert.policy{ trust = store }:check{ cert = pki.read("alice.pem"), chain = "x", time = pki.T }
+    local v = clientcert.policy{ trust = store }:check{ cert = pki.read("alice.pem"), chain = { x = 1 }, time = pki.T }
     local back = cjson.decode(clientcert.verdict_json(v))
     assert.is_false(back.accepted)
     assert.is_string(back.error)

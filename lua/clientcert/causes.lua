@@ -137,6 +137,15 @@ local CATALOGUE = {
       { who = SERVER, step = "If revocation need not be checked for this CA, set verify.crl_missing = "
         .. "\"allow\" or verify.crl = \"leaf\" / \"none\" knowingly." },
     } },
+  -- never the primary cause when another problem exists: named in also and in audits
+  { id = "crl_bad_signature", status = 403, substatus = "403.16", title = "A CRL with a bad signature was ignored",
+    message = "A CRL in the server's store claims to be issued by {element}, but that CA's key did not sign "
+      .. "it: it was ignored, and revokes nothing.",
+    resolution = {
+      { who = SERVER, step = "Remove or replace the CRL file that claims {element}: it was not signed by that "
+        .. "CA's key. Download the CA's current CRL again from its distribution point and check it with "
+        .. "openssl crl -CAfile <the CA certificate> -noout." },
+    } },
   { id = "intermediate_in_roots", status = 403, substatus = "403.16",
     title = "Intermediate CA among the trusted roots",
     message = "The server's trusted root store holds {element}, which is not self-signed: an intermediate CA "

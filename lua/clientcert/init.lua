@@ -9,6 +9,7 @@
 -- OpenSSL's X509_verify_cert does not check itself. See README "Limits".
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
+local util = require "clientcert.util"
 
 local M = {}
 
@@ -108,13 +109,16 @@ M.load_crl = loader("load_crl", core.parse_crl)
 M.typeof = core.typeof
 
 -- Appends to out the certificates (or CRLs when kind == "crl") described by v:
--- an object, PEM text, DER bytes, a file path, or a list of those.
--- Returns true, or nil, err for bad data; raises for a wrong type.
-local function collect(v, kind, where, out, level)
+-- an object, PEM text, DER bytes, a file path, or a list of those (a proper
+-- sequence: a keyed table or one with holes raises, util.list). name: what v is
+-- called in errors ("roots" ...). Returns true, or nil, err for bad data;
+-- raises (at level, as error() counts from collect) for a wrong type.
+local function collect(v, kind, where, name, out, level)
   local t = type(v)
   if t == "table" then
-    for i = 1, #v do
-      local ok, err = collect(v[i], kind, where, out, level + 1)
+    local list = util.list(v, where, name, level)
+    for i = 1, #list do
+      local ok, err = collect(list[i], kind, where, ("%s[%d]"):format(name, i), out, level + 1)
       if not ok then return nil, err end
     end
     return true
@@ -149,61 +153,56 @@ local function collect(v, kind, where, out, level)
   return true
 end
 
-local Store = {}
-Store.__index = Store
+-- The store is the C userdata itself (class clientcert.store): its methods are
+-- the C class's method table (core.store_methods), extended here with the
+-- Lua-level methods below. These call the C methods kept in the locals C_*
+-- (from core._store_c, so that loading this module twice cannot wrap twice).
+-- What the store knows about its roots is kept in its user value by the C core
+-- when each root is added (core._store_facts; see csrc/clientcert.h).
+local Store = core.store_methods
+local C_add_root, C_add_intermediate = core._store_c.add_root, core._store_c.add_intermediate
+local C_add_crl, C_verify = core._store_c.add_crl, core._store_c.verify
+local store_facts = core._store_facts
 
-local function wrap_store(raw)
-  -- root_subjects: names of the trusted roots, to tell a forged root from a missing CA
-  return setmetatable({ raw = raw, root_subjects = {} }, Store)
-end
-
--- Adds one object to the raw store; roots are also remembered by subject.
-local function add_one(store, method, obj)
-  local ok, err = store.raw[method](store.raw, obj)
-  if ok and method == "add_root" then
-    local info = obj:info()
-    if info then store.root_subjects[info.subject] = true end
+-- Adds what x describes with the C method add; where/name for errors; level:
+-- where a wrong type is blamed, as error() counts from add_all.
+local function add_all(store, kind, add, x, where, name, level)
+  local list = {}
+  local ok, err = collect(x, kind, where, name, list, level + 1)
+  if not ok then return nil, err end
+  for i = 1, #list do
+    local added, aerr = add(store, list[i])
+    if not added then return nil, aerr end
   end
-  return ok, err
+  return true
 end
 
-local function adder(kind, method, where)
+local function adder(kind, add, where)
   return function(self, x)
-    local list = {}
-    local ok, err = collect(x, kind, where, list, 4)
-    if not ok then return nil, err end
-    for i = 1, #list do
-      local added, aerr = add_one(self, method, list[i])
-      if not added then return nil, aerr end
+    if core.typeof(self) ~= "store" then
+      error(("clientcert.%s: expected a clientcert.store, got %s"):format(where, type(self)), 2)
     end
-    return true
+    return add_all(self, kind, add, x, where, "argument", 3)
   end
 end
 
 --- ok, err = store:add_root(x): x is a cert, PEM/DER text, a path, or a list of those.
-Store.add_root = adder("cert", "add_root", "store.add_root")
+Store.add_root = adder("cert", C_add_root, "store.add_root")
 --- ok, err = store:add_intermediate(x)
-Store.add_intermediate = adder("cert", "add_intermediate", "store.add_intermediate")
+Store.add_intermediate = adder("cert", C_add_intermediate, "store.add_intermediate")
 --- ok, err = store:add_crl(x): x is a crl, PEM/DER text, a path, or a list of those.
-Store.add_crl = adder("crl", "add_crl", "store.add_crl")
-
---- list = store:roots(): the trusted certificates, as cert objects.
-function Store:roots() return self.raw:roots() end
---- list = store:intermediates()
-function Store:intermediates() return self.raw:intermediates() end
---- n = store:crl_count()
-function Store:crl_count() return self.raw:crl_count() end
---- store:close(): frees the OpenSSL store now rather than at garbage collection.
-function Store:close() return self.raw:close() end
-function Store:__tostring() return tostring(self.raw) end
+Store.add_crl = adder("crl", C_add_crl, "store.add_crl")
+-- From C: store:roots(), store:intermediates(), store:crl_count(), store:stats(),
+-- store:crls(), store:close(), tostring(store).
 
 local VERIFY_OPTS = {
-  chain = "table", time = "number", purpose = "string", crl = "string",
-  crl_missing = "string", max_depth = "number", partial_chain = "boolean",
-  check_time = "boolean", flags = "table", policies = "table", auth_level = "number",
+  chain = true, time = true, purpose = "string", crl = "string",
+  crl_missing = "string", max_depth = true, partial_chain = "boolean",
+  check_time = "boolean", flags = true, policies = true, auth_level = true,
 }
 
 -- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.
+-- root_subjects: the store's kept set of trusted root subjects.
 local function annotate(result, root_subjects)
   local chain = result.chain
   for _, p in ipairs(result.problems) do p.cause = causes.for_problem(p, chain, root_subjects) end
@@ -218,25 +217,47 @@ local function annotate(result, root_subjects)
   return result
 end
 
+-- Parses one chain item (PEM text of one or more certificates, DER) into out.
+local function chain_item(item, i, out)
+  local list, err
+  if is_pem(item) then list, err = core.parse_all(item)
+  else
+    local c
+    c, err = core.parse(item)
+    list = c and { c }
+  end
+  if not list then return nil, reprefix(err, "store.verify", "chain[" .. i .. "]") end
+  for j = 1, #list do out[#out + 1] = list[j] end
+  return true
+end
+
 --- result, err = store:verify(cert, opts)
 -- cert: a cert object or PEM/DER text. opts: see README "store:verify".
 -- Returns the result table (result.ok is the verdict), or nil, err when the
--- client's data cannot be parsed (the caller must then reject).
+-- client's data cannot be parsed (the caller must then reject). opts is read
+-- once with raw access (no metamethod runs) into a fresh table given to C.
 function Store:verify(cert, opts)
-  opts = opts or {}
+  if core.typeof(self) ~= "store" then
+    error("clientcert.store.verify: expected a clientcert.store, got " .. type(self), 2)
+  end
+  if opts == nil then opts = {} end
   if type(opts) ~= "table" then
     error("clientcert.store.verify: opts must be a table", 2)
   end
-  for k, v in pairs(opts) do
+  local o = {}
+  for k, v in next, opts do
     local want = VERIFY_OPTS[k]
     if not want then error(("clientcert.store.verify: unknown option '%s'"):format(tostring(k)), 2) end
-    if type(v) ~= want then
+    if want ~= true and type(v) ~= want then
       error(("clientcert.store.verify: option '%s' must be a %s, got %s"):format(k, want, type(v)), 2)
     end
+    o[k] = v
   end
-  if opts.time and opts.time ~= math.floor(opts.time) then
-    error("clientcert.store.verify: option 'time' must be whole Unix seconds", 2)
-  end
+  if o.time ~= nil then o.time = util.time(o.time, "store.verify", 2) end -- absent: now (in C)
+  if o.max_depth ~= nil then o.max_depth = util.integer(o.max_depth, "store.verify", "max_depth", 0, nil, 2) end
+  if o.auth_level ~= nil then o.auth_level = util.integer(o.auth_level, "store.verify", "auth_level", 0, 5, 2) end
+  if o.flags ~= nil then o.flags = util.list(o.flags, "store.verify", "flags", 2) end
+  if o.policies ~= nil then o.policies = util.list(o.policies, "store.verify", "policies", 2) end
   if type(cert) == "string" then
     local c, err = core.parse(cert)
     if not c then return nil, reprefix(err, "store.verify", "certificate") end
@@ -244,23 +265,14 @@ function Store:verify(cert, opts)
   elseif core.typeof(cert) ~= "cert" then
     error("clientcert.store.verify: cert must be a certificate or PEM/DER text, got " .. type(cert), 2)
   end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  o.time = opts.time or os.time()
-  if opts.chain then
+  if o.chain ~= nil then
+    local items = util.list(o.chain, "store.verify", "chain", 2)
     local chain = {}
-    for i = 1, #opts.chain do
-      local item = opts.chain[i]
+    for i = 1, #items do
+      local item = items[i]
       if type(item) == "string" then
-        local list, err
-        if is_pem(item) then list, err = core.parse_all(item)
-        else
-          local c
-          c, err = core.parse(item)
-          list = c and { c }
-        end
-        if not list then return nil, reprefix(err, "store.verify", "chain[" .. i .. "]") end
-        for j = 1, #list do chain[#chain + 1] = list[j] end
+        local ok, err = chain_item(item, i, chain)
+        if not ok then return nil, err end
       elseif core.typeof(item) == "cert" then
         chain[#chain + 1] = item
       else
@@ -269,9 +281,9 @@ function Store:verify(cert, opts)
     end
     o.chain = chain
   end
-  local result, err = self.raw:verify(cert, o)
+  local result, err = C_verify(self, cert, o)
   if not result then return nil, err end
-  return annotate(result, self.root_subjects)
+  return annotate(result, store_facts(self).root_subjects)
 end
 
 local STORE_KEYS = { roots = true, intermediates = true, crls = true }
@@ -284,21 +296,15 @@ function M.store(spec)
   for k in pairs(spec) do
     if not STORE_KEYS[k] then error(("clientcert.store: unknown key '%s'"):format(tostring(k)), 2) end
   end
-  local raw, rerr = core.new_store()
-  if not raw then return nil, rerr end
-  local store = wrap_store(raw)
-  local steps = { { "roots", "cert", "add_root" }, { "intermediates", "cert", "add_intermediate" },
-                  { "crls", "crl", "add_crl" } }
+  local store, rerr = core.new_store()
+  if not store then return nil, rerr end
+  local steps = { { "roots", "cert", C_add_root }, { "intermediates", "cert", C_add_intermediate },
+                  { "crls", "crl", C_add_crl } }
   for _, s in ipairs(steps) do
     local v = spec[s[1]]
     if v ~= nil then
-      local list = {}
-      local ok, err = collect(v, s[2], "store", list, 4)
+      local ok, err = add_all(store, s[2], s[3], v, "store", s[1], 3)
       if not ok then return nil, err end
-      for i = 1, #list do
-        local added, aerr = add_one(store, s[3], list[i])
-        if not added then return nil, aerr end
-      end
     end
   end
   return store
@@ -311,7 +317,7 @@ end
 
 --- is = clientcert.is_store(v)
 function M.is_store(v)
-  return getmetatable(v) == Store
+  return core.typeof(v) == "store"
 end
 
 --- policy, err = clientcert.policy{...}: see clientcert.policy and README "Policies".

@@ -280,6 +280,9 @@ function Policy:decide(req, base, when)
   local result, verr = self.trust:verify(cert, vopts)
   if not result then return reject_invalid(base, info, verr) end
   base.chain, base.problems = result.chain, result.problems
+  -- a CRL whose signature did not verify was ignored by the verification: named
+  -- in also (in precedence order), never the primary cause
+  if result.ignored_crls and #result.ignored_crls > 0 then base.also = { "crl_bad_signature" } end
 
   local ids, first = classify(result)
   if req.key ~= nil then
@@ -294,13 +297,10 @@ function Policy:decide(req, base, when)
     -- an issuer problem with a non-self-signed certificate among the trusted roots:
     -- name that misconfiguration too (looked at only on this rejection path)
     if (ids[1] == "untrusted_root" or ids[1] == "missing_intermediate") and not first.intermediate_in_roots then
-      for _, root in ipairs(self.trust:roots()) do
-        local ri = root:info()
-        if ri and not ri.self_signed then
-          ids[#ids + 1] = "intermediate_in_roots"
-          first.intermediate_in_roots = {}
-          break
-        end
+      -- counted by the store when each root was added: no certificate is read here
+      if self.trust:stats().roots_not_self_signed > 0 then
+        ids[#ids + 1] = "intermediate_in_roots"
+        first.intermediate_in_roots = {}
       end
     end
     local id = ids[1]
@@ -310,6 +310,13 @@ function Policy:decide(req, base, when)
       error = p.error, time = when, revoked_at = p.revoked_at, reason = p.reason or "unspecified",
     }), base)
     for i = 2, #ids do v.also[#v.also + 1] = ids[i] end
+    if v.also[1] == "crl_bad_signature" then -- move it to its rank among the others
+      local j = 1
+      while v.also[j + 1] and causes.rank(v.also[j + 1]) <= causes.rank("crl_bad_signature") do
+        v.also[j], v.also[j + 1] = v.also[j + 1], v.also[j]
+        j = j + 1
+      end
+    end
     return v
   end
 
@@ -372,6 +379,15 @@ function M.audit_store(store, opts)
       if not info.self_signed then add("intermediate_in_roots", info) end
       if info.not_after and info.not_after < when then add("expired", info, { time = when }) end
       if info.not_before and info.not_before > when then add("not_yet_valid", info, { time = when }) end
+    end
+  end
+  -- CRLs that certificates of the store with the CRL's issuer name did not sign
+  for _, crl in ipairs(store:crls()) do
+    if crl.signature == "bad" then
+      local f = { element = crl.issuer }
+      findings[#findings + 1] = { cause = "crl_bad_signature", subject = crl.issuer,
+                                  last_update = crl.last_update,
+                                  message = causes.render("crl_bad_signature", f) }
     end
   end
   return { ok = #findings == 0, count = #roots, findings = findings, time = when }

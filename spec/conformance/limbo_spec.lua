@@ -32,7 +32,7 @@ local function run(case, strict)
   local when = common.value(case.validation_time)
   if when then opts.time = rfc3339(when) else opts.check_time = false end
   local depth = common.value(case.max_chain_depth)
-  if depth then opts.max_depth = math.min(depth, 100) end
+  if depth then opts.max_depth = depth end
   local r, verr = store:verify(leaf, opts)
   if not r then return "FAILURE", "invalid_certificate", verr end
   return r.ok and "SUCCESS" or "FAILURE", r.cause, r.error
