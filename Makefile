@@ -71,7 +71,7 @@ install: all ## install for Lua 5.4 (luarocks, with the clientcert command) and 
 	install -d $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
 	install -m 0644 $(OUTJIT) $(JIT_CMOD)/clientcert/core.so
 	install -m 0644 lua/clientcert/init.lua $(JIT_LMOD)/clientcert/init.lua
-	install -m 0644 lua/clientcert/causes.lua lua/clientcert/policy.lua lua/clientcert/cli.lua lua/clientcert/util.lua $(JIT_LMOD)/clientcert/
+	install -m 0644 lua/clientcert/causes.lua lua/clientcert/policy.lua lua/clientcert/cli.lua lua/clientcert/util.lua lua/clientcert/lru.lua lua/clientcert/nginx.lua $(JIT_LMOD)/clientcert/
 	luarocks --lua-version=5.4 make --deps-mode=none clientcert-scm-1.rockspec
 
 uninstall: ## remove what install put in place

@@ -41,6 +41,8 @@ build = {
     ["clientcert.policy"] = "lua/clientcert/policy.lua",
     ["clientcert.cli"] = "lua/clientcert/cli.lua",
     ["clientcert.util"] = "lua/clientcert/util.lua",
+    ["clientcert.lru"] = "lua/clientcert/lru.lua",
+    ["clientcert.nginx"] = "lua/clientcert/nginx.lua",
   },
   install = {
     bin = { clientcert = "bin/clientcert" },
