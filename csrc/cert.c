@@ -2,6 +2,7 @@
  * OSSL_DECODER for keys) as the Lua class clientcert.cert. parse / parse_all
  * read PEM (with X509_AUX trust settings) or DER; info() reports the
  * certificate's facts as plain Lua values. */
+#include <stdint.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <openssl/pem.h>
@@ -664,6 +665,42 @@ static int cert_tostring(lua_State *L)
     return 1;
 }
 
+/* from_x509_address(addr): a clientcert.cert sharing an X509 that another part
+ * of this process decoded (nginx's client certificate, read through LuaJIT's FFI
+ * from the request's SSL object), given as its address (an integer). Takes its
+ * own reference (X509_up_ref), so the object outlives the connection safely.
+ * The caller vouches that addr is a live X509 * of the SAME libcrypto as this
+ * module (see x509_api_address): nothing can check that here. */
+static int cert_from_x509_address(lua_State *L)
+{
+    lua_Number n;
+    X509 *x;
+    cc_cert_box *b;
+
+    luaL_checktype(L, 1, LUA_TNUMBER);         /* no string coercion */
+    n = lua_tonumber(L, 1);
+    /* addresses are exact in a double up to 2^53 (user space on 64-bit Linux is 2^47) */
+    if (!(n > 0 && n < 9007199254740992.0) || n != (lua_Number)(uintptr_t)n)
+        return luaL_argerror(L, 1, "an X509 address (a positive integer)");
+    x = (X509 *)(uintptr_t)n;                  /* borrowed until up-ref'd below */
+    b = cert_newbox(L);                        /* box first: an error cannot leak */
+    if (!X509_up_ref(x))
+        return cc_fail(L, "from_x509_address", "cannot reference the certificate");
+    b->x = x;                                  /* owns one reference */
+    return 1;
+}
+
+/* x509_api_address(): the address of X509_up_ref as this module calls it, so a
+ * caller can check (by comparing it with the symbol its FFI resolves) that it
+ * and this module share one libcrypto before handing over X509 addresses. */
+static int cert_x509_api_address(lua_State *L)
+{
+    int (*up_ref)(X509 *) = X509_up_ref;
+    uintptr_t a = (uintptr_t)up_ref;
+    lua_pushnumber(L, (lua_Number)a);
+    return 1;
+}
+
 static const luaL_Reg cert_meta[] = {
     {"__gc", cert_close}, {"__close", cert_close}, {"__tostring", cert_tostring},
     {NULL, NULL}
@@ -683,5 +720,9 @@ int cert_open(lua_State *L)
     lua_setfield(L, -2, "parse");             /* M */
     lua_pushcfunction(L, cert_parse_all);     /* M, parse_all */
     lua_setfield(L, -2, "parse_all");         /* M */
+    lua_pushcfunction(L, cert_from_x509_address);
+    lua_setfield(L, -2, "from_x509_address"); /* M */
+    lua_pushcfunction(L, cert_x509_api_address);
+    lua_setfield(L, -2, "x509_api_address");  /* M */
     return 0;
 }

@@ -21,7 +21,9 @@
 -- Not done here: TLS itself (nginx's ssl_* directives), OCSP, and any check the
 -- policy does not make.
 local clientcert = require "clientcert"
+local core = require "clientcert.core"
 local causes = require "clientcert.causes"
+local lru = require "clientcert.lru"
 
 local ngx = ngx
 local M = {}
@@ -47,6 +49,7 @@ do
     declare("int OPENSSL_sk_num(const void *sk);")
     declare("void *OPENSSL_sk_value(const void *sk, int i);")
     declare("int i2d_X509(const void *x, unsigned char **out);")
+    declare("int X509_up_ref(void *x);")
     local ok, err = pcall(function()
       return C.ngx_http_lua_ffi_get_req_ssl_pointer, C.SSL_get0_peer_certificate,
         C.SSL_get_peer_cert_chain, C.SSL_session_reused, C.OPENSSL_sk_num, C.OPENSSL_sk_value, C.i2d_X509
@@ -54,7 +57,12 @@ do
     if ok then
       local bok, base = pcall(require, "resty.core.base")
       if bok and base.get_request then
-        ssl_api = { get_request = base.get_request }
+        -- nginx's X509 objects can be shared (no re-parse) only when nginx and this
+        -- module use one libcrypto: compare where each resolves X509_up_ref
+        local rok, addr = pcall(function()
+          return tonumber(ffi.cast("uintptr_t", ffi.cast("void *", C.X509_up_ref)))
+        end)
+        ssl_api = { get_request = base.get_request, shared = rok and addr == core.x509_api_address() }
       else
         ssl_api_err = "resty.core.base is not available"
       end
@@ -64,9 +72,11 @@ do
   end
 end
 
---- M.ffi_available(): true, or false and why the gate falls back to $ssl_client_raw_cert.
+--- M.ffi_available(): true and whether nginx's decoded certificates are shared
+-- (true) or re-parsed from DER (false); or false and why the gate falls back to
+-- $ssl_client_raw_cert.
 function M.ffi_available()
-  if ssl_api then return true end
+  if ssl_api then return true, ssl_api.shared end
   return false, ssl_api_err
 end
 
@@ -80,8 +90,16 @@ local function x509_der(x)
   return ffi.string(buf, n)
 end
 
--- Reads what the client sent through the SSL object:
--- {leaf = der|nil, chain = {der, ...}|nil, resumed = bool}, or nil, err.
+-- A clientcert.cert for an X509 * of nginx's: the same object with its own
+-- reference when the libcrypto is shared, else parsed again from its DER.
+local function adopt(x)
+  if ssl_api.shared then return core.from_x509_address(tonumber(ffi.cast("uintptr_t", x))) end
+  local der = x509_der(x)
+  return der and clientcert.parse(der)
+end
+
+-- Reads what the client sent through the SSL object: {leaf = cert|nil,
+-- chain = {cert, ...}|nil, resumed = bool}, or nil, err.
 local function peer_from_ssl()
   local r = ssl_api.get_request()
   if r == nil then return nil, "no request (called outside a request phase?)" end
@@ -90,15 +108,15 @@ local function peer_from_ssl()
   local peer = { resumed = C.SSL_session_reused(ssl) == 1 }
   local leaf = C.SSL_get0_peer_certificate(ssl)
   if leaf == nil then return peer end
-  peer.leaf = x509_der(leaf)
-  if not peer.leaf then return nil, "cannot encode the client's certificate" end
+  peer.leaf = adopt(leaf)
+  if not peer.leaf then return nil, "cannot read the client's certificate" end
   local sk = C.SSL_get_peer_cert_chain(ssl)   -- server side: without the leaf; NULL once resumed
   if sk ~= nil then
     local chain = {}
     for i = 0, C.OPENSSL_sk_num(sk) - 1 do
-      local der = x509_der(C.OPENSSL_sk_value(sk, i))
-      if not der then return nil, "cannot encode a certificate of the client's chain" end
-      chain[#chain + 1] = der
+      local c = adopt(C.OPENSSL_sk_value(sk, i))
+      if not c then return nil, "cannot read a certificate of the client's chain" end
+      chain[#chain + 1] = c
     end
     peer.chain = chain
   end
@@ -129,6 +147,26 @@ local function unpack_chain(s)
     pos = colon + n + 1
   end
   return chain
+end
+
+-- What this worker last wrote to the chain dict per leaf, and when, so that
+-- keepalive requests of one connection do not rewrite the same chain each time
+-- (it is written again once half its ttl has passed).
+local written = lru.new(1000)
+
+local function remember_chain(dict, key, chain, ttl)
+  local ders = {}
+  for i, c in ipairs(chain) do ders[i] = c:der() end
+  local packed = pack_chain(ders)
+  local now = ngx.now()
+  local last = written:get(key)
+  if last and last.packed == packed and now - last.at < ttl / 2 then return end
+  local ok, err = dict:set(key, packed, ttl)
+  if ok then
+    written:set(key, { packed = packed, at = now })
+  else
+    ngx.log(ngx.WARN, "clientcert: cannot keep the client's chain: ", err)
+  end
 end
 
 local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
@@ -186,6 +224,7 @@ function M.verdict(policy, opts)
   local peer, err
   if ssl_api then
     tls.source = "ssl"
+    tls.shared = ssl_api.shared   -- nginx's decoded X509 objects used as they are
     peer, err = peer_from_ssl()
   else
     tls.source = "ssl_client_raw_cert"
@@ -198,25 +237,21 @@ function M.verdict(policy, opts)
   else
     tls.resumed = peer.resumed
     local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time() }
-    if peer.leaf and ssl_api then
-      local cert = clientcert.parse(peer.leaf)
-      local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
-      if opts.chain_dict and not dict then
-        v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
-      elseif cert then
-        req.cert = cert
-        local key = dict and cert:fingerprint()
-        if peer.chain then
-          tls.chain_from = "handshake"
-          -- only a full handshake (the client proved it holds the key) records a chain
-          if dict and not peer.resumed then
-            local ok, serr = dict:set(key, pack_chain(peer.chain), opts.chain_ttl or 86400)
-            if not ok then ngx.log(ngx.WARN, "clientcert: cannot keep the client's chain: ", serr) end
-          end
-        elseif peer.resumed then
-          local packed = dict and dict:get(key)
-          req.chain = packed and unpack_chain(packed) or nil
-          tls.chain_from = req.chain and "session_memory" or "none"
+    tls.chain_from = peer.chain and "handshake" or "none"
+    local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
+    if opts.chain_dict and not dict then
+      v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
+    elseif dict and type(peer.leaf) ~= "string" and peer.leaf then
+      local key = peer.leaf:fingerprint()
+      if peer.chain and not peer.resumed then
+        -- only a full handshake (the client proved it holds the key) records a chain
+        remember_chain(dict, key, peer.chain, opts.chain_ttl or 86400)
+      elseif not peer.chain and peer.resumed then
+        local packed = dict:get(key)
+        local ders = packed and unpack_chain(packed)
+        if ders then
+          req.chain = ders
+          tls.chain_from = "session_memory"
         end
       end
     end
