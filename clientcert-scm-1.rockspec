@@ -30,7 +30,7 @@ build = {
     ["clientcert.core"] = {
       sources = {
         "csrc/common.c", "csrc/names.c", "csrc/cert.c",
-        "csrc/crl.c", "csrc/store.c", "csrc/codes.c", "csrc/core.c",
+        "csrc/crl.c", "csrc/store.c", "csrc/codes.c", "csrc/sysio.c", "csrc/core.c",
       },
       libraries = { "ssl", "crypto" },
       incdirs = { "$(OPENSSL_INCDIR)" },

@@ -9,18 +9,6 @@
 
 static const char names_hex[] = "0123456789ABCDEF";
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static long long names_days_from_civil(long long y, int m, int d)
-{
-    long long era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* Exact arithmetic on the broken-down UTC time: no timegm/mktime, no time_t range. */
 int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out)
 {
@@ -33,7 +21,7 @@ int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out)
         ERR_clear_error();
         return -1;
     }
-    *out = names_days_from_civil((long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400
+    *out = cc_days_from_civil((long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400
         + (long long)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
     return 0;
 }

@@ -381,23 +381,12 @@ end
 --- n = causes.rank(id): precedence (1 = fix first); unknown ids rank last.
 function M.rank(id) return RANK[id] or #CATALOGUE + 1 end
 
--- "YYYY-MM-DDTHH:MM:SSZ" for integer Unix seconds (no os.date: it is locale- and
--- time_t-dependent, and absent from policy sandboxes).
+-- "YYYY-MM-DDTHH:MM:SSZ" for integer Unix seconds, by the one calendar of
+-- clientcert (core.time_format: no os.date, which is locale- and
+-- time_t-dependent); "unknown date" for anything that is not such a time.
 local function iso(secs)
   if type(secs) ~= "number" then return "unknown date" end
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return ("%04d-%02d-%02dT%02d:%02d:%02dZ"):format(y, m, d, math.floor(rem / 3600),
-    math.floor(rem % 3600 / 60), rem % 60)
+  return core.time_format(secs) or "unknown date"
 end
 M.iso = iso
 

@@ -4,38 +4,41 @@
 -- Not checked: anything the library does not check (see README "Limits").
 local argparse = require "argparse"
 local clientcert = require "clientcert"
+local core = require "clientcert.core"
+local util = require "clientcert.util"
 
 local M = {}
 
 local EXIT_OK, EXIT_REJECT, EXIT_ERROR = 0, 1, 2
 
--- days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
+--- secs, err = cli.parse_time(s): Unix seconds (digits only, 0 .. 253402300799),
+-- "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SSZ" (core.time_parse: a real
+-- calendar date, nothing rolled over). err names what is wrong.
+function M.parse_time(s)
+  if s:match("^%d+$") then
+    local n = #s <= 12 and tonumber(s)
+    if not n or n > util.MAX_TIME then
+      return nil, ("time '%s': past 9999-12-31T23:59:59Z (Unix seconds 0 .. %d)"):format(s, util.MAX_TIME)
+    end
+    return math.tointeger and math.tointeger(n) or n
+  end
+  local t, err = core.time_parse(s)
+  if not t then
+    if not (s:match("^%d%d%d%d%-%d%d%-%d%d$") or s:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$")) then
+      err = "not Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"
+    end
+    return nil, ("time '%s': %s"):format(s, (err:gsub("^clientcert%.time_parse: ", "")))
+  end
+  return t
 end
 
---- secs, err = cli.parse_time(s): Unix seconds, or "YYYY-MM-DD[THH:MM[:SS]][Z]" (UTC).
-function M.parse_time(s)
-  if s:match("^%-?%d+$") then return tonumber(s) end
-  local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-  if not y then return nil, "time must be Unix seconds or YYYY-MM-DD[THH:MM:SSZ], got '" .. s .. "'" end
-  local h, mi, sec = 0, 0, 0
-  if rest ~= "" then
-    local hh, mm, ss = rest:match("^[T ](%d%d):(%d%d):?(%d?%d?)Z?$")
-    if not hh then return nil, "cannot read the time of day in '" .. s .. "'" end
-    h, mi, sec = tonumber(hh), tonumber(mm), tonumber(ss) or 0
-  end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then
-    return nil, "time out of range: '" .. s .. "'"
-  end
-  return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
+-- n, err = max_depth(s): --max-depth as an integer >= 0 (the rule of util.integer).
+local function max_depth(s)
+  local n = tonumber(s)
+  if not n then return nil, ("--max-depth must be an integer 0 or more, got '%s'"):format(s) end
+  local ok, v = pcall(util.integer, n, "verify", "--max-depth", 0, nil, 1)
+  if not ok then return nil, (tostring(v):gsub("^clientcert%.verify: ", "")) end
+  return v
 end
 
 --- s = cli.iso(secs): "YYYY-MM-DDTHH:MM:SSZ" (the catalogue's formatter).
@@ -61,7 +64,7 @@ end
 local function build_parser()
   local p = argparse("clientcert", "Audit X.509 client certificates, chains, policies and trust stores.")
     :epilog("Exit status: 0 accepted/ok, 1 rejected/problems found, 2 usage error or unreadable input.\n"
-      .. "Times are Unix seconds or YYYY-MM-DD[THH:MM:SSZ] (UTC).")
+      .. "Times are Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), up to 9999-12-31.")
   p:command_target("command")
 
   local info = p:command("info", "Print what a certificate says (subject, issuer, dates, SAN, EKU, ...).")
@@ -80,7 +83,7 @@ local function build_parser()
       :choices({ "none", "leaf", "chain" })
     c:option("--crl-missing", "When an issuer has no CRL: reject or allow.", "reject")
       :choices({ "reject", "allow" })
-    c:option("--max-depth", "Longest path allowed (intermediates).", "10"):convert(tonumber)
+    c:option("--max-depth", "Longest path allowed (intermediates); an integer >= 0.", "10"):convert(max_depth)
     c:flag("--partial-chain", "Accept a path that ends at a trusted intermediate.")
     c:flag("--json", "Print the result as one JSON object.")
   end
@@ -112,12 +115,28 @@ local function build_parser()
   return p
 end
 
-local function read(path, what)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, ("cannot open %s %s"):format(what, err) end
-  local data = f:read("*a")
-  f:close()
-  return data
+-- data, err = read(path, where): a regular file of at most 64 MiB (core.read_file:
+-- a directory, FIFO or device is refused with "clientcert.<where>: <path>: ...").
+local function read(path, where)
+  return core.read_file(path, clientcert.MAX_FILE, where)
+end
+
+-- list, err = read_certs(path, where): every certificate of a PEM bundle, or one DER certificate.
+local function read_certs(path, where)
+  local data, err = read(path, where)
+  if not data then return nil, err end
+  local list, perr
+  if data:find("-----BEGIN ", 1, true) then
+    list, perr = clientcert.parse_all(data)
+  else
+    local c
+    c, perr = clientcert.parse(data)
+    list = c and { c }
+  end
+  if not list then
+    return nil, ("clientcert.%s: %s: %s"):format(where, path, (tostring(perr):gsub("^clientcert%.[%w_%.]+: ", "")))
+  end
+  return list
 end
 
 local function flat(list)
@@ -163,16 +182,12 @@ function M.print_path(out, result)
   end
 end
 
-local function cmd_info(a, out)
-  local list, err = clientcert.load_all(a.cert)
-  if not list then
-    local c, e2 = clientcert.load(a.cert)   -- DER
-    if not c then out:write(err or e2, "\n") return EXIT_ERROR end
-    list = { c }
-  end
+local function cmd_info(a, out, eout)
+  local list, err = read_certs(a.cert, "info")
+  if not list then eout:write(err, "\n") return EXIT_ERROR end
   for i, c in ipairs(list) do
     local info, ierr = c:info()
-    if not info then out:write(ierr, "\n") return EXIT_ERROR end
+    if not info then eout:write(ierr, "\n") return EXIT_ERROR end
     if a.json then
       if not emit_json(out, info) then return EXIT_ERROR end
     else
@@ -182,37 +197,33 @@ local function cmd_info(a, out)
   return EXIT_OK
 end
 
-local function load_time(a, out)
+local function load_time(a, eout)
   if not a.time then return os.time() end
   local t, err = M.parse_time(a.time)
-  if not t then out:write("clientcert: ", err, "\n") end
+  if not t then eout:write("clientcert: ", err, "\n") end
   return t
 end
 
-local function cmd_verify(a, out)
-  local when = load_time(a, out)
+local function cmd_verify(a, out, eout)
+  local when = load_time(a, eout)
   if not when then return EXIT_ERROR end
   local store, err = clientcert.store{ roots = flat(a.roots), intermediates = flat(a.intermediates),
                                        crls = flat(a.crl) }
-  if not store then out:write(err, "\n") return EXIT_ERROR end
-  local certs, lerr = clientcert.load_all(a.cert)
-  if not certs then
-    local c = clientcert.load(a.cert)
-    if not c then out:write(lerr, "\n") return EXIT_ERROR end
-    certs = { c }
-  end
+  if not store then eout:write(err, "\n") return EXIT_ERROR end
+  local certs, lerr = read_certs(a.cert, "verify")
+  if not certs then eout:write(lerr, "\n") return EXIT_ERROR end
   local chain = {}
   for i = 2, #certs do chain[#chain + 1] = certs[i] end
   for _, path in ipairs(a.chain or {}) do
-    local more, cerr = clientcert.load_all(path)
-    if not more then out:write(cerr, "\n") return EXIT_ERROR end
+    local more, cerr = read_certs(path, "verify")
+    if not more then eout:write(cerr, "\n") return EXIT_ERROR end
     for _, c in ipairs(more) do chain[#chain + 1] = c end
   end
   local result, verr = store:verify(certs[1], {
     chain = chain, time = when, purpose = a.purpose, crl = a.crl_check,
     crl_missing = a.crl_missing, max_depth = a.max_depth, partial_chain = a.partial_chain,
   })
-  if not result then out:write(verr, "\n") return EXIT_ERROR end
+  if not result then eout:write(verr, "\n") return EXIT_ERROR end
   if a.json then
     if not emit_json(out, result) then return EXIT_ERROR end
   else
@@ -222,42 +233,42 @@ local function cmd_verify(a, out)
   return result.ok and EXIT_OK or EXIT_REJECT
 end
 
-local function passphrase(a, out)
+local function passphrase(a, eout)
   if not a.passphrase_env then return nil, true end
   local v = os.getenv(a.passphrase_env)
-  if not v then out:write("clientcert: environment variable ", a.passphrase_env, " is not set\n") return nil, false end
+  if not v then eout:write("clientcert: environment variable ", a.passphrase_env, " is not set\n") return nil, false end
   return v, true
 end
 
-local function cmd_check(a, out)
-  local when = load_time(a, out)
+local function cmd_check(a, out, eout)
+  local when = load_time(a, eout)
   if not when then return EXIT_ERROR end
   local params = {}
   for _, kv in ipairs(a.param or {}) do
     local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then out:write("clientcert: --param wants KEY=VALUE, got '", kv, "'\n") return EXIT_ERROR end
+    if not k then eout:write("clientcert: --param wants KEY=VALUE, got '", kv, "'\n") return EXIT_ERROR end
     local old = params[k]
     if old == nil then params[k] = v
     elseif type(old) == "table" then old[#old + 1] = v
     else params[k] = { old, v } end
   end
   local policy, perr = clientcert.load_policy(a.policy, params)
-  if not policy then out:write(perr, "\n") return EXIT_ERROR end
+  if not policy then eout:write(perr, "\n") return EXIT_ERROR end
   local req = { time = when, chain = {} }
   if a.cert and a.cert ~= "-" then
-    local data, err = read(a.cert, "certificate")
-    if not data then out:write("clientcert: ", err, "\n") return EXIT_ERROR end
+    local data, err = read(a.cert, "check")
+    if not data then eout:write(err, "\n") return EXIT_ERROR end
     req.cert = data
   end
   for _, path in ipairs(a.chain or {}) do
-    local data, err = read(path, "chain")
-    if not data then out:write("clientcert: ", err, "\n") return EXIT_ERROR end
+    local data, err = read(path, "check")
+    if not data then eout:write(err, "\n") return EXIT_ERROR end
     req.chain[#req.chain + 1] = data
   end
   if a.key then
-    local data, err = read(a.key, "key")
-    if not data then out:write("clientcert: ", err, "\n") return EXIT_ERROR end
-    local pass, ok = passphrase(a, out)
+    local data, err = read(a.key, "check")
+    if not data then eout:write(err, "\n") return EXIT_ERROR end
+    local pass, ok = passphrase(a, eout)
     if not ok then return EXIT_ERROR end
     req.key, req.passphrase = data, pass
   end
@@ -288,11 +299,11 @@ local function cmd_check(a, out)
   return verdict.accepted and EXIT_OK or EXIT_REJECT
 end
 
-local function cmd_audit(a, out)
-  local when = load_time(a, out)
+local function cmd_audit(a, out, eout)
+  local when = load_time(a, eout)
   if not when then return EXIT_ERROR end
   local store, err = clientcert.store{ roots = flat(a.roots) }
-  if not store then out:write(err, "\n") return EXIT_ERROR end
+  if not store then eout:write(err, "\n") return EXIT_ERROR end
   local report = require("clientcert.policy").audit_store(store, { time = when })
   if a.json then
     if not emit_json(out, report) then return EXIT_ERROR end
@@ -306,33 +317,35 @@ local function cmd_audit(a, out)
   return report.ok and EXIT_OK or EXIT_REJECT
 end
 
-local function cmd_match_key(a, out)
+local function cmd_match_key(a, out, eout)
   local cert, err = clientcert.load(a.cert)
-  if not cert then out:write(err, "\n") return EXIT_ERROR end
-  local key, kerr = read(a.key, "key")
-  if not key then out:write("clientcert: ", kerr, "\n") return EXIT_ERROR end
-  local pass, ok = passphrase(a, out)
+  if not cert then eout:write(err, "\n") return EXIT_ERROR end
+  local key, kerr = read(a.key, "match_key")
+  if not key then eout:write(kerr, "\n") return EXIT_ERROR end
+  local pass, ok = passphrase(a, eout)
   if not ok then return EXIT_ERROR end
   local match, merr = cert:matches_key(key, pass)
-  if match == nil then out:write(merr, "\n") return EXIT_ERROR end
+  if match == nil then eout:write(merr, "\n") return EXIT_ERROR end
   out:write(match and "the key matches the certificate\n" or "the key does NOT match the certificate\n")
   return match and EXIT_OK or EXIT_REJECT
 end
 
---- code = cli.main(argv[, out]): runs one command; returns the exit status.
-function M.main(argv, out)
-  out = out or io.stdout
+--- code = cli.main(argv[, out[, err]]): runs one command; returns the exit status.
+-- Results go to out (default io.stdout), errors to err (default io.stderr): one
+-- line "clientcert...: <what>" for an unreadable input or a usage error (exit 2).
+function M.main(argv, out, eout)
+  out, eout = out or io.stdout, eout or io.stderr
   local parser = build_parser()
   local ok, a = parser:pparse(argv)
   if not ok then
-    io.stderr:write(parser:get_usage(), "\n\nclientcert: ", a, "\n")
+    eout:write(parser:get_usage(), "\n\nclientcert: ", a, "\n")
     return EXIT_ERROR
   end
   local cmds = { info = cmd_info, verify = cmd_verify, check = cmd_check,
                  ["audit-store"] = cmd_audit, ["match-key"] = cmd_match_key }
-  local run_ok, code = pcall(cmds[a.command], a, out)
+  local run_ok, code = pcall(cmds[a.command], a, out, eout)
   if not run_ok then
-    out:write("clientcert: ", tostring(code), "\n")
+    eout:write("clientcert: ", tostring(code), "\n")
     return EXIT_ERROR
   end
   return code

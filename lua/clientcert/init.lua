@@ -16,29 +16,18 @@ local M = {}
 M.version = core.version
 M.openssl_version = core.openssl_version
 
+-- The most a certificate or CRL file may hold (as core.parse accepts at most).
 local MAX_FILE = 64 * 1024 * 1024
+M.MAX_FILE = MAX_FILE
 
--- data, err = read_file(path, where): whole file, or nil, "clientcert.<where>: ...".
+-- data, err = read_file(path, where): the whole regular file, at most MAX_FILE
+-- bytes, or nil, "clientcert.<where>: ..." (a directory, FIFO, device or socket
+-- is refused without reading it; see core.read_file).
 local function read_file(path, where)
   if type(path) ~= "string" then
     error(("clientcert.%s: path must be a string, got %s"):format(where, type(path)), 3)
   end
-  local f, err = io.open(path, "rb")
-  if not f then
-    return nil, ("clientcert.%s: cannot open %s"):format(where, err)
-  end
-  local size = f:seek("end")
-  if size and size > MAX_FILE then
-    f:close()
-    return nil, ("clientcert.%s: %s: file larger than 64 MiB"):format(where, path)
-  end
-  f:seek("set")
-  local data, rerr = f:read("*a")
-  f:close()
-  if not data then
-    return nil, ("clientcert.%s: cannot read %s: %s"):format(where, path, tostring(rerr))
-  end
-  return data
+  return core.read_file(path, MAX_FILE, where)
 end
 
 -- Replaces the "clientcert.<fn>:" prefix of a core error with "clientcert.<where>: <ctx>:".

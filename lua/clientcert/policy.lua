@@ -477,12 +477,10 @@ end
 function M.load_file(path, params)
   if type(path) ~= "string" then error("clientcert.load_policy: path must be a string", 2) end
   if params ~= nil and type(params) ~= "table" then error("clientcert.load_policy: params must be a table", 2) end
-  local f, oerr = io.open(path, "rb")
-  if not f then return nil, "clientcert.load_policy: cannot open " .. oerr end
-  local src = f:read(MAX_POLICY_SOURCE + 1)
-  f:close()
-  if not src then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
-  if #src > MAX_POLICY_SOURCE then return nil, "clientcert.load_policy: " .. path .. ": larger than 1 MiB" end
+  -- a regular file of at most 1 MiB (no FIFO, device or directory: see core.read_file)
+  local src, rerr = require("clientcert.core").read_file(path, MAX_POLICY_SOURCE, "load_policy")
+  if not src then return nil, rerr end
+  if src == "" then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
   local chunk, lerr = load_text(src, "@" .. path, sandbox_env(params))
   if not chunk then return nil, "clientcert.load_policy: " .. tostring(lerr) end
