@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall fuzz fuzz-build fuzz-seeds bench bench-hostile bench-nginx
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall rock rock-install fuzz fuzz-build fuzz-seeds bench bench-hostile bench-nginx
 
 all: lua54 luajit ## build both modules
 
@@ -63,20 +63,51 @@ valgrind: lua54 ## the specs under valgrind memcheck: no error, no definite leak
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  --show-leak-kinds=definite lua5.4 /usr/bin/busted $(SPEC_PATHS) --cpath='./build/lua5.4/?.so' -o utfTerminal spec
 
-PREFIX ?= /usr/local
-JIT_LMOD = $(PREFIX)/share/lua/5.1
-JIT_CMOD = $(PREFIX)/lib/lua/5.1
+# Installation: both runtimes' files straight into PREFIX, where the stock
+# interpreters search (Debian lua5.4 and luajit: PREFIX/{share,lib}/lua/5.4 and
+# .../5.1), and the clientcert command into PREFIX/bin. Nothing is built in place:
+# the modules come from build/, so no clientcert/core.so is ever left in the
+# checkout for LuaJIT's "./?.so" to pick up. DESTDIR stages a package.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LUA54_LMOD = $(DESTDIR)$(PREFIX)/share/lua/5.4
+LUA54_CMOD = $(DESTDIR)$(PREFIX)/lib/lua/5.4
+JIT_LMOD   = $(DESTDIR)$(PREFIX)/share/lua/5.1
+JIT_CMOD   = $(DESTDIR)$(PREFIX)/lib/lua/5.1
+BINDIR     = $(DESTDIR)$(PREFIX)/bin
+LUA_SRC    = $(wildcard lua/clientcert/*.lua)
 
-install: all ## install for Lua 5.4 (luarocks, with the clientcert command) and for LuaJIT/OpenResty (run as root)
-	install -d $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
+install: all ## install for Lua 5.4 and LuaJIT/OpenResty, and the clientcert command, under PREFIX (/usr/local; as root)
+	install -d $(LUA54_LMOD)/clientcert $(LUA54_CMOD)/clientcert $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert $(BINDIR)
+	install -m 0644 $(OUT54) $(LUA54_CMOD)/clientcert/core.so
+	install -m 0644 $(LUA_SRC) $(LUA54_LMOD)/clientcert/
 	install -m 0644 $(OUTJIT) $(JIT_CMOD)/clientcert/core.so
-	install -m 0644 lua/clientcert/init.lua $(JIT_LMOD)/clientcert/init.lua
-	install -m 0644 lua/clientcert/causes.lua lua/clientcert/policy.lua lua/clientcert/cli.lua lua/clientcert/util.lua lua/clientcert/lru.lua lua/clientcert/nginx.lua $(JIT_LMOD)/clientcert/
-	luarocks --lua-version=5.4 make --deps-mode=none clientcert-scm-1.rockspec
+	install -m 0644 $(LUA_SRC) $(JIT_LMOD)/clientcert/
+	install -m 0755 bin/clientcert $(BINDIR)/clientcert
 
-uninstall: ## remove what install put in place
-	-luarocks --lua-version=5.4 remove clientcert
-	rm -rf $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
+uninstall: ## remove what install put in place (and a clientcert rock an older `make install` registered with LuaRocks)
+	@if command -v luarocks >/dev/null 2>&1 && luarocks --lua-version=5.4 show clientcert >/dev/null 2>&1; then \
+	  echo "luarocks --lua-version=5.4 remove clientcert"; luarocks --lua-version=5.4 remove clientcert; fi
+	rm -rf $(LUA54_LMOD)/clientcert $(LUA54_CMOD)/clientcert $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert
+	rm -f $(BINDIR)/clientcert
+
+# LuaRocks (`luarocks make`, build.type = "make" in clientcert-scm-1.rockspec):
+# `rock` builds for the Lua whose headers are in LUA_INCDIR into build/rock/ (not
+# into the checkout's module paths), `rock-install` copies into the rock's dirs.
+ROCK_OUT = build/rock/clientcert/core.so
+ROCK_SSL_CFLAGS = $(if $(OPENSSL_INCDIR),-I$(OPENSSL_INCDIR),$(SSL_CFLAGS))
+ROCK_SSL_LIBS   = $(if $(OPENSSL_LIBDIR),-L$(OPENSSL_LIBDIR)) $(SSL_LIBS)
+
+rock: ## (run by luarocks make) build core.so for LUA_INCDIR into build/rock
+	@test -n "$(LUA_INCDIR)" || { echo "make rock: LUA_INCDIR is not set (run by luarocks make)"; exit 2; }
+	@mkdir -p $(dir $(ROCK_OUT))
+	$(CC) $(WARN) $(CFLAGS) $(PICFLAGS) -I$(LUA_INCDIR) $(ROCK_SSL_CFLAGS) -shared -o $(ROCK_OUT) $(SRC) $(ROCK_SSL_LIBS)
+
+rock-install: ## (run by luarocks make) copy the module and Lua files into INST_LIBDIR / INST_LUADIR
+	@test -n "$(INST_LIBDIR)" -a -n "$(INST_LUADIR)" || { echo "make rock-install: INST_LIBDIR/INST_LUADIR not set"; exit 2; }
+	install -d $(INST_LIBDIR)/clientcert $(INST_LUADIR)/clientcert
+	install -m 0644 $(ROCK_OUT) $(INST_LIBDIR)/clientcert/core.so
+	install -m 0644 $(LUA_SRC) $(INST_LUADIR)/clientcert/
 
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

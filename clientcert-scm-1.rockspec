@@ -1,7 +1,7 @@
 rockspec_format = "3.0"
 package = "clientcert"
 version = "scm-1"
--- Built from a checkout: `luarocks --lua-version=5.4 make --deps-mode=none` (see README).
+-- From a checkout: `luarocks make` (see README "Two commands"; `sudo make install` needs no LuaRocks).
 source = {
   url = "git+https://clientcert.invalid/clientcert.git",
 }
@@ -25,24 +25,21 @@ external_dependencies = {
   OPENSSL = { header = "openssl/x509_vfy.h" },
 }
 build = {
-  type = "builtin",
-  modules = {
-    ["clientcert.core"] = {
-      sources = {
-        "csrc/common.c", "csrc/names.c", "csrc/cert.c",
-        "csrc/crl.c", "csrc/store.c", "csrc/codes.c", "csrc/sysio.c", "csrc/core.c",
-      },
-      libraries = { "ssl", "crypto" },
-      incdirs = { "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(OPENSSL_LIBDIR)" },
-    },
-    ["clientcert"] = "lua/clientcert/init.lua",
-    ["clientcert.causes"] = "lua/clientcert/causes.lua",
-    ["clientcert.policy"] = "lua/clientcert/policy.lua",
-    ["clientcert.cli"] = "lua/clientcert/cli.lua",
-    ["clientcert.util"] = "lua/clientcert/util.lua",
-    ["clientcert.lru"] = "lua/clientcert/lru.lua",
-    ["clientcert.nginx"] = "lua/clientcert/nginx.lua",
+  -- The Makefile builds into build/rock/ (never a clientcert/core.so in the
+  -- checkout, where LuaJIT's "./?.so" would load it) with the project's flags.
+  type = "make",
+  build_target = "rock",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    OPENSSL_INCDIR = "$(OPENSSL_INCDIR)",
+    OPENSSL_LIBDIR = "$(OPENSSL_LIBDIR)",
+  },
+  install_target = "rock-install",
+  install_variables = {
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    INST_LIBDIR = "$(LIBDIR)",
+    INST_LUADIR = "$(LUADIR)",
   },
   install = {
     bin = { clientcert = "bin/clientcert" },
