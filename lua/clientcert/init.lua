@@ -27,7 +27,10 @@ local function read_file(path, where)
   if type(path) ~= "string" then
     error(("clientcert.%s: path must be a string, got %s"):format(where, type(path)), 3)
   end
-  return core.read_file(path, MAX_FILE, where)
+  local data, err = core.read_file(path, MAX_FILE, where)
+  -- a caller that watches files for changes (the OpenResty gate) collects their paths
+  if data and M._reads then M._reads[#M._reads + 1] = path end
+  return data, err
 end
 
 -- Replaces the "clientcert.<fn>:" prefix of a core error with "clientcert.<where>: <ctx>:".

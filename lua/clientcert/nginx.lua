@@ -220,6 +220,7 @@ end
 -- request that nginx's certificate check turned into a 495/496 error page).
 function M.verdict(policy, opts)
   opts = check_opts(opts, "verdict")
+  policy = M.current(policy)
   local tls = { nginx_verify = ngx.var.ssl_client_verify, nginx_refused = refused_by_nginx(opts) }
   local peer, err
   if ssl_api then
@@ -306,6 +307,7 @@ end
 -- the compact verdict JSON for the access log), log_accepted (default true).
 function M.enforce(policy, opts)
   opts = check_opts(opts, "enforce")
+  policy = M.current(policy)
   local vopts = {}
   for k, val in pairs(opts) do if k ~= "var" and k ~= "log_accepted" then vopts[k] = val end end
   local ok, v = pcall(M.verdict, policy, vopts)
@@ -333,6 +335,104 @@ function M.enforce(policy, opts)
   ngx.header["Cache-Control"] = "no-store"
   ngx.print(body_for(v))
   return ngx.exit(ngx.status)
+end
+
+-- Policies loaded from files, re-loaded when one of their files changes ----------
+
+local Handle = {}
+Handle.__index = Handle
+Handle.__metatable = "clientcert.nginx.handle"
+
+local MAX_FILE = 64 * 1024 * 1024
+
+-- A digest of each file's content ("!" and the error when it cannot be read):
+-- content, not mtime, so that a rewrite within the same second is seen.
+local function digests(files)
+  local out = {}
+  for i, path in ipairs(files) do
+    local data, err = core.read_file(path, MAX_FILE, "nginx.reload")
+    out[i] = data and ngx.md5(data) or ("!" .. tostring(err))
+  end
+  return out
+end
+
+-- policy, files | nil, err: load_policy, noting every file read on the way (the
+-- policy file, and the roots, intermediates and CRLs it loads).
+local function load_tracked(path, params)
+  local prev = clientcert._reads
+  local reads = {}
+  clientcert._reads = reads
+  local ok, policy, err = pcall(clientcert.load_policy, path, params)
+  clientcert._reads = prev
+  if not ok then return nil, tostring(policy) end
+  if not policy then return nil, err end
+  local files, seen = { path }, { [path] = true }
+  for _, f in ipairs(reads) do
+    if not seen[f] then
+      seen[f] = true
+      files[#files + 1] = f
+    end
+  end
+  return policy, files
+end
+
+--- handle, err = gate.load_policy(path[, params]): clientcert.load_policy, kept
+-- with the list of files it read so that gate.watch / gate.reload can load it
+-- again when one changes. Give the handle wherever a policy is expected.
+function M.load_policy(path, params)
+  local policy, files = load_tracked(path, params)
+  if not policy then return nil, files end
+  return setmetatable({ path = path, params = params, policy = policy, files = files,
+                        digests = digests(files), generation = 1 }, Handle)
+end
+
+--- policy = gate.current(policy_or_handle): the policy a handle holds now.
+function M.current(p)
+  if getmetatable(p) == "clientcert.nginx.handle" then return rawget(p, "policy") end
+  return p
+end
+
+--- changed, err = gate.reload(handle[, force]): loads the policy file again when
+-- one of its files changed (or always, with force) and swaps it in for this
+-- worker (the verdict cache goes with the old policy). A policy that fails to
+-- load is not swapped in: the old one keeps serving, and the error is returned
+-- (and logged). Returns true when a new policy is in place, false when nothing
+-- changed.
+function M.reload(h, force)
+  if getmetatable(h) ~= "clientcert.nginx.handle" then
+    error("clientcert.nginx.reload: expected a handle from gate.load_policy", 2)
+  end
+  local now = digests(h.files)
+  local changed = force
+  for i = 1, #h.files do if now[i] ~= h.digests[i] then changed = true end end
+  if not changed then return false end
+  local policy, files = load_tracked(h.path, h.params)
+  if not policy then
+    ngx.log(ngx.ERR, "clientcert: reload of ", h.path, " failed, the previous policy stays: ", files)
+    return nil, files
+  end
+  h.policy, h.files, h.digests, h.generation = policy, files, digests(files), h.generation + 1
+  ngx.log(ngx.NOTICE, "clientcert: reloaded ", h.path, " (generation ", h.generation, ", ", #files, " files)")
+  return true
+end
+
+--- gate.watch(handle[, interval]): in init_worker_by_lua*, checks the handle's
+-- files every interval seconds (default 5) in this worker and reloads on change.
+function M.watch(h, interval)
+  if getmetatable(h) ~= "clientcert.nginx.handle" then
+    error("clientcert.nginx.watch: expected a handle from gate.load_policy", 2)
+  end
+  interval = interval or 5
+  if type(interval) ~= "number" or interval ~= interval or interval <= 0 then
+    error("clientcert.nginx.watch: interval must be a number of seconds > 0", 2)
+  end
+  local ok, err = ngx.timer.every(interval, function(premature)
+    if premature then return end
+    local rok, rerr = pcall(M.reload, h)
+    if not rok then ngx.log(ngx.ERR, "clientcert: reload check failed: ", rerr) end
+  end)
+  if not ok then error("clientcert.nginx.watch: cannot start the timer: " .. tostring(err), 2) end
+  return true
 end
 
 M.body_for = body_for

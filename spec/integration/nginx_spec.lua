@@ -138,6 +138,24 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(body:match("^403%.16 "), body)
   end)
 
+  it("picks up a CRL replaced on disk without an nginx reload", function()
+    expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
+    local crl = pki .. "/inter.crl"
+    local saved = live.read(crl)
+    live.write(crl .. ".new", live.read(pki .. "/inter-revokes-alice.crl"))
+    assert(os.rename(crl .. ".new", crl))
+    local status, body
+    for _ = 1, 60 do                          -- the example checks every 2 s: wait at most 6 s
+      status, body = live.curl(server, "/", { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key" })
+      if status == 403 then break end
+      live.sleep(0.1)
+    end
+    live.write(crl, saved)
+    assert.are.equal(403, status, body)
+    assert.truthy(body:match("^403%.13 "), body)
+    assert.truthy(live.read(server.log):find("clientcert: reloaded", 1, true))
+  end)
+
   -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
   -- (bounded) until the old worker has gone.
   local function reconfigure(f)
