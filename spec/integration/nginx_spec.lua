@@ -156,6 +156,22 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(live.read(server.log):find("clientcert: reloaded", 1, true))
   end)
 
+  it("keeps serving the previous policy when the changed policy file does not load", function()
+    local file = dir .. "/policy.lua"
+    local saved = live.read(file)
+    live.write(file, "return {mode = \"off\"\n")        -- a syntax error
+    local log = ""
+    for _ = 1, 60 do                          -- a reload attempt within 6 s
+      log = live.read(server.log) or ""
+      if log:find("failed, the previous policy stays", 1, true) then break end
+      live.sleep(0.1)
+    end
+    local status, body = live.curl(server, "/", { cert = pki .. "/oscar-chain.pem", key = pki .. "/oscar.key" })
+    live.write(file, saved)
+    assert.truthy(log:find("failed, the previous policy stays", 1, true), "no failed reload in the log")
+    assert.are.equal(403, status, body)         -- not "off": the old policy still decides
+  end)
+
   -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
   -- (bounded) until the old worker has gone.
   local function reconfigure(f)
