@@ -26,7 +26,7 @@ local ISSUE_TABLE = {
   missing_intermediate = "403.16", invalid_ca = "403.16", chain_too_long = "403.16",
   wrong_purpose = "403.16", bad_signature = "403.16", invalid_certificate = "403.16",
   revocation_unknown = "403.16", expired = "403.17", not_yet_valid = "403.17", revoked = "403.13",
-  denied_by_rule = "403.12", intermediate_in_roots = "403.16", ok = "200",
+  denied_by_rule = "403.12", intermediate_in_roots = "403.16", ok = "200", internal_error = "500",
 }
 
 describe("causes.from_code", function()
@@ -162,12 +162,13 @@ describe("causes.list, causes.get, causes.rank", function()
       assert.equals(i, causes.rank(id))
     end
     for id in pairs(ISSUE_TABLE) do assert.is_true(seen[id], id) end
-    assert.equals("no_certificate", ids[1])
+    assert.equals("internal_error", ids[1])
     assert.equals("ok", ids[#ids])
   end)
 
   it("orders causes the way a person has to fix them", function()
     local function before(a, b) assert.is_true(causes.rank(a) < causes.rank(b), a .. " before " .. b) end
+    before("internal_error", "no_certificate")
     before("no_certificate", "invalid_certificate")
     before("invalid_certificate", "untrusted_root")
     before("untrusted_root", "expired")
@@ -185,7 +186,7 @@ describe("causes.list, causes.get, causes.rank", function()
       local c = causes.get(id)
       assert.equals(id, c.id)
       assert.equals(sub, c.substatus, id)
-      assert.equals(id == "ok" and 200 or 403, c.status, id)
+      assert.equals(id == "ok" and 200 or id == "internal_error" and 500 or 403, c.status, id)
     end
     assert.is_nil(causes.get("no_such_cause"))
   end)

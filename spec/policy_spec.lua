@@ -26,7 +26,7 @@ describe("policy:check", function()
       assert.equals(e.cause, v.cause)
       assert.equals(e.substatus, v.substatus)
       assert.equals(accepted, v.accepted)
-      assert.equals(accepted and 200 or 403, v.status)
+      assert.equals(accepted and 200 or require("clientcert.causes").get(e.cause).status, v.status)
       assert.is_string(v.title)
       assert.is_string(v.message)
       assert.not_matches("{", v.message)           -- every placeholder filled
@@ -297,11 +297,16 @@ describe("the rule", function()
     assert.equals("ok", with_rule(function() end).cause)
   end)
 
-  it("denies when it raises a non-string error, and keeps it", function()
+  it("rejects as internal_error when it raises, keeping a non-string error as text", function()
     local v = with_rule(function() error({ code = 1 }) end)
-    assert.equals("denied_by_rule", v.cause)
+    assert.equals("internal_error", v.cause)
     assert.is_false(v.accepted)
-    assert.matches("^table", v.rule_error)
+    assert.equals("an error value of type table", v.rule_error)
+    v = with_rule(function() error() end)
+    assert.equals("internal_error", v.cause)
+    assert.equals("an error without a message (nil)", v.rule_error)
+    v = with_rule(function() error(42, 0) end)
+    assert.equals("an error value 42", v.rule_error)
   end)
 
   it("is not asked about an invalid chain", function()
@@ -315,28 +320,48 @@ end)
 describe("policy:check fails closed", function()
   local store = cases.store(clientcert, "with_inter")
 
-  it("rejects with the error when verification raises inside check", function()
+  -- an internal error is the server's: internal_error (500), the detail only in verdict.error
+  local function assert_internal(v, detail)
+    assert.is_false(v.accepted)
+    assert.equals("internal_error", v.cause)
+    assert.equals(500, v.status)
+    assert.equals("500", v.substatus)
+    assert.matches(detail, v.error, 1, true)
+    local text = { v.message, v.title }
+    for _, s in ipairs(v.resolution) do
+      assert.equals("server operator", s.who)
+      text[#text + 1] = s.step
+    end
+    text = table.concat(text, " ")
+    assert.not_matches("%.lua", text)
+    assert.not_matches("/", text)
+    assert.not_matches(detail, text, 1, true)
+    assert.matches("says nothing about the certificate", v.message, 1, true)
+  end
+
+  it("rejects as internal_error when verification raises inside check", function()
     local policy = clientcert.policy{ trust = store }
-    local v = policy:check{ cert = pki.read("alice.pem"), chain = { bad = "not a list" }, time = pki.T }
-    assert.is_false(v.accepted)
-    assert.equals("invalid_certificate", v.cause)
-    assert.equals("403.16", v.substatus)
-    assert.matches("chain", v.error, 1, true)
+    assert_internal(policy:check{ cert = pki.read("alice.pem"), chain = { bad = "not a list" }, time = pki.T },
+      "chain")
   end)
 
-  it("rejects a certificate of the wrong type rather than raising", function()
-    local v = clientcert.policy{ trust = store }:check{ cert = { "alice" }, time = pki.T }
-    assert.is_false(v.accepted)
-    assert.equals("invalid_certificate", v.cause)
+  it("rejects a certificate of the wrong type as internal_error rather than raising", function()
+    assert_internal(clientcert.policy{ trust = store }:check{ cert = { "alice" }, time = pki.T }, "cert must be")
   end)
 
-  it("rejects when the trust store was closed under it", function()
+  it("rejects as internal_error when the trust store was closed under it", function()
     local s = cases.store(clientcert, "with_inter")
     local policy = clientcert.policy{ trust = s }
     s:close()
-    local v = policy:check{ cert = pki.read("alice.pem"), time = pki.T }
-    assert.is_false(v.accepted)
-    assert.equals("invalid_certificate", v.cause)
+    assert_internal(policy:check{ cert = pki.read("alice.pem"), time = pki.T }, "object is closed")
+  end)
+
+  it("rejects as internal_error when a rule raises, the error only in rule_error", function()
+    local v = clientcert.policy{ trust = store, rule = function() error("/srv/policy.lua:3: boom", 0) end }
+      :check{ cert = pki.read("alice.pem"), time = pki.T }
+    assert_internal(v, "the policy rule failed")
+    assert.equals("/srv/policy.lua:3: boom", v.rule_error)
+    assert.not_matches("boom", v.message, 1, true)
   end)
 
   it("rejects an unreadable key as no_private_key", function()
@@ -414,7 +439,8 @@ describe("clientcert.load_policy sandbox", function()
   it("keeps the host's libraries and clientcert out of a policy file's reach", function()
     local path = write("tamper.lua", [[
       string.find = nil; string.format = nil; table.concat = nil; math.floor = nil
-      clientcert.parse = nil; clientcert.policy = nil
+      assert(not pcall(function() clientcert.parse = nil end))
+      assert(not pcall(function() clientcert.policy = nil end))
       return { mode = "off" }]])
     assert.is_table(clientcert.load_policy(path))
     assert.is_function(string.find)
@@ -440,7 +466,7 @@ describe("clientcert.load_policy sandbox", function()
                rule = function() os.execute("true") return true end }]]):format(pki.path("root.pem"),
       pki.path("inter.pem")))
     local v = assert(clientcert.load_policy(path)):check{ cert = pki.read("alice.pem"), time = pki.T }
-    assert.equals("denied_by_rule", v.cause)
+    assert.equals("internal_error", v.cause)
     assert.matches("os", v.rule_error, 1, true)
   end)
 
@@ -491,5 +517,150 @@ describe("audit_store arguments", function()
     local store = cases.store(clientcert, "plain")
     assert.has_error(function() clientcert.audit_store(store, { time = "now" }) end)
     assert.has_error(function() clientcert.audit_store(store, 5) end)
+  end)
+end)
+
+describe("list options (allow, verify.flags, verify.policies)", function()
+  local store = cases.store(clientcert, "with_inter")
+  local function err_of(opts)
+    opts.trust = opts.trust or store
+    local ok, err = pcall(clientcert.policy, opts)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("refuse an allow that is not a proper sequence instead of admitting everyone", function()
+    assert.matches("allow must be a list (keys 1..n with no holes): found key 'admins'",
+      err_of{ allow = { admins = { subject_cn = "admin" } } }, 1, true)
+    assert.matches("allow must be a list", err_of{ allow = { [2] = { subject_cn = "admin" } } }, 1, true)
+    assert.matches("allow must be a list", err_of{ allow = { { subject_cn = "a" }, nil, { subject_cn = "b" } } },
+      1, true)
+    assert.matches("allow must be a list", err_of{ allow = { subject_cn = "admin" } }, 1, true)
+  end)
+
+  it("refuse keyed, holey or non-list verify.flags and verify.policies", function()
+    assert.matches("verify.flags must be a list", err_of{ verify = { flags = { x509_strict = true } } }, 1, true)
+    assert.matches("verify.flags must be a list", err_of{ verify = { flags = "x509_strict" } }, 1, true)
+    assert.matches("verify.policies must be a list", err_of{ verify = { policies = { [2] = "1.2.3" } } }, 1, true)
+    assert.matches("verify.flags[1]: unknown flag 'x509_strikt'", err_of{ verify = { flags = { "x509_strikt" } } },
+      1, true)
+    assert.matches("verify.policies[1] must be a dotted OID", err_of{ verify = { policies = { "anyPolicy" } } },
+      1, true)
+  end)
+
+  it("accept every flag name store:verify takes", function()
+    for _, flag in ipairs({ "x509_strict", "policy_check", "explicit_policy", "inhibit_any", "inhibit_map",
+                            "allow_proxy_certs", "use_deltas", "extended_crl_support", "check_ss_signature",
+                            "ignore_critical", "no_alt_chains" }) do
+      local v = clientcert.policy{ trust = store, verify = { flags = { flag }, policies = { "2.5.29.32.0" } } }
+        :check{ cert = pki.read("alice.pem"), time = pki.T }
+      assert.not_equals("internal_error", v.cause, flag)
+    end
+  end)
+end)
+
+describe("configuration errors at construction", function()
+  local store = cases.store(clientcert, "with_inter")
+  local function err_of(opts)
+    opts.trust = store
+    local ok, err = pcall(clientcert.policy, opts)
+    assert.is_false(ok, "accepted")
+    return err
+  end
+
+  it("refuse a malformed Lua pattern even where a match would never reach the fault", function()
+    for _, pat in ipairs({ "^alice%", "[a", "[%", "%b", "%bx", "%f", "%fa", "(a", "a)", "%1", "(a%1)", "%0",
+                           ("()"):rep(33) }) do
+      assert.matches("allow[1].subject_cn_pattern is not a valid Lua pattern",
+        err_of{ allow = { { subject_cn_pattern = pat } } }, 1, true)
+    end
+    for _, pat in ipairs({ "^alice$", "%d+", "[%w_]+", "[]]", "[^%]]", "%bxy", "%f[%w]x", "()", "(a)%1",
+                           "a*b-c?", "%%", "$", "^" }) do
+      assert.is_table(clientcert.policy{ trust = store, allow = { { subject_cn_pattern = pat } } }, pat)
+    end
+  end)
+
+  it("refuse each bad verify value with a clear message", function()
+    assert.matches("verify.crl_missing cannot be alow", err_of{ verify = { crl_missing = "alow" } }, 1, true)
+    assert.matches("verify.max_depth must be an integer 0 or more, got 10.5",
+      err_of{ verify = { max_depth = 10.5 } }, 1, true)
+    assert.matches("verify.max_depth must be an integer", err_of{ verify = { max_depth = math.huge } }, 1, true)
+    assert.matches("verify.max_depth must be an integer", err_of{ verify = { max_depth = 0 / 0 } }, 1, true)
+    assert.matches("verify.auth_level must be an integer between 0 and 5",
+      err_of{ verify = { auth_level = 6 } }, 1, true)
+    assert.matches("verify.partial_chain must be a boolean", err_of{ verify = { partial_chain = 1 } }, 1, true)
+    assert.matches("unknown verify option 'time'", err_of{ verify = { time = pki.T } }, 1, true)
+  end)
+
+  it("accept any whole max_depth >= 0, as nginx and OpenSSL do", function()
+    for _, d in ipairs({ 0, 10, 100, 255 }) do
+      assert.is_table(clientcert.policy{ trust = store, verify = { max_depth = d } })
+    end
+  end)
+
+  it("never rejects a client for a configuration error found only per request", function()
+    -- what used to reject every client as invalid_certificate with policy.lua's error text
+    local ok = pcall(clientcert.policy, { trust = store, allow = { { subject_cn_pattern = "^alice%" } } })
+    assert.is_false(ok)
+    ok = pcall(clientcert.policy, { trust = store, verify = { crl_missing = "alow" } })
+    assert.is_false(ok)
+  end)
+end)
+
+describe("multi-valued names", function()
+  local store = cases.store(clientcert, "with_inter")
+  local function verdict(cert, matcher)
+    return clientcert.policy{ trust = store, allow = { matcher } }:check{ cert = pki.read(cert), time = pki.T }
+  end
+
+  it("never match a CN matcher with one of several CNs, and say why", function()
+    for _, cert in ipairs({ "multicn.pem", "multirdn.pem" }) do
+      for _, m in ipairs({ { subject_cn = "admin" }, { subject_cn = "mallory" },
+                           { subject_cn_pattern = "^admin$" }, { subject_cn_pattern = "admin" },
+                           { subject_cn = "admin", issuer_cn = "Test Issuing CA" } }) do
+        local v = verdict(cert, m)
+        assert.equals("denied_by_rule", v.cause, cert)
+        assert.is_false(v.accepted)
+        assert.matches("the subject has 2 CN values; a CN matcher never matches a multi-valued name",
+          v.message, 1, true)
+        assert.matches("the subject has 2 CN values", v.rule_reason, 1, true)
+      end
+    end
+  end)
+
+  it("still match the whole subject exactly, and other attributes", function()
+    assert.equals("ok", verdict("multicn.pem", { subject = "CN=admin,CN=mallory,O=clientcert tests" }).cause)
+    assert.equals("ok", verdict("multirdn.pem", { subject = "CN=mallory+CN=admin,O=clientcert tests" }).cause)
+    assert.equals("ok", verdict("multicn.pem", { issuer_cn = "Test Issuing CA" }).cause)
+    assert.equals("ok", verdict("alice.pem", { subject_cn = "alice" }).cause)
+  end)
+
+  it("keep any-value semantics for SAN matchers", function()
+    assert.equals("ok", verdict("alice.pem", { san_dns = "alice.example.test" }).cause)
+    assert.equals("ok", verdict("alice.pem", { san_uri = "urn:example:alice" }).cause)
+    assert.equals("ok", verdict("alice.pem", { san_email_pattern = "@example%.test$" }).cause)
+  end)
+end)
+
+describe("example policies take one --param value or several", function()
+  it("partners: a single extra fingerprint given as a string is pinned, not ignored", function()
+    local fp = clientcert.load(pki.path("alice.pem")):fingerprint()
+    local p = assert(clientcert.load_policy("examples/policies/partners.lua",
+      { roots = pki.path("root.pem"), intermediates = pki.path("inter.pem"), extra_fingerprints = fp }))
+    assert.equals("ok", p:check{ cert = pki.read("alice.pem"), time = pki.T }.cause)
+    assert.equals("denied_by_rule", p:check{ cert = pki.read("bob.pem"), time = pki.T }.cause)
+  end)
+
+  it("admins: a single admin given as a string", function()
+    local p = assert(clientcert.load_policy("examples/policies/admins.lua",
+      { roots = pki.path("root.pem"), intermediates = pki.path("inter.pem"), admins = "alice@example.test",
+        issuer = "CN=Test Issuing CA,O=clientcert tests" }))
+    assert.equals("ok", p:check{ cert = pki.read("alice.pem"), time = pki.T }.cause)
+  end)
+
+  it("a keyed params list is an error, not an empty list", function()
+    local _, err = clientcert.load_policy("examples/policies/partners.lua",
+      { roots = pki.path("root.pem"), extra_fingerprints = { acme = "3b5f" } })
+    assert.matches("must be a list", err, 1, true)
   end)
 end)

@@ -6,7 +6,8 @@
 --                          {roots = ..., intermediates = ..., crls = {...}, admins = {"ops@example.com"}})
 local p = params
 local allow = {}
-for _, email in ipairs(p.admins or { "ops@example.com", "security@example.com" }) do
+-- list(): one --param admins=X on the command line arrives as a string, several as a list
+for _, email in ipairs(list(p.admins or { "ops@example.com", "security@example.com" })) do
   allow[#allow + 1] = { san_email = email, issuer = p.issuer or "CN=Corp Issuing CA,O=Example Corp" }
 end
 return {

@@ -7,7 +7,8 @@ local pinned = {
   -- Globex, registered 2026-05-19, ticket PARTNER-131
   { fingerprint = "a0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9f" },
 }
-for _, fp in ipairs(p.extra_fingerprints or {}) do pinned[#pinned + 1] = { fingerprint = fp } end
+-- list(): one --param extra_fingerprints=FP arrives as a string, several as a list
+for _, fp in ipairs(list(p.extra_fingerprints)) do pinned[#pinned + 1] = { fingerprint = fp } end
 return {
   mode = "require",
   trust = assert(clientcert.store{ roots = p.roots or "/etc/ssl/certs/ca-certificates.crt",

@@ -8,6 +8,10 @@
 -- has several problems, the first listed is the one to fix first.
 --
 -- Why this order (the order a person has to work through them):
+--   internal_error: the check itself failed (a bug, a closed store, a rule that
+--     raised), so no finding about the certificate can be trusted; it is never
+--     combined with another cause, and it ranks first so that causes.primary can
+--     never put a client-facing cause in front of a failed check.
 --   no_certificate, invalid_certificate, no_private_key: nothing else can be
 --     judged until there is a readable certificate whose key the client holds.
 --   chain_too_long, untrusted_root, missing_intermediate: the path itself; until
@@ -30,6 +34,14 @@ local M = {}
 local SERVER, CLIENT = "server operator", "client owner"
 
 local CATALOGUE = {
+  { id = "internal_error", status = 500, substatus = "500",
+    title = "Internal error while checking the client certificate",
+    message = "The server could not complete the check of the client certificate, so the client is not "
+      .. "admitted. This says nothing about the certificate itself.",
+    resolution = {
+      { who = SERVER, step = "Look at the server log for this request: the verdict's error (and rule_error) "
+        .. "field says what failed (a policy rule that raised, a closed trust store, a bug)." },
+    } },
   { id = "no_certificate", status = 403, substatus = "403.7", title = "Client certificate required",
     message = "The client sent no certificate.",
     resolution = {
@@ -380,6 +392,40 @@ end
 
 --- n = causes.rank(id): precedence (1 = fix first); unknown ids rank last.
 function M.rank(id) return RANK[id] or #CATALOGUE + 1 end
+
+local function id_of(x)
+  if type(x) == "table" then return x.cause end
+  return x
+end
+
+--- ids = causes.order(list): the cause ids of list (ids, or problems with a
+-- `cause` field) without repeats, by precedence: ids[1] is the primary cause.
+-- Equal ranks keep their order in list (only unknown ids can be equal).
+function M.order(list)
+  local seen, out, pos = {}, {}, {}
+  for i, x in ipairs(list) do
+    local id = id_of(x)
+    if id ~= nil and not seen[id] then
+      seen[id] = true
+      out[#out + 1] = id
+      pos[id] = i
+    end
+  end
+  table.sort(out, function(a, b)
+    local ra, rb = M.rank(a), M.rank(b)
+    if ra ~= rb then return ra < rb end
+    return pos[a] < pos[b]
+  end)
+  return out
+end
+
+--- id = causes.primary(list): "the" cause of a rejection with these problems
+-- (cause ids, or problems with a `cause` field): the one of highest precedence;
+-- nil for an empty list. store:verify's result.cause and policy:check's cause
+-- both come from here, so the two always agree.
+function M.primary(list)
+  return M.order(list)[1]
+end
 
 -- "YYYY-MM-DDTHH:MM:SSZ" for integer Unix seconds, by the one calendar of
 -- clientcert (core.time_format: no os.date, which is locale- and

@@ -204,8 +204,8 @@ local function annotate(result, root_subjects)
     end
     el.status = el.problems[1] and el.problems[1].cause or "ok"
   end
-  result.cause = result.ok and "ok" or (result.problems[1] and result.problems[1].cause)
-    or "invalid_certificate"
+  -- "the" cause: by precedence (causes.primary), as policy:check chooses it
+  result.cause = result.ok and "ok" or causes.primary(result.problems) or "invalid_certificate"
   return result
 end
 

@@ -11,16 +11,20 @@
 -- and never an accept. Not checked: OCSP, and anything store:verify does not check.
 local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
+local util = require "clientcert.util"
 
 local M = {}
 
-local Policy = {}
-Policy.__index = Policy
+-- A policy object is an empty proxy: its state lives in STATE (weak keys), out
+-- of reach of anything holding the object; its metatable is locked and its
+-- methods table has no __index key. So no code that gets a policy (a policy
+-- file, a rule, a caller) can change its mode, trust, allow list or verify
+-- options, or replace check for every policy of the process.
+local STATE = setmetatable({}, { __mode = "k" })
+local methods = {}
 
 local MODES = { require = true, optional = true, off = true }
 local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true }
-local VERIFY_KEYS = { crl = true, crl_missing = true, max_depth = true, purpose = true, partial_chain = true,
-                      check_time = true, flags = true, policies = true, auth_level = true }
 -- matcher key -> how to read the value from cert:info()
 local MATCH_KEYS = {
   subject_cn = true, subject = true, issuer_cn = true, issuer = true, san_email = true,
@@ -34,8 +38,83 @@ local VERIFY_VALUES = {
   crl_missing = { reject = true, allow = true },
   purpose = { client = true, server = true, any = true },
 }
-local VERIFY_TYPES = { max_depth = "number", partial_chain = "boolean", check_time = "boolean",
-                       flags = "table", policies = "table", auth_level = "number" }
+local VERIFY_BOOLEANS = { partial_chain = true, check_time = true }
+-- The names store:verify accepts in verify.flags (csrc/store.c store_flags;
+-- spec/policy_spec.lua checks that store:verify takes each of them).
+local FLAGS = {
+  x509_strict = true, policy_check = true, explicit_policy = true, inhibit_any = true, inhibit_map = true,
+  allow_proxy_certs = true, use_deltas = true, extended_crl_support = true, check_ss_signature = true,
+  ignore_critical = true, no_alt_chains = true,
+}
+
+-- err = pattern_error(p): what is wrong with Lua pattern p, or nil. A static
+-- check of the whole pattern, as lstrlib.c reads it: a malformed part is found
+-- even where matching a given subject would never reach it ("^alice%").
+local function pattern_error(p)
+  local n, i = #p, 1
+  local open, done, count = {}, {}, 0 -- open: stack of capture numbers; done[k]: capture k closed
+  local function class_end(j) -- j at '[': the index after the closing ']', or nil
+    j = j + 1
+    if p:sub(j, j) == "^" then j = j + 1 end
+    repeat
+      if j > n then return nil end
+      local c = p:sub(j, j)
+      j = j + 1
+      if c == "%" then
+        if j > n then return nil end
+        j = j + 1
+      end
+    until p:sub(j, j) == "]"
+    return j + 1
+  end
+  if p:sub(1, 1) == "^" then i = 2 end
+  while i <= n do
+    local c = p:sub(i, i)
+    if c == "%" then
+      local d = p:sub(i + 1, i + 1)
+      if d == "" then return "malformed pattern (ends with '%')" end
+      if d == "b" then
+        if i + 3 > n then return "missing arguments to '%b'" end
+        i = i + 4
+      elseif d == "f" then
+        if p:sub(i + 2, i + 2) ~= "[" then return "missing '[' after '%f' in pattern" end
+        i = class_end(i + 2)
+        if not i then return "malformed pattern (missing ']')" end
+      elseif d:match("%d") then
+        local k = tonumber(d)
+        if k == 0 or not done[k] then return "invalid capture index %" .. d end
+        i = i + 2
+      else
+        i = i + 2
+      end
+    elseif c == "[" then
+      i = class_end(i)
+      if not i then return "malformed pattern (missing ']')" end
+    elseif c == "(" then
+      count = count + 1
+      if count > 32 then return "too many captures" end
+      if p:sub(i + 1, i + 1) == ")" then -- position capture
+        done[count] = true
+        i = i + 2
+      else
+        open[#open + 1] = count
+        i = i + 1
+      end
+    elseif c == ")" then
+      if #open == 0 then return "invalid pattern capture" end
+      done[open[#open]] = true
+      open[#open] = nil
+      i = i + 1
+    else
+      i = i + 1
+    end
+  end
+  if #open > 0 then return "unfinished capture" end
+  local ok, err = pcall(string.find, "", p) -- and whatever this reader might have missed
+  if not ok then return tostring(err) end
+  return nil
+end
+M.pattern_error = pattern_error
 
 local function matcher_error(m, i)
   if type(m) ~= "table" then return ("allow[%d] must be a table"):format(i) end
@@ -43,8 +122,9 @@ local function matcher_error(m, i)
   for k, v in pairs(m) do
     if not MATCH_KEYS[k] then return ("allow[%d]: unknown matcher '%s'"):format(i, tostring(k)) end
     if type(v) ~= "string" then return ("allow[%d].%s must be a string"):format(i, k) end
-    if k:match("_pattern$") and not pcall(string.find, "", v) then
-      return ("allow[%d].%s is not a valid Lua pattern"):format(i, k)
+    if k:match("_pattern$") then
+      local perr = pattern_error(v)
+      if perr then return ("allow[%d].%s is not a valid Lua pattern: %s"):format(i, k, perr) end
     end
     n = n + 1
   end
@@ -52,21 +132,60 @@ local function matcher_error(m, i)
   return nil
 end
 
-local function verify_error(verify)
-  if type(verify) ~= "table" then return "verify must be a table" end
+-- A checker that raises "clientcert.policy: ..." (util's checkers) as err.
+local function checked(f, ...)
+  local ok, v = pcall(f, ...)
+  if ok then return v end
+  return nil, (tostring(v):gsub("^clientcert%.policy: ", ""))
+end
+
+-- copy | nil, err: the verify options, each value checked, as a fresh table.
+local function verify_copy(verify)
+  if type(verify) ~= "table" then return nil, "verify must be a table" end
+  local out = {}
   for k, v in pairs(verify) do
-    if not VERIFY_KEYS[k] then return ("unknown verify option '%s'"):format(tostring(k)) end
-    local values, want = VERIFY_VALUES[k], VERIFY_TYPES[k]
-    if values and not values[v] then
-      return ("verify.%s cannot be %s"):format(k, tostring(v))
-    elseif want and type(v) ~= want then
-      return ("verify.%s must be a %s, got %s"):format(k, want, type(v))
+    if type(k) ~= "string" then return nil, ("unknown verify option '%s'"):format(tostring(k)) end
+    local values = VERIFY_VALUES[k]
+    if values then
+      if not values[v] then return nil, ("verify.%s cannot be %s"):format(k, tostring(v)) end
+      out[k] = v
+    elseif VERIFY_BOOLEANS[k] then
+      if type(v) ~= "boolean" then return nil, ("verify.%s must be a boolean, got %s"):format(k, type(v)) end
+      out[k] = v
+    elseif k == "max_depth" or k == "auth_level" then
+      local n, err = checked(util.integer, v, "policy", "verify." .. k, 0, k == "auth_level" and 5 or nil)
+      if not n then return nil, err end
+      out[k] = n
+    elseif k == "flags" or k == "policies" then
+      if type(v) ~= "table" then return nil, ("verify.%s must be a list, got %s"):format(k, type(v)) end
+      local list, err = checked(util.list, v, "policy", "verify." .. k)
+      if not list then return nil, err end
+      local copy = {}
+      for i, name in ipairs(list) do
+        if type(name) ~= "string" then return nil, ("verify.%s[%d] must be a string"):format(k, i) end
+        if k == "flags" and not FLAGS[name] then
+          return nil, ("verify.flags[%d]: unknown flag '%s'"):format(i, name)
+        end
+        if k == "policies" and (not name:match("^[0-2]%.%d+[%.%d]*$") or name:match("%.%.") or name:match("%.$")) then
+          return nil, ("verify.policies[%d] must be a dotted OID such as \"1.3.6.1.4.1.99999.1\", got '%s'")
+            :format(i, name)
+        end
+        copy[i] = name
+      end
+      out[k] = copy
+    else
+      return nil, ("unknown verify option '%s'"):format(k)
     end
   end
-  if verify.max_depth ~= nil and (verify.max_depth < 0 or verify.max_depth ~= math.floor(verify.max_depth)) then
-    return "verify.max_depth must be a whole number >= 0"
-  end
-  return nil
+  return out
+end
+
+local POLICY_MT -- the metatable of every policy object (below, with the methods)
+
+local function new_policy(state)
+  local p = setmetatable({}, POLICY_MT)
+  STATE[p] = state
+  return p
 end
 
 -- policy | nil, err: the policy object for opts, or what is wrong with opts.
@@ -83,43 +202,67 @@ local function build(opts)
   end
   if opts.trust ~= nil and not clientcert.is_store(opts.trust) then return nil, "trust must be a clientcert.store" end
   if opts.allow ~= nil and type(opts.allow) ~= "table" then return nil, "allow must be a list of matchers" end
+  local list, lerr = checked(util.list, opts.allow, "policy", "allow")
+  if not list then return nil, lerr end
   local allow = {}
-  for i, m in ipairs(opts.allow or {}) do
+  for i, m in ipairs(list) do
     local err = matcher_error(m, i)
     if err then return nil, err end
     local copy = {}
     for k, v in pairs(m) do copy[k] = v end
     allow[i] = copy
   end
-  local n = 0
-  for _ in pairs(opts.allow or {}) do n = n + 1 end
-  if n ~= #allow then return nil, "allow must be a list of matchers (keys 1..n)" end
   if opts.rule ~= nil and type(opts.rule) ~= "function" then return nil, "rule must be a function" end
   if opts.name ~= nil and type(opts.name) ~= "string" then return nil, "name must be a string" end
-  local verify = opts.verify or {}
-  local verr = verify_error(verify)
-  if verr then return nil, verr end
-  local vcopy = {}
-  for k, v in pairs(verify) do vcopy[k] = v end
-  return setmetatable({ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
-                        verify = vcopy, name = opts.name }, Policy)
+  local verify, verr = verify_copy(opts.verify or {})
+  if not verify then return nil, verr end
+  -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
+  if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
+  return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
+                     verify = verify, name = opts.name }
 end
 
 --- policy = policy.new(opts): see the module header. A wrong option is a
 -- programmer error and raises (at the caller of clientcert.policy, which
--- tail-calls this). The matchers and verify options are copied: changing the
--- caller's tables later does not change the policy.
+-- tail-calls this). The matchers and verify options are copied and checked
+-- here, so that no option can fail per request; changing the caller's tables
+-- later does not change the policy.
 function M.new(opts)
   local policy, err = build(opts)
   if not policy then error("clientcert.policy: " .. err, 2) end
   return policy
 end
 
--- Values of one matcher key in the client's info (a list of strings).
+-- A deep copy of plain data (tables without metatables, no cycles: cert:info()
+-- results, verdicts, options).
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = deep_copy(x) end
+  return out
+end
+
+-- Matchers on one attribute of a name: key -> info field, attribute, which name.
+local NAME_ATTRS = {
+  subject_cn = { "subject_fields", "CN", "subject" },
+  issuer_cn = { "issuer_fields", "CN", "issuer" },
+}
+
+-- Values of one matcher key in the client's info (a list of strings), or nil
+-- and why no value may be compared: a name with more than one value for the
+-- attribute (CN=mallory, CN=admin; or CN=a+CN=b) matches no one-attribute
+-- matcher, since either value may be the one its CA checked.
 local function values(info, key)
-  local function field(fields, name)
+  local attr = NAME_ATTRS[key]
+  if attr then
     local out = {}
-    for _, f in ipairs(fields or {}) do if f.name == name then out[#out + 1] = f.value end end
+    for _, f in ipairs(info[attr[1]] or {}) do
+      if f.name == attr[2] then out[#out + 1] = f.value end
+    end
+    if #out > 1 then
+      return nil, ("the %s has %d %s values; a %s matcher never matches a multi-valued name")
+        :format(attr[3], #out, attr[2], attr[2])
+    end
     return out
   end
   local function san(kind)
@@ -127,8 +270,6 @@ local function values(info, key)
     for _, s in ipairs(info.san or {}) do if s.type == kind then out[#out + 1] = s.value end end
     return out
   end
-  if key == "subject_cn" then return field(info.subject_fields, "CN") end
-  if key == "issuer_cn" then return field(info.issuer_fields, "CN") end
   if key == "subject" then return { info.subject } end
   if key == "issuer" then return { info.issuer } end
   if key == "san_email" then return san("email") end
@@ -149,23 +290,30 @@ local function norm(key, v)
   return v
 end
 
--- Does every key of matcher m hold for info? Exact byte comparison unless *_pattern.
+-- true | false[, why]: does every key of matcher m hold for info? Exact byte
+-- comparison unless *_pattern; a SAN matcher holds when any value of that SAN
+-- type does (SANs are lists by design), a name-attribute matcher only for a
+-- name with exactly one value of the attribute (why says so otherwise).
 local function matches(m, info)
+  local all, why = true, nil
   for k, want in pairs(m) do
     local base = k:match("^(.-)_pattern$")
+    local have, w = values(info, base or k)
     local ok = false
-    for _, have in ipairs(values(info, base or k)) do
+    if w and (not why or w < why) then why = w end
+    for _, h in ipairs(have or {}) do
       if base then
         -- a pattern is anchored by its author; a NUL in a value never passes as a terminator
-        ok = have:find(want) ~= nil
+        ok = h:find(want) ~= nil
       else
-        ok = norm(k, have) == norm(k, want)
+        ok = norm(k, h) == norm(k, want)
       end
       if ok then break end
     end
-    if not ok then return false end
+    if not ok then all = false end
   end
-  return true
+  if all then return true end
+  return false, why
 end
 
 -- Facts for message templates, from the client's info and the failing element.
@@ -211,7 +359,26 @@ local function reject_invalid(base, info, err)
   return verdict("invalid_certificate", false, facts_for(info, nil, { error = err }), base)
 end
 
--- The problems of a verify result as causes: the primary one (by precedence) and the rest.
+-- A rejection for a check that could not be completed (a bug, a closed store, a
+-- raising rule): cause internal_error; detail (which may hold file paths and Lua
+-- error text) goes to verdict.error for the server's log, never into message.
+local function reject_internal(base, detail)
+  base.error = detail
+  return verdict("internal_error", false, {}, base)
+end
+
+--- text = describe_error(e): an error value as a string (error({}), error(nil),
+-- error(5) included; never calls a __tostring).
+local function describe_error(e)
+  if type(e) == "string" then return e end
+  if e == nil then return "an error without a message (nil)" end
+  if type(e) == "number" or type(e) == "boolean" then return "an error value " .. tostring(e) end
+  return "an error value of type " .. type(e)
+end
+M.describe_error = describe_error
+
+-- The problems of a verify result as causes: the primary one (causes.primary)
+-- first, then the others by precedence; seen[id] = the first problem with id.
 local function classify(result)
   local seen, list = {}, {}
   for _, p in ipairs(result.problems) do
@@ -221,40 +388,133 @@ local function classify(result)
       list[#list + 1] = id
     end
   end
-  table.sort(list, function(a, b) return causes.rank(a) < causes.rank(b) end)
-  return list, seen
+  return causes.order(list), seen
 end
 
-local function check_time(t)
-  if t == nil then return os.time() end
-  if type(t) ~= "number" or t ~= math.floor(t) then
-    error("clientcert.policy.check: time must be whole Unix seconds", 3)
-  end
-  return t
+-- Instruction and memory budgets (see run_bounded and README "Policies").
+M.MAX_POLICY_STEPS = 10000000           -- a policy file's top level, at load
+M.MAX_POLICY_MEMORY = 64 * 1024 * 1024  -- Lua heap growth while a file loads
+M.MAX_RULE_STEPS = 1000000              -- one call of a rule, at check time
+M.MAX_RULE_MEMORY = 16 * 1024 * 1024    -- Lua heap growth during one rule call
+M.MAX_STRING = 16 * 1024 * 1024         -- the longest string.rep result in bounded code
+local HOOK_EVERY = 1000
+
+local OWN_SOURCE = debug and debug.getinfo and debug.getinfo(1, "S").source
+local real_rep, real_dump = string.rep, string.dump
+local unpack_ = table.unpack or unpack -- luacheck: ignore 143
+
+local function pack(...) return { n = select("#", ...), ... } end
+local function call_packed(fn, ...) return pack(fn(...)) end
+
+-- The length of string.rep(s, n, sep), or nil when those are not rep's arguments.
+local function rep_size(s, n, sep)
+  if type(s) == "number" then s = tostring(s) end
+  if type(sep) == "number" then sep = tostring(sep) end
+  n = tonumber(n)
+  if type(s) ~= "string" or not n then return nil end
+  if n <= 0 then return 0 end
+  return #s * n + (type(sep) == "string" and #sep or 0) * (n - 1)
 end
+
+local function rep_error(size)
+  return ("string.rep: the result would be %.0f bytes; policy code may make at most %d"):format(size, M.MAX_STRING)
+end
+
+-- string.rep for policy code: refuses a result longer than M.MAX_STRING.
+local function bounded_rep(s, n, sep)
+  local size = rep_size(s, n, sep)
+  if size and size > M.MAX_STRING then error(rep_error(size), 2) end
+  return real_rep(s, n, sep)
+end
+
+--- ok, ... = run_bounded(steps, memory, fn, ...): pcall(fn, ...) under budgets.
+-- A count hook (every HOOK_EVERY instructions) stops fn once it has run `steps`
+-- VM instructions or the Lua heap has grown by more than `memory` bytes since
+-- the start (after a full collection); from then on it raises at every
+-- instruction and call outside this file, so code that catches the error with
+-- pcall cannot keep running. A call hook refuses string.dump and a string.rep
+-- longer than M.MAX_STRING however they are reached (("x"):rep(n) uses the
+-- host's string table). On LuaJIT compiled code runs no hooks: policy files and
+-- rules are kept out of the JIT compiler (jit.off), but a host function they
+-- call may still be compiled. The host's Lua hook is restored after; when a C
+-- hook (a debugger, a profiler) is installed it cannot be restored, so fn then
+-- runs without budgets.
+-- Not bounded: time spent inside one C function (a pattern match on a long
+-- string, sorting a large table), and memory between two checks: one
+-- instruction can allocate much (s .. s), so the heap can overshoot `memory`
+-- by what HOOK_EVERY instructions allocate before the check stops it.
+local function run_bounded(steps, memory, fn, ...)
+  local dbg = debug
+  if not (dbg and dbg.sethook and dbg.gethook and dbg.getinfo and OWN_SOURCE) then return pcall(fn, ...) end
+  local old, omask, ocount = dbg.gethook()
+  if old ~= nil and type(old) ~= "function" then return pcall(fn, ...) end
+  local ticks, limit = 0, math.ceil(steps / HOOK_EVERY)
+  local base, kb = collectgarbage("count"), memory / 1024
+  local spent, active = nil, true
+  local function hook(event)
+    if not active then return end
+    if event == "count" then
+      if not spent then
+        ticks = ticks + 1
+        if ticks > limit then
+          spent = ("ran for more than %d instructions"):format(steps)
+        elseif collectgarbage("count") - base > kb then
+          collectgarbage("collect")
+          if collectgarbage("count") - base > kb then
+            spent = ("used more than %d MiB of memory"):format(math.floor(memory / 1048576))
+          end
+        end
+        if spent then dbg.sethook(hook, "c", 1) end
+      end
+    else
+      local f = dbg.getinfo(2, "f").func
+      if f == real_dump then error("string.dump is not available to policy code", 0) end
+      if f == real_rep then
+        local _, s = dbg.getlocal(2, 1)
+        local _, n = dbg.getlocal(2, 2)
+        local _, sep = dbg.getlocal(2, 3)
+        local size = rep_size(s, n, sep)
+        if size and size > M.MAX_STRING then error(rep_error(size), 0) end
+      end
+    end
+    if spent and dbg.getinfo(2, "S").source ~= OWN_SOURCE then error(spent, 0) end
+  end
+  dbg.sethook(hook, "c", HOOK_EVERY)
+  local ok, r = pcall(call_packed, fn, ...)
+  -- from pcall's return to here only VM instructions of this file run: the hook
+  -- raises nowhere in them (the check on source above), so this always runs
+  active = false
+  if old then dbg.sethook(old, omask, ocount) else dbg.sethook() end
+  if not ok then return false, r end
+  return true, unpack_(r, 1, r.n)
+end
+M.run_bounded = run_bounded
 
 --- verdict = policy:check{cert = pem|der|cert|nil, chain = {...}, time = secs, key = pem|nil,
 --                        passphrase = string|nil}
 -- Returns {accepted, status, substatus, cause, title, message, resolution, also,
--- client = info (when parsed), chain = per-element report, time, rule_error?}.
-function Policy:check(req)
+-- client = info (when parsed), chain = per-element report, time, rule_error?,
+-- rule_reason?, error? (an internal error's detail, for logs)}.
+function methods.check(self, req)
+  local st = STATE[self]
+  if not st then error("clientcert.policy.check: expected a policy (policy:check{...})", 2) end
   req = req or {}
   if type(req) ~= "table" then error("clientcert.policy.check: request must be a table", 2) end
-  local when = check_time(req.time)
-  local base = { time = when, mode = self.mode, also = {}, chain = {} }
-  if self.mode == "off" then
+  local when = util.time(req.time, "policy.check", 2)
+  local base = { time = when, mode = st.mode, also = {}, chain = {} }
+  if st.mode == "off" then
     local v = verdict("ok", true, {}, base)
     v.message = "Client certificates are not checked here (mode \"off\")."
     return v
   end
-  local ok, v = pcall(self.decide, self, req, base, when)
+  local ok, v = pcall(M.decide, st, req, base, when)
   if ok then return v end
-  -- an internal error: reject, keep the error
-  base.error = tostring(v)
-  return reject_invalid(base, nil, "internal error while checking: " .. tostring(v))
+  -- an internal error: reject, keep the error for the log only
+  return reject_internal(base, describe_error(v))
 end
 
-function Policy:decide(req, base, when)
+-- decide(self = the policy's state, req, base, when): the verdict of check.
+function M.decide(self, req, base, when)
   local cert = req.cert
   if cert == nil or cert == "" or cert == false then
     local v = verdict("no_certificate", self.mode == "optional", {}, base)
@@ -269,7 +529,8 @@ function Policy:decide(req, base, when)
     if not c then return reject_invalid(base, nil, err) end
     cert = c
   elseif clientcert.typeof(cert) ~= "cert" then
-    return reject_invalid(base, nil, "clientcert.policy.check: cert must be PEM/DER text or a certificate")
+    return reject_internal(base, "clientcert.policy.check: cert must be PEM/DER text or a certificate, got "
+      .. type(cert))
   end
   local info, ierr = cert:info()
   if not info then return reject_invalid(base, nil, ierr) end
@@ -290,7 +551,7 @@ function Policy:decide(req, base, when)
     if not match then
       ids[#ids + 1] = "no_private_key"
       first.no_private_key = { error = kerr or "the key is for another certificate" }
-      table.sort(ids, function(a, b) return causes.rank(a) < causes.rank(b) end)
+      ids = causes.order(ids)
     end
   end
   if #ids > 0 then
@@ -322,27 +583,33 @@ function Policy:decide(req, base, when)
 
   -- a valid chain: allow list, then the rule
   if #self.allow > 0 then
-    local admitted = false
+    local admitted, why = false, nil
     for _, m in ipairs(self.allow) do
-      if matches(m, info) then admitted = true break end
+      local ok, w = matches(m, info)
+      if ok then admitted = true break end
+      if w and not why then why = w end
     end
     if not admitted then
-      return verdict("denied_by_rule", false, facts_for(info, nil, {
-        rule_reason = "no entry of the allow list matches this certificate" }), base)
+      local reason = "no entry of the allow list matches this certificate"
+      if why then reason = reason .. " (" .. why .. ")" end
+      local v = verdict("denied_by_rule", false, facts_for(info, nil, { rule_reason = reason }), base)
+      v.rule_reason = reason
+      return v
     end
   end
   local v = verdict("ok", true, facts_for(info, nil, {}), base)
   if self.rule then
-    local rok, allowed, reason = pcall(self.rule, info, v)
+    -- the rule sees copies: nothing it changes reaches this verdict or a later check
+    local rok, allowed, reason = run_bounded(M.MAX_RULE_STEPS, M.MAX_RULE_MEMORY, self.rule,
+      deep_copy(info), deep_copy(v))
     if not rok then
-      v = verdict("denied_by_rule", false, facts_for(info, nil, {
-        rule_reason = "the policy rule failed: " .. tostring(allowed) }), base)
-      v.rule_error = tostring(allowed)
+      v = reject_internal(base, "the policy rule failed")
+      v.rule_error = describe_error(allowed)
       return v
     end
     if allowed == false or allowed == nil and reason ~= nil then
-      v = verdict("denied_by_rule", false, facts_for(info, nil, {
-        rule_reason = reason ~= nil and tostring(reason) or "the policy rule refused it" }), base)
+      local why = reason ~= nil and tostring(reason) or "the policy rule refused it"
+      v = verdict("denied_by_rule", false, facts_for(info, nil, { rule_reason = why }), base)
       v.rule_reason = reason ~= nil and tostring(reason) or nil
       return v
     end
@@ -356,11 +623,7 @@ end
 function M.audit_store(store, opts)
   if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
-  local when = opts and opts.time
-  if when == nil then when = os.time() end
-  if type(when) ~= "number" or when ~= math.floor(when) then
-    error("clientcert.audit_store: time must be whole Unix seconds", 2)
-  end
+  local when = util.time(opts and opts.time, "audit_store", 2)
   local roots = store:roots()
   local findings = {}
   local function add(id, info, extra)
@@ -392,10 +655,54 @@ function M.audit_store(store, opts)
   end
   return { ok = #findings == 0, count = #roots, findings = findings, time = when }
 end
-Policy.audit = function(self, opts) return M.audit_store(self.trust, opts) end
 
--- A shallow copy of a library table without the keys in drop: a policy file
--- may change its copy, never the host's string, table, math or clientcert.
+--- report = policy:audit([{time = secs}]): audit_store of the policy's trust store.
+function methods.audit(self, opts)
+  local st = STATE[self]
+  if not st then error("clientcert.policy.audit: expected a policy (policy:audit())", 2) end
+  return M.audit_store(st.trust, opts)
+end
+
+-- Fields a policy shows (read-only; allow and verify as fresh copies).
+local FIELDS = { mode = true, name = true, trust = true, rule = true }
+POLICY_MT = {
+  __index = function(p, k)
+    local m = methods[k]
+    if m ~= nil then return m end
+    local st = STATE[p]
+    if FIELDS[k] then return st[k] end
+    if k == "allow" or k == "verify" then return deep_copy(st[k]) end
+    return nil
+  end,
+  __newindex = function(_, k)
+    error(("clientcert.policy: a policy is read-only (cannot set '%s')"):format(tostring(k)), 2)
+  end,
+  __tostring = function(p)
+    local st = STATE[p]
+    return ("clientcert.policy (%s)"):format(st.name or st.mode)
+  end,
+  __metatable = "clientcert.policy",
+}
+
+--- is = policy.is_policy(v)
+function M.is_policy(v) return STATE[v] ~= nil end
+
+-- Read-only proxies a policy file sees (clientcert); FACADE[proxy] = its contents.
+local FACADE = setmetatable({}, { __mode = "k" })
+
+local function readonly(name, contents)
+  local proxy = setmetatable({}, {
+    __index = contents,
+    __newindex = function(_, k)
+      error(("%s is read-only in a policy file (cannot set '%s')"):format(name, tostring(k)), 2)
+    end,
+    __metatable = name,
+  })
+  FACADE[proxy] = contents
+  return proxy
+end
+
+-- A shallow copy of a library table without the keys in drop.
 local function copy_lib(lib, drop)
   local out = {}
   for k, v in pairs(lib) do
@@ -404,16 +711,63 @@ local function copy_lib(lib, drop)
   return out
 end
 
--- The environment of a policy file: no os, io, require, load, loadstring,
--- dofile, debug, package, getmetatable/setmetatable, rawset, collectgarbage,
--- string.dump or math.randomseed; copies of the libraries it does get.
+-- A deep copy of params: strings, numbers, booleans and tables of those (no
+-- cycles); anything else (a function, an object) raises.
+local function copy_params(v, path, seen)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return v end
+  if t ~= "table" then
+    error(("%s must be a string, number, boolean or a table of those, got %s"):format(path, t), 0)
+  end
+  if seen[v] then error(path .. " is part of a cycle", 0) end
+  seen[v] = true
+  local out = {}
+  for k, x in pairs(v) do
+    if type(k) ~= "string" and type(k) ~= "number" then
+      error(("%s has a key of type %s"):format(path, type(k)), 0)
+    end
+    out[k] = copy_params(x, ("%s.%s"):format(path, tostring(k)), seen)
+  end
+  seen[v] = nil
+  return out
+end
+
+local function sandbox_pairs(t)
+  if type(t) ~= "table" then error("bad argument #1 to 'pairs' (table expected, got " .. type(t) .. ")", 2) end
+  local contents = FACADE[t]
+  if contents then return next, copy_lib(contents), nil end
+  return next, t, nil
+end
+
+local function sandbox_ipairs(t)
+  if type(t) ~= "table" then error("bad argument #1 to 'ipairs' (table expected, got " .. type(t) .. ")", 2) end
+  return ipairs(t)
+end
+
+-- list(v) for policy files: nil -> {}, a single value -> {v}, a proper sequence
+-- -> itself, a keyed or holey table -> error (clientcert.util.list). For params
+-- that may hold one value or several (the CLI gives one --param as a string).
+local function sandbox_list(v)
+  return util.list(v, "policy file", "the argument of list()", 2)
+end
+
+-- The environment of a policy file: its own copies of string (no dump; a
+-- bounded rep), table and math (no randomseed); clientcert as a read-only
+-- facade (without load_policy); params as a deep copy; list(); pairs/ipairs
+-- that refuse a non-table. No os, io, require, load, loadstring, dofile,
+-- debug, package, getmetatable/setmetatable, rawget/rawset/rawequal,
+-- collectgarbage, coroutine or print.
 local function sandbox_env(params)
+  local cc = copy_lib(clientcert, { load_policy = true })
+  local str = copy_lib(string, { dump = true })
+  str.rep = bounded_rep
   local env = {
-    params = copy_lib(params or {}),
-    clientcert = copy_lib(clientcert), string = copy_lib(string, { dump = true }),
-    table = copy_lib(table), math = copy_lib(math, { randomseed = true }),
-    pairs = pairs, ipairs = ipairs, next = next, select = select, type = type, tostring = tostring,
-    tonumber = tonumber, error = error, assert = assert, pcall = pcall, unpack = table.unpack or unpack,
+    params = params,
+    clientcert = readonly("clientcert", cc),
+    string = str, table = copy_lib(table), math = copy_lib(math, { randomseed = true }),
+    pairs = sandbox_pairs, ipairs = sandbox_ipairs, list = sandbox_list,
+    next = next, select = select, type = type, tostring = tostring,
+    tonumber = tonumber, error = error, assert = assert, pcall = pcall, unpack = unpack_,
   }
   env._G = env
   return env
@@ -432,61 +786,30 @@ local function load_text(src, name, env)
 end
 
 local MAX_POLICY_SOURCE = 1024 * 1024
--- VM instructions a policy file's top level may run (building a store and a few
--- tables takes a few thousand). It bounds a file that loops forever.
-M.MAX_POLICY_STEPS = 10000000
-local HOOK_EVERY = 1000
-
--- ok, value = run_bounded(chunk, source): pcall(chunk) under an instruction
--- budget. A count hook raises once the budget is spent, and from then on at
--- every instruction of the policy file (source: its chunk name), so a policy
--- that catches the error with pcall still cannot keep running; code outside the
--- file (clientcert, this function) is never interrupted. On LuaJIT the chunk and
--- its functions are kept out of the JIT compiler (count hooks do not fire in
--- compiled code). An existing Lua hook is restored after; a hook set from C
--- cannot be restored, so then the budget is not applied.
--- Not bounded: time spent inside one C function (string.rep of a huge string),
--- memory, and rule functions at check time (they run in request handlers).
-local function run_bounded(chunk, source)
-  local dbg = debug
-  local old, mask, count
-  if dbg and dbg.sethook then old, mask, count = dbg.gethook() end
-  if not (dbg and dbg.sethook) or (old ~= nil and type(old) ~= "function") then return pcall(chunk) end
-  if jit and jit.off then jit.off(chunk, true) end
-  local ticks, limit = 0, math.floor(M.MAX_POLICY_STEPS / HOOK_EVERY)
-  local function budget()
-    ticks = ticks + 1
-    if ticks <= limit then return end
-    if ticks == limit + 1 then dbg.sethook(budget, "", 1) end
-    local where = dbg.getinfo(2, "S")
-    if where and where.source == source then
-      error(("ran for more than %d instructions"):format(M.MAX_POLICY_STEPS), 0)
-    end
-  end
-  dbg.sethook(budget, "", HOOK_EVERY)
-  local ok, value = pcall(chunk)
-  if old then dbg.sethook(old, mask, count) else dbg.sethook() end
-  return ok, value
-end
 
 --- policy, err = policy.load_file(path[, params]): runs a Lua policy file in a sandbox;
--- the file returns the options table of clientcert.policy (or a policy). params (a
--- table of deployment settings such as file paths) is visible to it as `params`.
--- A file that fails, loops past M.MAX_POLICY_STEPS or returns bad options gives
+-- the file returns the options table of clientcert.policy (or a policy). params (plain
+-- data: strings, numbers, booleans and tables of those) is visible to it as a deep
+-- copy, `params`. A file that fails, exceeds its budgets (M.MAX_POLICY_STEPS,
+-- M.MAX_POLICY_MEMORY) or returns bad options gives
 -- nil, "clientcert.load_policy: <path>: <what>" (a caller must then refuse to serve).
 function M.load_file(path, params)
   if type(path) ~= "string" then error("clientcert.load_policy: path must be a string", 2) end
   if params ~= nil and type(params) ~= "table" then error("clientcert.load_policy: params must be a table", 2) end
+  local pok, pcopy = pcall(copy_params, params or {}, "params", {})
+  if not pok then error("clientcert.load_policy: " .. pcopy, 2) end
   -- a regular file of at most 1 MiB (no FIFO, device or directory: see core.read_file)
   local src, rerr = require("clientcert.core").read_file(path, MAX_POLICY_SOURCE, "load_policy")
   if not src then return nil, rerr end
   if src == "" then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
-  local chunk, lerr = load_text(src, "@" .. path, sandbox_env(params))
+  local chunk, lerr = load_text(src, "@" .. path, sandbox_env(pcopy))
   if not chunk then return nil, "clientcert.load_policy: " .. tostring(lerr) end
-  local ok, spec = run_bounded(chunk, "@" .. path)
-  if not ok then return nil, "clientcert.load_policy: " .. path .. ": " .. tostring(spec) end
-  if getmetatable(spec) == Policy then return spec end
+  -- on LuaJIT: the chunk and every function it defines run interpreted (hooks fire)
+  if jit and jit.off then jit.off(chunk, true) end
+  local ok, spec = run_bounded(M.MAX_POLICY_STEPS, M.MAX_POLICY_MEMORY, chunk)
+  if not ok then return nil, "clientcert.load_policy: " .. path .. ": " .. describe_error(spec) end
+  if STATE[spec] then return spec end
   if type(spec) ~= "table" then
     return nil, "clientcert.load_policy: " .. path .. " must return the options table of clientcert.policy"
   end
