@@ -149,6 +149,14 @@ describe("a policy file", function()
     assert.is_table(p, err)
   end)
 
+  it("cannot reach a store's class", function()
+    local path = trusting([[
+      assert(store.__index == nil, "store.__index")
+      assert(store.raw == nil, "store.raw")]])
+    local p, err = clientcert.load_policy(path)
+    assert.is_table(p, err)
+  end)
+
   it("has no string.dump, however it is reached", function()
     local _, err = clientcert.load_policy(write([[return { mode = "off", name = tostring(("").dump(print)) }]]))
     assert.matches("string.dump is not available to policy code", err, 1, true)
