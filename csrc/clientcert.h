@@ -30,12 +30,23 @@ typedef struct { X509_CRL *crl; } cc_crl_box;    /* owns one X509_CRL reference 
  *   fingerprints = {[fingerprint] = true}             (roots, for duplicates)
  *   self_signed = {[lightuserdata X509*] = boolean}   (every root as added)
  * The X509 pointers are the store's own references, alive as long as the store. */
+/* A remembered CRL signature check: does crl verify with issuer's key? Both are
+ * pointers owned by the store (its X509_STORE or its intermediates), alive as
+ * long as the store, so an entry never goes stale; only compared, never freed. */
+typedef struct {
+    const X509_CRL *crl;
+    const X509 *issuer;
+    int ok;
+} cc_crl_sig;
+
 typedef struct {
     X509_STORE *store;        /* owns: trusted roots and CRLs */
     STACK_OF(X509) *inter;    /* owns: untrusted intermediates, one reference each */
     int ncrl;                 /* CRLs added, for the crl = "chain" default */
     int nroots;               /* distinct trusted roots added */
     int nroots_not_ss;        /* of those, how many are not self-signed */
+    cc_crl_sig *sigs;         /* owns (malloc): CRL signature checks done so far */
+    int nsigs, capsigs;
 } cc_store_box;
 
 /* common.c */

@@ -7,11 +7,13 @@
 #include "clientcert.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <time.h>
 
 #define STORE_MAX_PROBLEMS 256   /* recorded problems per verification */
 #define STORE_MAX_IGNORED 32     /* recorded ignored (forged) CRLs per verification */
+#define STORE_MAX_SIGS 4096      /* remembered CRL signature checks per store */
 #define STORE_MAX_TIME 253402300799LL /* 9999-12-31T23:59:59Z, as util.MAX_TIME */
 /* max_depth above this is clamped: OpenSSL computes depth + 1 and more in int */
 #define STORE_DEPTH_CLAMP (INT_MAX / 2)
@@ -333,6 +335,9 @@ typedef struct {
  * programmer error raised half-way (or an out-of-memory error from Lua) leaks
  * nothing. Freed explicitly when the verification ends. */
 typedef struct {
+    cc_store_box *box;                 /* borrowed: the store object is argument 1 of
+                                        * store:verify for the whole verification */
+    int ninter;                        /* untrusted[0 .. ninter-1] are the store's own */
     X509_STORE *store;                 /* owns one reference */
     X509 *leaf;                        /* owns one reference */
     STACK_OF(X509) *untrusted;         /* owns the stack and one reference per cert */
@@ -382,6 +387,34 @@ static void store_note_ignored(store_record *rec, X509_CRL *crl, int depth)
     rec->nignored++;
 }
 
+/* Does crl verify with key (issuer's)? With cache set (crl and issuer both
+ * owned by the store), the answer is remembered in the box and reused. */
+static int store_crl_verified(cc_store_box *b, int cache, const X509_CRL *crl, const X509 *issuer,
+                              EVP_PKEY *key)
+{
+    int i, ok;
+    if (cache && b != NULL)
+        for (i = 0; i < b->nsigs; i++)
+            if (b->sigs[i].crl == crl && b->sigs[i].issuer == issuer)
+                return b->sigs[i].ok;
+    ok = X509_CRL_verify((X509_CRL *)crl, key) == 1;
+    if (cache && b != NULL && b->nsigs < STORE_MAX_SIGS) {
+        if (b->nsigs == b->capsigs) {
+            int cap = b->capsigs ? b->capsigs * 2 : 16;
+            cc_crl_sig *p = (cc_crl_sig *)realloc(b->sigs, (size_t)cap * sizeof(*p));
+            if (p == NULL)
+                return ok;                       /* not remembered; still correct */
+            b->sigs = p;
+            b->capsigs = cap;
+        }
+        b->sigs[b->nsigs].crl = crl;
+        b->sigs[b->nsigs].issuer = issuer;
+        b->sigs[b->nsigs].ok = ok;
+        b->nsigs++;
+    }
+    return ok;
+}
+
 /* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm, less those
  * whose signature does not verify with the key of the issuer of the chain
  * element being checked (OpenSSL's check_cert sets error_depth to its index
@@ -400,6 +433,8 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X5
     X509 *x, *issuer = NULL;                                       /* borrowed */
     EVP_PKEY *key;                                                 /* borrowed */
 
+    int cache = 0;                     /* issuer owned by the store: checks are remembered */
+
     if (all == NULL || s == NULL || chain == NULL
         || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
         return all;
@@ -416,9 +451,13 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X5
         ERR_clear_error();
         return all;
     }
+    if (depth + 1 >= X509_STORE_CTX_get_num_untrusted(ctx))
+        cache = 1;                                                 /* from the X509_STORE */
+    for (i = 0; !cache && i < s->ninter && i < sk_X509_num(s->untrusted); i++)
+        cache = sk_X509_value(s->untrusted, i) == issuer;          /* a store intermediate */
     for (i = sk_X509_CRL_num(all) - 1; i >= 0; i--) {
         X509_CRL *crl = sk_X509_CRL_value(all, i);
-        if (X509_CRL_verify(crl, key) != 1) {
+        if (!store_crl_verified(s->box, cache, crl, issuer, key)) {
             (void)sk_X509_CRL_delete(all, i);
             store_note_ignored(&s->rec, crl, depth);               /* takes the reference */
         }
@@ -793,6 +832,8 @@ static int store_verify(lua_State *L)
     s->untrusted = sk_X509_new_null();
     if (s->untrusted == NULL)
         return cc_fail(L, "store.verify", "out of memory");
+    s->box = b;
+    s->ninter = sk_X509_num(b->inter);
     for (i = 0; i < sk_X509_num(b->inter); i++) {
         X509 *x = sk_X509_value(b->inter, i);             /* borrowed from the store */
         if (!X509_up_ref(x))
@@ -860,8 +901,11 @@ static int store_close(lua_State *L)
     cc_store_box *b = store_box(L, 1);
     X509_STORE_free(b->store);
     sk_X509_pop_free(b->inter, X509_free);
+    free(b->sigs);
     b->store = NULL;
     b->inter = NULL;
+    b->sigs = NULL;
+    b->nsigs = b->capsigs = 0;
     return 0;
 }
 

@@ -71,6 +71,26 @@ describe("forged CRLs", function()
     assert.equals("revocation_unknown", r2.cause)
   end)
 
+  it("gives the same verdicts when the store's CRL signature checks are remembered", function()
+    local s = store{ "inter.crl", "forged-inter-newer.crl", "forged-inter-alice.crl" }
+    for _ = 1, 3 do
+      assert.equals("revoked", verify(s, "mallory.pem").cause)
+      local r = verify(s, "alice.pem")
+      assert.is_true(r.ok)
+      assert.equals(2, #r.ignored_crls)
+    end
+  end)
+
+  it("judges a CRL against an issuer the client sent (not the store's)", function()
+    local s = assert(clientcert.store{ roots = pki.path("root.pem"), crls = { pki.path("forged-inter-alice.crl") } })
+    local leaf = clientcert.load(pki.path("alice.pem"))
+    for _ = 1, 2 do
+      local r = assert(s:verify(leaf, { chain = { pki.read("inter.pem") }, time = pki.T, crl = "leaf" }))
+      assert.equals("revocation_unknown", r.cause)
+      assert.equals(1, #r.ignored_crls)
+    end
+  end)
+
   it("genuine CRLs give no ignored_crls and the same verdicts as before", function()
     local r = verify(store{ "root.crl", "inter.crl" }, "mallory.pem", { crl = "chain" })
     assert.equals("revoked", r.cause)
