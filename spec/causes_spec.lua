@@ -274,7 +274,7 @@ describe("causes.render", function()
 
   it("shows control bytes escaped, never raw", function()
     local text = causes.render("denied_by_rule", { subject = "CN=alice\0.evil\n", issuer = "x", rule_reason = "r\27" })
-    assert.matches("CN=alice\\00.evil\\0A", text, 1, true)
+    assert.matches("CN=alice\\x00.evil\\x0a", text, 1, true)
     assert.not_matches("[%z\1-\31]", text)
   end)
 

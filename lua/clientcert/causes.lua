@@ -28,6 +28,7 @@
 --   denied_by_rule: only meaningful for an otherwise valid client.  ok: last.
 -- Not here: OCSP (its codes map to revocation_unknown but clientcert never asks).
 local core = require "clientcert.core"
+local textlib = require "clientcert.text"
 
 local M = {}
 
@@ -436,9 +437,12 @@ local function iso(secs)
 end
 M.iso = iso
 
--- A control byte in a name is shown escaped, never raw, in messages.
+-- A fact as it goes into a message (sent to the client and logged): escaped by
+-- text.escape (no control, bidi or invalid byte reaches a terminal or a log)
+-- and cut at FACT_MAX bytes with a visible marker.
+local FACT_MAX = 256
 local function printable(s)
-  return (tostring(s):gsub("[%z\1-\31\127]", function(c) return ("\\%02X"):format(c:byte()) end))
+  return textlib.escape(textlib.cut(tostring(s), FACT_MAX))
 end
 
 --- text = causes.render(id, facts): the cause's message with facts filled in.
@@ -455,7 +459,7 @@ function M.render(id, facts)
       return iso(v)
     end
     if type(v) == "table" then
-      return #v > 0 and table.concat(v, ", ") or "(none)"
+      return #v > 0 and printable(table.concat(v, ", ")) or "(none)"
     end
     return printable(v)
   end)

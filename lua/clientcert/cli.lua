@@ -6,6 +6,9 @@ local argparse = require "argparse"
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local util = require "clientcert.util"
+local text = require "clientcert.text"
+
+local unpack = table.unpack or unpack
 
 local M = {}
 
@@ -44,20 +47,20 @@ end
 --- s = cli.iso(secs): "YYYY-MM-DDTHH:MM:SSZ" (the catalogue's formatter).
 M.iso = require("clientcert.causes").iso
 
-local function json()
-  local ok, cjson = pcall(require, "cjson.safe")
-  if not ok then return nil end
-  return cjson
+-- put(stream, fmt, ...): writes one line; every argument that is not a number
+-- goes through text.escape first, so no certificate-derived string (a subject,
+-- a SAN value, a message built from them) reaches the terminal raw.
+local function put(stream, f, ...)
+  local args = { n = select("#", ...), ... }
+  for i = 1, args.n do
+    if type(args[i]) ~= "number" then args[i] = text.escape(tostring(args[i])) end
+  end
+  stream:write(f:format(unpack(args, 1, args.n)), "\n")
 end
 
+-- One JSON line (clientcert.text.json: controls, bidi and invalid bytes escaped).
 local function emit_json(out, v)
-  local cjson = json()
-  if not cjson then
-    out:write("clientcert: --json needs lua-cjson\n")
-    return false
-  end
-  local s = cjson.encode(v)
-  out:write(s or "null", "\n")
+  out:write(text.json(v), "\n")
   return true
 end
 
@@ -155,39 +158,37 @@ local function print_info(out, info, idx)
       info.public_key.curve and (" " .. info.public_key.curve) or "") },
     { "signature", info.signature_algorithm }, { "sha256", info.fingerprint },
   }
-  if idx then out:write(("certificate %d\n"):format(idx)) end
-  for _, l in ipairs(lines) do out:write(("  %-12s %s\n"):format(l[1] .. ":", tostring(l[2]))) end
+  if idx then put(out, "certificate %d", idx) end
+  for _, l in ipairs(lines) do put(out, "  %-12s %s", l[1] .. ":", l[2]) end
   local san = {}
-  for _, s in ipairs(info.san or {}) do san[#san + 1] = s.type .. ":" .. s.value end
-  out:write(("  %-12s %s\n"):format("SAN:", #san > 0 and table.concat(san, ", ") or "(none)"))
-  out:write(("  %-12s %s\n"):format("EKU:", #info.eku > 0 and table.concat(info.eku, ", ") or "(none: any purpose)"))
-  out:write(("  %-12s %s\n"):format("key usage:",
-    #info.key_usage > 0 and table.concat(info.key_usage, ", ") or "(none)"))
+  for _, s in ipairs(info.san or {}) do
+    san[#san + 1] = tostring(s.type) .. ":" .. (s.oid and (tostring(s.oid) .. ":") or "") .. tostring(s.value)
+  end
+  put(out, "  %-12s %s", "SAN:", #san > 0 and table.concat(san, ", ") or "(none)")
+  put(out, "  %-12s %s", "EKU:", #info.eku > 0 and table.concat(info.eku, ", ") or "(none: any purpose)")
+  put(out, "  %-12s %s", "key usage:", #info.key_usage > 0 and table.concat(info.key_usage, ", ") or "(none)")
 end
 
 --- cli.print_path(out, result): the certification path, top (root) first, as a
 -- certification-path view shows it, each element with its status.
 function M.print_path(out, result)
-  out:write(("Certification path (checked at %s):\n"):format(M.iso(result.time)))
+  put(out, "Certification path (checked at %s):", M.iso(result.time))
   for i = #result.chain, 1, -1 do
     local el = result.chain[i]
-    local role = el.trusted and " [trusted]" or ""
     local indent = string.rep("  ", #result.chain - i + 1)
-    out:write(("%s%s%s\n"):format(indent, el.subject, role))
-    out:write(("%s  valid %s .. %s, serial %s: %s\n"):format(indent, M.iso(el.not_before),
-      M.iso(el.not_after), el.serial, el.status))
-    for _, p in ipairs(el.problems) do
-      out:write(("%s    - %s (%s)\n"):format(indent, p.error, p.cause))
-    end
+    put(out, "%s%s%s", indent, el.subject, el.trusted and " [trusted]" or "")
+    put(out, "%s  valid %s .. %s, serial %s: %s", indent, M.iso(el.not_before), M.iso(el.not_after), el.serial,
+      el.status)
+    for _, p in ipairs(el.problems or {}) do put(out, "%s    - %s (%s)", indent, p.error, p.cause) end
   end
 end
 
 local function cmd_info(a, out, eout)
   local list, err = read_certs(a.cert, "info")
-  if not list then eout:write(err, "\n") return EXIT_ERROR end
+  if not list then put(eout, "%s", err) return EXIT_ERROR end
   for i, c in ipairs(list) do
     local info, ierr = c:info()
-    if not info then eout:write(ierr, "\n") return EXIT_ERROR end
+    if not info then put(eout, "%s", ierr) return EXIT_ERROR end
     if a.json then
       if not emit_json(out, info) then return EXIT_ERROR end
     else
@@ -200,7 +201,7 @@ end
 local function load_time(a, eout)
   if not a.time then return os.time() end
   local t, err = M.parse_time(a.time)
-  if not t then eout:write("clientcert: ", err, "\n") end
+  if not t then put(eout, "clientcert: %s", err) end
   return t
 end
 
@@ -209,26 +210,26 @@ local function cmd_verify(a, out, eout)
   if not when then return EXIT_ERROR end
   local store, err = clientcert.store{ roots = flat(a.roots), intermediates = flat(a.intermediates),
                                        crls = flat(a.crl) }
-  if not store then eout:write(err, "\n") return EXIT_ERROR end
+  if not store then put(eout, "%s", err) return EXIT_ERROR end
   local certs, lerr = read_certs(a.cert, "verify")
-  if not certs then eout:write(lerr, "\n") return EXIT_ERROR end
+  if not certs then put(eout, "%s", lerr) return EXIT_ERROR end
   local chain = {}
   for i = 2, #certs do chain[#chain + 1] = certs[i] end
   for _, path in ipairs(a.chain or {}) do
     local more, cerr = read_certs(path, "verify")
-    if not more then eout:write(cerr, "\n") return EXIT_ERROR end
+    if not more then put(eout, "%s", cerr) return EXIT_ERROR end
     for _, c in ipairs(more) do chain[#chain + 1] = c end
   end
   local result, verr = store:verify(certs[1], {
     chain = chain, time = when, purpose = a.purpose, crl = a.crl_check,
     crl_missing = a.crl_missing, max_depth = a.max_depth, partial_chain = a.partial_chain,
   })
-  if not result then eout:write(verr, "\n") return EXIT_ERROR end
+  if not result then put(eout, "%s", verr) return EXIT_ERROR end
   if a.json then
     if not emit_json(out, result) then return EXIT_ERROR end
   else
     M.print_path(out, result)
-    out:write(result.ok and "Result: OK\n" or ("Result: FAILED (%s: %s)\n"):format(result.cause, result.error))
+    if result.ok then put(out, "Result: OK") else put(out, "Result: FAILED (%s: %s)", result.cause, result.error) end
   end
   return result.ok and EXIT_OK or EXIT_REJECT
 end
@@ -236,7 +237,7 @@ end
 local function passphrase(a, eout)
   if not a.passphrase_env then return nil, true end
   local v = os.getenv(a.passphrase_env)
-  if not v then eout:write("clientcert: environment variable ", a.passphrase_env, " is not set\n") return nil, false end
+  if not v then put(eout, "clientcert: environment variable %s is not set", a.passphrase_env) return nil, false end
   return v, true
 end
 
@@ -246,28 +247,28 @@ local function cmd_check(a, out, eout)
   local params = {}
   for _, kv in ipairs(a.param or {}) do
     local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then eout:write("clientcert: --param wants KEY=VALUE, got '", kv, "'\n") return EXIT_ERROR end
+    if not k then put(eout, "clientcert: --param wants KEY=VALUE, got '%s'", kv) return EXIT_ERROR end
     local old = params[k]
     if old == nil then params[k] = v
     elseif type(old) == "table" then old[#old + 1] = v
     else params[k] = { old, v } end
   end
   local policy, perr = clientcert.load_policy(a.policy, params)
-  if not policy then eout:write(perr, "\n") return EXIT_ERROR end
+  if not policy then put(eout, "%s", perr) return EXIT_ERROR end
   local req = { time = when, chain = {} }
   if a.cert and a.cert ~= "-" then
     local data, err = read(a.cert, "check")
-    if not data then eout:write(err, "\n") return EXIT_ERROR end
+    if not data then put(eout, "%s", err) return EXIT_ERROR end
     req.cert = data
   end
   for _, path in ipairs(a.chain or {}) do
     local data, err = read(path, "check")
-    if not data then eout:write(err, "\n") return EXIT_ERROR end
+    if not data then put(eout, "%s", err) return EXIT_ERROR end
     req.chain[#req.chain + 1] = data
   end
   if a.key then
     local data, err = read(a.key, "check")
-    if not data then eout:write(err, "\n") return EXIT_ERROR end
+    if not data then put(eout, "%s", err) return EXIT_ERROR end
     local pass, ok = passphrase(a, eout)
     if not ok then return EXIT_ERROR end
     req.key, req.passphrase = data, pass
@@ -277,20 +278,23 @@ local function cmd_check(a, out, eout)
     out:write(clientcert.verdict_json(verdict), "\n")
   else
     -- the IIS-style status: "403.17" for a rejection, "200" for an acceptance
-    out:write(("%s %s %s\n"):format(verdict.accepted and "ACCEPTED" or "REJECTED",
-      tostring(verdict.substatus or verdict.status), verdict.cause))
-    out:write(verdict.title or "", "\n", verdict.message or "", "\n")
+    put(out, "%s %s %s", verdict.accepted and "ACCEPTED" or "REJECTED", verdict.substatus or verdict.status,
+      verdict.cause)
+    put(out, "%s", verdict.title or "")
+    put(out, "%s", verdict.message or "")
     if verdict.resolution and #verdict.resolution > 0 and not verdict.accepted then
-      out:write("How to fix:\n")
+      put(out, "How to fix:")
       for i, step in ipairs(verdict.resolution) do
-        out:write(("  %d. %s\n"):format(i, type(step) == "table" and
-          (("[%s] %s"):format(step.who or "", step.step or step.text or "")) or tostring(step)))
+        put(out, "  %d. %s", i, type(step) == "table" and
+          (("[%s] %s"):format(tostring(step.who or ""), tostring(step.step or step.text or ""))) or tostring(step))
       end
     end
     if verdict.also and #verdict.also > 0 then
       local ids = {}
-      for _, x in ipairs(verdict.also) do ids[#ids + 1] = type(x) == "table" and (x.cause or x.id) or tostring(x) end
-      out:write("Also: ", table.concat(ids, ", "), "\n")
+      for _, x in ipairs(verdict.also) do
+        ids[#ids + 1] = type(x) == "table" and tostring(x.cause or x.id) or tostring(x)
+      end
+      put(out, "Also: %s", table.concat(ids, ", "))
     end
     if verdict.chain and #verdict.chain > 0 then
       M.print_path(out, { chain = verdict.chain, time = when })
@@ -303,30 +307,28 @@ local function cmd_audit(a, out, eout)
   local when = load_time(a, eout)
   if not when then return EXIT_ERROR end
   local store, err = clientcert.store{ roots = flat(a.roots) }
-  if not store then eout:write(err, "\n") return EXIT_ERROR end
+  if not store then put(eout, "%s", err) return EXIT_ERROR end
   local report = require("clientcert.policy").audit_store(store, { time = when })
   if a.json then
     if not emit_json(out, report) then return EXIT_ERROR end
   else
-    out:write(("%d trusted certificates checked at %s\n"):format(report.count or 0, M.iso(when)))
-    for _, f in ipairs(report.findings or {}) do
-      out:write(("- %s: %s\n"):format(f.cause, f.message))
-    end
-    out:write(report.ok and "Result: OK\n" or "Result: PROBLEMS FOUND\n")
+    put(out, "%d trusted certificates checked at %s", report.count or 0, M.iso(when))
+    for _, f in ipairs(report.findings or {}) do put(out, "- %s: %s", f.cause, f.message) end
+    put(out, "%s", report.ok and "Result: OK" or "Result: PROBLEMS FOUND")
   end
   return report.ok and EXIT_OK or EXIT_REJECT
 end
 
 local function cmd_match_key(a, out, eout)
   local cert, err = clientcert.load(a.cert)
-  if not cert then eout:write(err, "\n") return EXIT_ERROR end
+  if not cert then put(eout, "%s", err) return EXIT_ERROR end
   local key, kerr = read(a.key, "match_key")
-  if not key then eout:write(kerr, "\n") return EXIT_ERROR end
+  if not key then put(eout, "%s", kerr) return EXIT_ERROR end
   local pass, ok = passphrase(a, eout)
   if not ok then return EXIT_ERROR end
   local match, merr = cert:matches_key(key, pass)
-  if match == nil then eout:write(merr, "\n") return EXIT_ERROR end
-  out:write(match and "the key matches the certificate\n" or "the key does NOT match the certificate\n")
+  if match == nil then put(eout, "%s", merr) return EXIT_ERROR end
+  put(out, "%s", match and "the key matches the certificate" or "the key does NOT match the certificate")
   return match and EXIT_OK or EXIT_REJECT
 end
 
@@ -338,14 +340,14 @@ function M.main(argv, out, eout)
   local parser = build_parser()
   local ok, a = parser:pparse(argv)
   if not ok then
-    eout:write(parser:get_usage(), "\n\nclientcert: ", a, "\n")
+    eout:write(parser:get_usage(), "\n\nclientcert: ", text.escape(a), "\n")
     return EXIT_ERROR
   end
   local cmds = { info = cmd_info, verify = cmd_verify, check = cmd_check,
                  ["audit-store"] = cmd_audit, ["match-key"] = cmd_match_key }
   local run_ok, code = pcall(cmds[a.command], a, out, eout)
   if not run_ok then
-    eout:write("clientcert: ", tostring(code), "\n")
+    put(eout, "clientcert: %s", code)
     return EXIT_ERROR
   end
   return code

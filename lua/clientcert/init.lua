@@ -322,9 +322,7 @@ function M.load_policy(path, params)
   return require("clientcert.policy").load_file(path, params)
 end
 
---- line = clientcert.verdict_json(verdict)
-function M.verdict_json(verdict)
-  return require("clientcert.policy").verdict_json(verdict)
-end
+--- line = clientcert.verdict_json(verdict): one bounded JSON log line (see clientcert.text).
+M.verdict_json = require("clientcert.text").verdict_json
 
 return M

@@ -818,48 +818,7 @@ function M.load_file(path, params)
   return policy
 end
 
-local json -- a private lua-cjson instance: other code's settings cannot change our lines
-
--- A copy of list with the given fields of each element.
-local function pick_list(list, fields)
-  local out = {}
-  for i, el in ipairs(list) do
-    local e = {}
-    for _, k in ipairs(fields) do e[k] = el[k] end
-    out[i] = e
-  end
-  return out
-end
-
---- line = policy.verdict_json(verdict): one JSON object (no newline), for logs.
--- Fields: time, accepted, status, substatus, cause, title, message, mode, also,
--- rule_error, rule_reason, error (an internal error), client (subject, issuer,
--- serial, fingerprint, not_before, not_after), chain (depth, subject, issuer,
--- serial, status, trusted, self_signed). Times are integer Unix seconds. The
--- resolution steps are not logged: the cause id names them in the catalogue.
-function M.verdict_json(v)
-  if type(v) ~= "table" then error("clientcert.verdict_json: verdict must be a table", 2) end
-  if not json then json = require("cjson.safe").new() end
-  local out = {
-    time = v.time, accepted = v.accepted == true, status = v.status, substatus = v.substatus,
-    cause = v.cause, title = v.title, message = v.message, mode = v.mode,
-    rule_error = v.rule_error, rule_reason = v.rule_reason, error = v.error,
-  }
-  if type(v.also) == "table" and #v.also > 0 then out.also = v.also end
-  if type(v.client) == "table" then
-    out.client = pick_list({ v.client }, { "subject", "issuer", "serial", "fingerprint",
-                                           "not_before", "not_after" })[1]
-  end
-  if type(v.chain) == "table" and #v.chain > 0 then
-    out.chain = pick_list(v.chain, { "depth", "subject", "issuer", "serial", "status", "trusted", "self_signed" })
-  end
-  local s, err = json.encode(out)
-  if s then return s end
-  -- still one object per decision, with what can be said safely
-  return json.encode({ time = type(v.time) == "number" and v.time or nil, accepted = v.accepted == true,
-                       cause = type(v.cause) == "string" and v.cause or "invalid_certificate",
-                       error = "verdict could not be encoded: " .. tostring(err) })
-    or ('{"accepted":%s,"error":"verdict could not be encoded"}'):format(tostring(v.accepted == true))
-end
+--- line = policy.verdict_json(verdict): see clientcert.text.verdict_json.
+M.verdict_json = require("clientcert.text").verdict_json
 
 return M
