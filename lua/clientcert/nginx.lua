@@ -170,7 +170,7 @@ local function remember_chain(dict, key, chain, ttl)
 end
 
 local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
-               nginx_refused = "boolean", var = "string", time = "number" }
+               nginx_refused = "boolean", var = "string", time = "number", source = "string" }
 
 local function check_opts(opts, where)
   if opts == nil then return {} end
@@ -217,19 +217,24 @@ end
 -- lua_shared_dict keeping the chains of full handshakes for resumed sessions),
 -- chain_ttl (seconds, default 86400: at least ssl_session_timeout), time (the
 -- check time, default ngx.time()), nginx_refused (override the detection of a
--- request that nginx's certificate check turned into a 495/496 error page).
+-- request that nginx's certificate check turned into a 495/496 error page),
+-- source ("ssl_client_raw_cert" reads only $ssl_client_raw_cert, as without the
+-- FFI symbol; default "ssl" when available).
 function M.verdict(policy, opts)
   opts = check_opts(opts, "verdict")
   policy = M.current(policy)
   local tls = { nginx_verify = ngx.var.ssl_client_verify, nginx_refused = refused_by_nginx(opts) }
+  if opts.source ~= nil and opts.source ~= "ssl" and opts.source ~= "ssl_client_raw_cert" then
+    error("clientcert.nginx.verdict: source must be \"ssl\" or \"ssl_client_raw_cert\"", 2)
+  end
   local peer, err
-  if ssl_api then
+  if ssl_api and opts.source ~= "ssl_client_raw_cert" then
     tls.source = "ssl"
     tls.shared = ssl_api.shared   -- nginx's decoded X509 objects used as they are
     peer, err = peer_from_ssl()
   else
     tls.source = "ssl_client_raw_cert"
-    tls.fallback_reason = ssl_api_err
+    tls.fallback_reason = ssl_api and "asked for (opts.source)" or ssl_api_err
     peer = peer_from_variable()
   end
   local v
@@ -289,11 +294,16 @@ end
 local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefix included
 
 --- gate.log(verdict[, level]): one error-log line for the decision: the cause id
--- and substatus first, the internal error if any, the verdict JSON, then the
--- steps the server operator must take; at most MAX_LOG bytes.
+-- and substatus first, where the certificates came from (tls=source,chain_from
+-- [,resumed][,nginx-refused]), the internal error if any, the verdict JSON, then
+-- the steps the server operator must take; at most MAX_LOG bytes.
 function M.log(v, level)
   local err = type(v.error) == "string" and (" error=" .. v.error:sub(1, 600):gsub("[%c]", " ")) or ""
-  local line = ("clientcert: %s %s%s %s"):format(v.cause or "?", v.substatus or "?", err,
+  local tls = type(v.tls) == "table" and v.tls or {}
+  -- where the certificates came from: source, chain, resumed or not (fallbacks show here)
+  local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
+    tls.resumed and ",resumed" or "", tls.nginx_refused and ",nginx-refused" or "")
+  local line = ("clientcert: %s %s%s%s %s"):format(v.cause or "?", v.substatus or "?", from, err,
     clientcert.verdict_json(v))
   local steps = operator_steps(v)
   if steps ~= "" and #line + #steps + 16 <= MAX_LOG then line = line .. " operator: " .. steps end

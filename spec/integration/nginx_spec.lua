@@ -138,6 +138,14 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(body:match("^403%.16 "), body)
   end)
 
+  it("falls back to $ssl_client_raw_cert (the leaf only) and says so in the verdict", function()
+    local body, log = expect("/leaf-only", "alice-chain", 403, nil, "missing_intermediate", { key = "alice" })
+    assert.truthy(body:match("^403%.16 "), body)
+    assert.truthy(log:find("clientcert: missing_intermediate 403.16 tls=ssl_client_raw_cert,none", 1, true), log)
+    local status, obody = live.curl(server, "/leaf-only", { cert = pki .. "/alice.pem", key = pki .. "/alice.key" })
+    assert.are.equal(403, status, obody)
+  end)
+
   it("picks up a CRL replaced on disk without an nginx reload", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
     local crl = pki .. "/inter.crl"
