@@ -165,6 +165,10 @@ local function add_all(store, kind, add, x, where, name, level)
   for i = 1, #list do
     local added, aerr = add(store, list[i])
     if not added then return nil, aerr end
+    -- every change of what the store trusts or knows is a new generation, so
+    -- that anything cached from an earlier one (a policy's verdicts) is not used
+    local facts = store_facts(store)
+    facts.generation = (facts.generation or 0) + 1
   end
   return true
 end
@@ -184,6 +188,12 @@ Store.add_root = adder("cert", C_add_root, "store.add_root")
 Store.add_intermediate = adder("cert", C_add_intermediate, "store.add_intermediate")
 --- ok, err = store:add_crl(x): x is a crl, PEM/DER text, a path, or a list of those.
 Store.add_crl = adder("crl", C_add_crl, "store.add_crl")
+--- n = store:generation(): how many certificates and CRLs have been added so far
+-- (it changes whenever what the store trusts or knows changes).
+function Store:generation()
+  if core.typeof(self) ~= "store" then error("clientcert.store.generation: expected a clientcert.store", 2) end
+  return store_facts(self).generation or 0
+end
 -- From C: store:roots(), store:intermediates(), store:crl_count(), store:stats(),
 -- store:crls(), store:close(), tostring(store).
 
