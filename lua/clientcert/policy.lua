@@ -12,6 +12,7 @@
 local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
+local lru = require "clientcert.lru"
 
 local M = {}
 
@@ -22,9 +23,11 @@ local M = {}
 -- options, or replace check for every policy of the process.
 local STATE = setmetatable({}, { __mode = "k" })
 local methods = {}
+local cache_new, parse_cached, chain_certs, cache_key, cache_window -- below, with the verdict cache
 
 local MODES = { require = true, optional = true, off = true }
-local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true }
+local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true,
+                      cache = true }
 -- matcher key -> how to read the value from cert:info()
 local MATCH_KEYS = {
   subject_cn = true, subject = true, issuer_cn = true, issuer = true, san_email = true,
@@ -180,6 +183,31 @@ local function verify_copy(verify)
   return out
 end
 
+-- The verdict cache (opts.cache = {size = n[, ttl = seconds]}): it holds the
+-- outcome of the chain verification only, keyed by the SHA-256 of the leaf and of
+-- each chain certificate in the order sent, and the store's generation; allow and
+-- rule run on every check. An entry serves a check time only inside its window
+-- (latest not_before of the path .. earliest not_after of the path and next
+-- update of the store's CRLs) and only for ttl seconds of real time. A parse
+-- cache beside it maps the bytes a client sent to the certificate objects.
+local CACHE_KEYS = { size = true, ttl = true }
+
+-- cache | nil, err (nil, nil when opts.cache is absent)
+function cache_new(c)
+  if c == nil then return nil, nil end
+  if type(c) ~= "table" then return nil, "cache must be a table {size = n[, ttl = seconds]}" end
+  for k in pairs(c) do
+    if not CACHE_KEYS[k] then return nil, ("unknown cache option '%s'"):format(tostring(k)) end
+  end
+  local size, serr = checked(util.integer, c.size, "policy", "cache.size", 1, 1e9)
+  if not size then return nil, serr end
+  if c.ttl ~= nil and (type(c.ttl) ~= "number" or c.ttl ~= c.ttl or c.ttl < 0 or c.ttl == math.huge) then
+    return nil, "cache.ttl must be a number of seconds >= 0"
+  end
+  return { verdicts = lru.new(size, c.ttl), parsed = lru.new(size * 4), hits = 0, misses = 0, size = size,
+           ttl = c.ttl }
+end
+
 local POLICY_MT -- the metatable of every policy object (below, with the methods)
 
 local function new_policy(state)
@@ -216,10 +244,12 @@ local function build(opts)
   if opts.name ~= nil and type(opts.name) ~= "string" then return nil, "name must be a string" end
   local verify, verr = verify_copy(opts.verify or {})
   if not verify then return nil, verr end
+  local cache, cerr = cache_new(opts.cache)
+  if cerr then return nil, cerr end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
   if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
   return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
-                     verify = verify, name = opts.name }
+                     verify = verify, name = opts.name, cache = cache }
 end
 
 --- policy = policy.new(opts): see the module header. A wrong option is a
@@ -513,6 +543,92 @@ function methods.check(self, req)
   return reject_internal(base, describe_error(v))
 end
 
+-- The certificate(s) for bytes a client sent, from the parse cache when it holds
+-- them (kind "1": parse, "*": every certificate of a PEM bundle).
+function parse_cached(cache, kind, bytes, parse)
+  if not cache then return parse(bytes) end
+  local k = kind .. bytes
+  local v = cache.parsed:get(k)
+  if v then return v end
+  local err
+  v, err = parse(bytes)
+  if v then cache.parsed:set(k, v) end
+  return v, err
+end
+
+local function parse_item(item)
+  if item:find("-----BEGIN ", 1, true) then return clientcert.parse_all(item) end
+  local c, err = clientcert.parse(item)
+  return c and { c }, err
+end
+
+-- The chain a client sent as certificate objects (as store:verify reads it).
+function chain_certs(cache, chain)
+  local out = {}
+  local items = util.list(chain, "policy.check", "chain", 2)
+  for i = 1, #items do
+    local item = items[i]
+    if type(item) == "string" then
+      local list, err = parse_cached(cache, "*", item, parse_item)
+      if not list then -- worded as store:verify words it, so that the verdict does not depend on the cache
+        local rest = tostring(err):match("^clientcert%.[%w_%.]+: (.*)$") or tostring(err)
+        return nil, ("clientcert.store.verify: chain[%d]: %s"):format(i, rest)
+      end
+      for j = 1, #list do out[#out + 1] = list[j] end
+    elseif clientcert.typeof(item) == "cert" then
+      out[#out + 1] = item
+    else
+      error(("clientcert.policy.check: chain[%d] must be a certificate or PEM/DER text"):format(i), 2)
+    end
+  end
+  return out
+end
+
+local FINGERPRINT = setmetatable({}, { __mode = "k" }) -- cert object -> SHA-256, computed once
+
+local function fingerprint(c)
+  local fp = FINGERPRINT[c]
+  if not fp then
+    fp = assert(c:fingerprint())
+    FINGERPRINT[c] = fp
+  end
+  return fp
+end
+
+-- The cache key: the store's generation and the SHA-256 of the leaf and of each
+-- chain certificate, in the order sent.
+function cache_key(cert, chain, store)
+  local parts = { store:generation(), fingerprint(cert) }
+  for i = 1, #chain do parts[#parts + 1] = fingerprint(chain[i]) end
+  return table.concat(parts, ":")
+end
+
+-- lo, hi: the check times for which a verification result stays what it is:
+-- from the latest not_before of the path to the earliest not_after, and within
+-- the validity (this/next update) of the store's CRLs when CRLs are checked.
+function cache_window(cache, result, store, crl_mode)
+  local lo, hi = -math.huge, math.huge
+  for _, el in ipairs(result.chain or {}) do
+    if el.not_before and el.not_before > lo then lo = el.not_before end
+    if el.not_after and el.not_after < hi then hi = el.not_after end
+  end
+  if crl_mode ~= "none" and (crl_mode ~= nil or store:crl_count() > 0) then
+    local gen = store:generation()
+    if cache.crl_generation ~= gen then
+      local clo, chi = -math.huge, math.huge
+      for _, c in ipairs(store:crls()) do
+        if c.last_update and c.last_update > clo then clo = c.last_update end
+        if c.next_update and c.next_update < chi then chi = c.next_update end
+        if not c.next_update and not c.last_update then chi = -math.huge end -- unreadable dates: never cache
+      end
+      cache.crl_generation, cache.crl_lo, cache.crl_hi = gen, clo, chi
+    end
+    if cache.crl_lo > lo then lo = cache.crl_lo end
+    if cache.crl_hi < hi then hi = cache.crl_hi end
+  end
+  return lo, hi
+end
+
 -- decide(self = the policy's state, req, base, when): the verdict of check.
 function M.decide(self, req, base, when)
   local cert = req.cert
@@ -524,22 +640,50 @@ function M.decide(self, req, base, when)
     end
     return v
   end
+  local cache = self.cache
   if type(cert) == "string" then
-    local c, err = clientcert.parse(cert)
+    local c, err = parse_cached(cache, "1", cert, clientcert.parse)
     if not c then return reject_invalid(base, nil, err) end
     cert = c
   elseif clientcert.typeof(cert) ~= "cert" then
     return reject_internal(base, "clientcert.policy.check: cert must be PEM/DER text or a certificate, got "
       .. type(cert))
   end
-  local info, ierr = cert:info()
-  if not info then return reject_invalid(base, nil, ierr) end
-  base.client = info
-
-  local vopts = { chain = req.chain, time = when }
-  for k, val in pairs(self.verify) do vopts[k] = val end
-  local result, verr = self.trust:verify(cert, vopts)
-  if not result then return reject_invalid(base, info, verr) end
+  local chain, key, hit = req.chain, nil, nil
+  if cache then
+    local list, err = chain_certs(cache, chain)
+    if not list then
+      base.client = cert:info()
+      return reject_invalid(base, base.client, err)
+    end
+    chain = list
+    key = cache_key(cert, list, self.trust)
+    hit = cache.verdicts:get(key, when, os.time())
+  end
+  local info, result
+  if hit then
+    cache.hits = cache.hits + 1
+    info, result = deep_copy(hit.info), deep_copy(hit.result)
+    base.cached = true
+    base.client = info
+  else
+    local ierr
+    info, ierr = cert:info()
+    if not info then return reject_invalid(base, nil, ierr) end
+    base.client = info
+    local vopts = { chain = chain, time = when }
+    for k, val in pairs(self.verify) do vopts[k] = val end
+    local verr
+    result, verr = self.trust:verify(cert, vopts)
+    if not result then return reject_invalid(base, info, verr) end
+    if cache then
+      cache.misses = cache.misses + 1
+      local lo, hi = cache_window(cache, result, self.trust, self.verify.crl)
+      if when >= lo and when <= hi then
+        cache.verdicts:set(key, { info = deep_copy(info), result = deep_copy(result) }, lo, hi, os.time())
+      end
+    end
+  end
   base.chain, base.problems = result.chain, result.problems
   -- a CRL whose signature did not verify was ignored by the verification: named
   -- in also (in precedence order), never the primary cause
@@ -665,6 +809,16 @@ end
 
 -- Fields a policy shows (read-only; allow and verify as fresh copies).
 local FIELDS = { mode = true, name = true, trust = true, rule = true }
+--- info = policy:cache_info(): {size, ttl, count, hits, misses} of the verdict
+-- cache, or nil when the policy has none.
+function methods.cache_info(self)
+  local st = STATE[self]
+  if not st then error("clientcert.policy.cache_info: expected a policy", 2) end
+  local c = st.cache
+  if not c then return nil end
+  return { size = c.size, ttl = c.ttl, count = c.verdicts:len(), hits = c.hits, misses = c.misses }
+end
+
 POLICY_MT = {
   __index = function(p, k)
     local m = methods[k]
