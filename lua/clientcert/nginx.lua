@@ -297,18 +297,30 @@ local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefi
 -- and substatus first, where the certificates came from (tls=source,chain_from
 -- [,resumed][,nginx-refused]), the internal error if any, the verdict JSON, then
 -- the steps the server operator must take; at most MAX_LOG bytes.
-function M.log(v, level)
+-- The error_log level of this request's server (nil when unknown): a line above
+-- it is never written, so it is not built either.
+local errlog_ok, errlog = pcall(require, "ngx.errlog")
+local function log_level()
+  if not errlog_ok then return nil end
+  local ok, lvl = pcall(errlog.get_sys_filter_level)
+  return ok and lvl or nil
+end
+
+function M.log(v, level, json)
+  level = level or (v.accepted and ngx.INFO or ngx.WARN)
+  local sys = log_level()
+  if sys and level > sys then return end
   local err = type(v.error) == "string" and (" error=" .. v.error:sub(1, 600):gsub("[%c]", " ")) or ""
   local tls = type(v.tls) == "table" and v.tls or {}
   -- where the certificates came from: source, chain, resumed or not (fallbacks show here)
   local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
     tls.resumed and ",resumed" or "", tls.nginx_refused and ",nginx-refused" or "")
   local line = ("clientcert: %s %s%s%s %s"):format(v.cause or "?", v.substatus or "?", from, err,
-    clientcert.verdict_json(v))
+    json or clientcert.verdict_json(v))
   local steps = operator_steps(v)
   if steps ~= "" and #line + #steps + 16 <= MAX_LOG then line = line .. " operator: " .. steps end
   if #line > MAX_LOG then line = line:sub(1, MAX_LOG - 12) .. "...[cut]" end
-  ngx.log(level or (v.accepted and ngx.INFO or ngx.WARN), line)
+  ngx.log(level, line)
 end
 
 --- gate.enforce(policy[, opts]): decides, logs, and answers a rejected client
@@ -334,11 +346,13 @@ function M.enforce(policy, opts)
     v = gate_failure("clientcert.nginx: misconfiguration: " .. why, { tls = tls, client = v.client, chain = v.chain })
     ngx.ctx.clientcert = v
   end
+  local json
   if opts.var then
-    local sok, serr = pcall(function() ngx.var[opts.var] = clientcert.verdict_json(v) end)
+    json = clientcert.verdict_json(v)
+    local sok, serr = pcall(function() ngx.var[opts.var] = json end)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.var, ": ", serr) end
   end
-  if not v.accepted or opts.log_accepted ~= false then M.log(v) end
+  if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json) end
   if v.accepted then return v end
   ngx.status = v.status or 403
   ngx.header["Content-Type"] = "text/plain; charset=utf-8"
