@@ -530,8 +530,11 @@ describe("list options (allow, verify.flags, verify.policies)", function()
   end
 
   it("refuse an allow that is not a proper sequence instead of admitting everyone", function()
-    assert.matches("allow must be a list (keys 1..n with no holes): found key 'admins'",
-      err_of{ allow = { admins = { subject_cn = "admin" } } }, 1, true)
+    local err = err_of{ allow = { admins = { subject_cn = "admin" } } }
+    assert.matches("allow must be a list (keys 1..n with no holes): found key 'admins'", err, 1, true)
+    -- one clean message: no source position, no doubled prefix
+    assert.are.equal(1, select(2, err:gsub("clientcert%.policy:", "")))
+    assert.falsy(err:find("%.lua:%d+:"), err)
     assert.matches("allow must be a list", err_of{ allow = { [2] = { subject_cn = "admin" } } }, 1, true)
     assert.matches("allow must be a list", err_of{ allow = { { subject_cn = "a" }, nil, { subject_cn = "b" } } },
       1, true)

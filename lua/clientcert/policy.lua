@@ -139,7 +139,10 @@ end
 local function checked(f, ...)
   local ok, v = pcall(f, ...)
   if ok then return v end
-  return nil, (tostring(v):gsub("^clientcert%.policy: ", ""))
+  -- the bare message: no "file:line:" position (error levels count from the
+  -- checker), no "clientcert.policy:" prefix (the caller adds its own)
+  local msg = tostring(v):gsub("^[^\n]-:%d+: ", "")
+  return nil, (msg:gsub("^clientcert%.policy: ", ""))
 end
 
 -- copy | nil, err: the verify options, each value checked, as a fresh table.
