@@ -37,8 +37,9 @@ end
 
 -- n, err = max_depth(s): --max-depth as an integer >= 0 (the rule of util.integer).
 local function max_depth(s)
-  local n = tonumber(s)
-  if not n then return nil, ("--max-depth must be an integer 0 or more, got '%s'"):format(s) end
+  -- digits only: "1e3", "0x10" or 2^70 are not depths a person means (and lose precision)
+  local n = s:match("^%d+$") and #s <= 15 and tonumber(s)
+  if not n then return nil, ("--max-depth must be an integer 0 or more, got '%s'"):format(text.escape(s)) end
   local ok, v = pcall(util.integer, n, "verify", "--max-depth", 0, nil, 1)
   if not ok then return nil, (tostring(v):gsub("^clientcert%.verify: ", "")) end
   return v
