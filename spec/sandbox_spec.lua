@@ -167,10 +167,9 @@ describe("a policy file", function()
   it("cannot make one gigantic string with string.rep, however it is reached", function()
     for _, expr in ipairs({ [[string.rep("x", 2^31)]], [[("x"):rep(2^31)]], [[("ab"):rep(2^30, ",")]],
                             [[string.rep("x", 1e300)]] }) do
-      local t0 = os.time()
+      -- refused before anything is allocated: the error names the size it would have had
       local _, err = clientcert.load_policy(write("local s = " .. expr .. " return { mode = 'off' }"))
       assert.matches("string.rep: the result would be", err, 1, true)
-      assert.is_true(os.time() - t0 <= 2, expr)
     end
     assert.is_table(clientcert.load_policy(write([[
       assert(("ab"):rep(3, "-") == "ab-ab-ab" and string.rep("x", 4) == "xxxx")
@@ -222,33 +221,27 @@ describe("a policy file", function()
   end)
 end)
 
+-- Behaviour, not timing (specs also run under valgrind): each loop below would
+-- never end without the budget, so returning with the budget's error is the proof.
 describe("the instruction budget", function()
-  local function elapsed(f)
-    local t0 = os.clock()
-    local a, b = f()
-    return os.clock() - t0, a, b
-  end
-
-  it("stops a policy file that loops, also inside pcall, in bounded time", function()
+  it("stops a policy file that loops, also inside pcall", function()
     for _, src in ipairs({ "while true do end",
                            "while true do pcall(function() while true do end end) end",
                            "local function f() return f() end f()",
                            "local t = {} for i = 1, 1e12 do t[i % 10 + 1] = i end" }) do
-      local secs, policy, err = elapsed(function() return clientcert.load_policy(write(src)) end)
+      local policy, err = clientcert.load_policy(write(src))
       assert.is_nil(policy, src)
       assert.matches("ran for more than 10000000 instructions", err, 1, true)
-      assert.is_true(secs < 30, src .. " took " .. secs .. " s")
     end
   end)
 
-  it("stops a rule that loops at check time: internal_error, bounded time, later checks unaffected", function()
+  it("stops a rule that loops at check time: internal_error, later checks unaffected", function()
     local p = assert(clientcert.load_policy(trusting(nil, [[{ trust = store,
       rule = function(info) if info.subject:find("alice", 1, true) then while true do end end return true end }]])))
-    local secs, v = elapsed(function() return check(p, "alice.pem") end)
+    local v = check(p, "alice.pem")
     assert.equals("internal_error", v.cause)
     assert.is_false(v.accepted)
     assert.matches("ran for more than 1000000 instructions", v.rule_error, 1, true)
-    assert.is_true(secs < 10)
     assert.equals("ok", check(p, "bob.pem").cause)
   end)
 
