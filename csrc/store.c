@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include "clientcert.h"
 
+#include <float.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -537,13 +538,21 @@ static void store_int_error(lua_State *L, const char *name, const char *range)
     luaL_error(L, "clientcert.store.verify: %s must be an integer %s, got %s", name, range, got);
 }
 
-/* Reads an optional integer option in min..max; *v keeps its value when absent. */
+/* Reads an optional integer option in min..max; *v keeps its value when absent.
+ * With max = LLONG_MAX (no upper bound), a whole float past lua_Integer's range
+ * (2^63, 1e300) is an integer too, read as LLONG_MAX. */
 static void store_opt_int(lua_State *L, int idx, const char *k, long long min, long long max,
                           const char *range, long long *v)
 {
     lua_Integer n = 0;
     if (store_rawfield(L, idx, k) != LUA_TNIL) {
-        if (!cc_tointeger(L, -1, &n) || (long long)n < min || (long long)n > max)
+        if (!cc_tointeger(L, -1, &n)) {
+            lua_Number d = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+            if (max != LLONG_MAX || !(d >= 9223372036854775807.0 && d <= DBL_MAX))
+                store_int_error(L, k, range);
+            n = (lua_Integer)LLONG_MAX;
+        }
+        if ((long long)n < min || (long long)n > max)
             store_int_error(L, k, range);
         *v = (long long)n;
     }
