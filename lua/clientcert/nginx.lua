@@ -24,6 +24,7 @@ local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local lru = require "clientcert.lru"
+local text = require "clientcert.text"
 
 local ngx = ngx
 local M = {}
@@ -310,7 +311,9 @@ function M.log(v, level, json)
   level = level or (v.accepted and ngx.INFO or ngx.WARN)
   local sys = log_level()
   if sys and level > sys then return end
-  local err = type(v.error) == "string" and (" error=" .. v.error:sub(1, 600):gsub("[%c]", " ")) or ""
+  -- short enough that prefix + error + the verdict JSON (at most 1,536 bytes, cut by
+  -- its own encoder) stay under MAX_LOG: the JSON itself is never cut here
+  local err = type(v.error) == "string" and (" error=" .. text.escape(v.error:sub(1, 250))) or ""
   local tls = type(v.tls) == "table" and v.tls or {}
   -- where the certificates came from: source, chain, resumed or not (fallbacks show here)
   local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
