@@ -106,3 +106,18 @@ describe("clientcert verify and clientcert check", function()
     assert.is_true(n > 40)
   end)
 end)
+
+describe("clientcert verify in text mode", function()
+  it("gives the error of the problem behind the cause, not OpenSSL's first", function()
+    local buf = {}
+    local out = { write = function(self, ...)
+      for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
+      return self
+    end }
+    local code = cli.main({ "verify", pki.path("mallory.pem"), "--roots", pki.path("root.pem"), "--intermediates",
+      pki.path("inter.pem"), "--crl", pki.path("crls.pem"), "--time", tostring(pki.T_2024) }, out)
+    local text = table.concat(buf)
+    assert.equals(1, code)
+    assert.matches("Result: FAILED (revoked: certificate revoked)", text, 1, true)
+  end)
+end)

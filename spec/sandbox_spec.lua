@@ -98,6 +98,18 @@ describe("a policy object", function()
     assert.equals("ok", check(p, "bob.pem").cause)
     assert.equals("denied_by_rule", check(p, "carol.pem").cause)
   end)
+  it("is collected when unreachable, even when its rule refers to it", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local p
+      p = clientcert.policy{ trust = host_policy().trust, rule = function() return p ~= nil end }
+      assert.equals("ok", check(p, "bob.pem").cause)
+      weak[1] = p
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_nil(weak[1])
+  end)
 end)
 
 describe("a policy file", function()

@@ -230,7 +230,12 @@ local function cmd_verify(a, out, eout)
     if not emit_json(out, result) then return EXIT_ERROR end
   else
     M.print_path(out, result)
-    if result.ok then put(out, "Result: OK") else put(out, "Result: FAILED (%s: %s)", result.cause, result.error) end
+    -- the error of the problem that gave "the" cause (causes.primary), not OpenSSL's first
+    local why = result.error
+    for _, p in ipairs(result.problems or {}) do
+      if p.cause == result.cause then why = p.error break end
+    end
+    if result.ok then put(out, "Result: OK") else put(out, "Result: FAILED (%s: %s)", result.cause, why) end
   end
   return result.ok and EXIT_OK or EXIT_REJECT
 end

@@ -16,14 +16,24 @@ local lru = require "clientcert.lru"
 
 local M = {}
 
--- A policy object is an empty proxy: its state lives in STATE (weak keys), out
--- of reach of anything holding the object; its metatable is locked and its
--- methods table has no __index key. So no code that gets a policy (a policy
--- file, a rule, a caller) can change its mode, trust, allow list or verify
--- options, or replace check for every policy of the process.
-local STATE = setmetatable({}, { __mode = "k" })
+-- A policy object is an empty proxy: its state is held by its own (locked)
+-- metatable's __index closure, which hands it out only for the private key
+-- STATE_KEY, out of reach of anything holding the object; the methods table has
+-- no __index key. So no code that gets a policy (a policy file, a rule, a
+-- caller) can change its mode, trust, allow list or verify options, or replace
+-- check for every policy of the process. (No side table maps policies to their
+-- state: a rule that refers to its own policy would keep it alive for ever
+-- under LuaJIT's weak tables, which are not ephemerons.)
+local STATE_KEY = {}
+local IS_POLICY = setmetatable({}, { __mode = "k" }) -- policy -> true
 local methods = {}
 local cache_new, parse_cached, chain_certs, cache_key, cache_window -- below, with the verdict cache
+
+-- state | nil: the state of policy p.
+local function state_of(p)
+  if IS_POLICY[p] then return p[STATE_KEY] end
+  return nil
+end
 
 local MODES = { require = true, optional = true, off = true }
 local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true,
@@ -211,13 +221,7 @@ function cache_new(c)
            ttl = c.ttl }
 end
 
-local POLICY_MT -- the metatable of every policy object (below, with the methods)
-
-local function new_policy(state)
-  local p = setmetatable({}, POLICY_MT)
-  STATE[p] = state
-  return p
-end
+local new_policy -- policy = new_policy(state) (below, with the methods)
 
 -- policy | nil, err: the policy object for opts, or what is wrong with opts.
 local function build(opts)
@@ -529,7 +533,7 @@ M.run_bounded = run_bounded
 -- client = info (when parsed), chain = per-element report, time, rule_error?,
 -- rule_reason?, error? (an internal error's detail, for logs)}.
 function methods.check(self, req)
-  local st = STATE[self]
+  local st = state_of(self)
   if not st then error("clientcert.policy.check: expected a policy (policy:check{...})", 2) end
   req = req or {}
   if type(req) ~= "table" then error("clientcert.policy.check: request must be a table", 2) end
@@ -805,7 +809,7 @@ end
 
 --- report = policy:audit([{time = secs}]): audit_store of the policy's trust store.
 function methods.audit(self, opts)
-  local st = STATE[self]
+  local st = state_of(self)
   if not st then error("clientcert.policy.audit: expected a policy (policy:audit())", 2) end
   return M.audit_store(st.trust, opts)
 end
@@ -815,34 +819,38 @@ local FIELDS = { mode = true, name = true, trust = true, rule = true }
 --- info = policy:cache_info(): {size, ttl, count, hits, misses} of the verdict
 -- cache, or nil when the policy has none.
 function methods.cache_info(self)
-  local st = STATE[self]
+  local st = state_of(self)
   if not st then error("clientcert.policy.cache_info: expected a policy", 2) end
   local c = st.cache
   if not c then return nil end
   return { size = c.size, ttl = c.ttl, count = c.verdicts:len(), hits = c.hits, misses = c.misses }
 end
 
-POLICY_MT = {
-  __index = function(p, k)
-    local m = methods[k]
-    if m ~= nil then return m end
-    local st = STATE[p]
-    if FIELDS[k] then return st[k] end
-    if k == "allow" or k == "verify" then return deep_copy(st[k]) end
-    return nil
-  end,
-  __newindex = function(_, k)
-    error(("clientcert.policy: a policy is read-only (cannot set '%s')"):format(tostring(k)), 2)
-  end,
-  __tostring = function(p)
-    local st = STATE[p]
-    return ("clientcert.policy (%s)"):format(st.name or st.mode)
-  end,
-  __metatable = "clientcert.policy",
-}
+
+local function read_only(_, k)
+  error(("clientcert.policy: a policy is read-only (cannot set '%s')"):format(tostring(k)), 2)
+end
+
+new_policy = function(state)
+  local p = setmetatable({}, {
+    __index = function(_, k)
+      if k == STATE_KEY then return state end
+      local m = methods[k]
+      if m ~= nil then return m end
+      if FIELDS[k] then return state[k] end
+      if k == "allow" or k == "verify" then return deep_copy(state[k]) end
+      return nil
+    end,
+    __newindex = read_only,
+    __tostring = function() return ("clientcert.policy (%s)"):format(state.name or state.mode) end,
+    __metatable = "clientcert.policy",
+  })
+  IS_POLICY[p] = true
+  return p
+end
 
 --- is = policy.is_policy(v)
-function M.is_policy(v) return STATE[v] ~= nil end
+function M.is_policy(v) return IS_POLICY[v] == true end
 
 -- Read-only proxies a policy file sees (clientcert); FACADE[proxy] = its contents.
 local FACADE = setmetatable({}, { __mode = "k" })
@@ -966,7 +974,7 @@ function M.load_file(path, params)
   if jit and jit.off then jit.off(chunk, true) end
   local ok, spec = run_bounded(M.MAX_POLICY_STEPS, M.MAX_POLICY_MEMORY, chunk)
   if not ok then return nil, "clientcert.load_policy: " .. path .. ": " .. describe_error(spec) end
-  if STATE[spec] then return spec end
+  if IS_POLICY[spec] then return spec end
   if type(spec) ~= "table" then
     return nil, "clientcert.load_policy: " .. path .. " must return the options table of clientcert.policy"
   end
