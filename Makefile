@@ -76,13 +76,16 @@ JIT_LMOD   = $(DESTDIR)$(PREFIX)/share/lua/5.1
 JIT_CMOD   = $(DESTDIR)$(PREFIX)/lib/lua/5.1
 BINDIR     = $(DESTDIR)$(PREFIX)/bin
 LUA_SRC    = $(wildcard lua/clientcert/*.lua)
+CLI_SRC    = $(wildcard lua/clientcert/cli/*.lua)
 
 install: all ## install for Lua 5.4 and LuaJIT/OpenResty, and the clientcert command, under PREFIX (/usr/local; as root)
-	install -d $(LUA54_LMOD)/clientcert $(LUA54_CMOD)/clientcert $(JIT_LMOD)/clientcert $(JIT_CMOD)/clientcert $(BINDIR)
+	install -d $(LUA54_LMOD)/clientcert/cli $(LUA54_CMOD)/clientcert $(JIT_LMOD)/clientcert/cli $(JIT_CMOD)/clientcert $(BINDIR)
 	install -m 0644 $(OUT54) $(LUA54_CMOD)/clientcert/core.so
 	install -m 0644 $(LUA_SRC) $(LUA54_LMOD)/clientcert/
+	install -m 0644 $(CLI_SRC) $(LUA54_LMOD)/clientcert/cli/
 	install -m 0644 $(OUTJIT) $(JIT_CMOD)/clientcert/core.so
 	install -m 0644 $(LUA_SRC) $(JIT_LMOD)/clientcert/
+	install -m 0644 $(CLI_SRC) $(JIT_LMOD)/clientcert/cli/
 	install -m 0755 bin/clientcert $(BINDIR)/clientcert
 
 uninstall: ## remove what install put in place (and a clientcert rock an older `make install` registered with LuaRocks)
@@ -105,9 +108,10 @@ rock: ## (run by luarocks make) build core.so for LUA_INCDIR into build/rock
 
 rock-install: ## (run by luarocks make) copy the module and Lua files into INST_LIBDIR / INST_LUADIR
 	@test -n "$(INST_LIBDIR)" -a -n "$(INST_LUADIR)" || { echo "make rock-install: INST_LIBDIR/INST_LUADIR not set"; exit 2; }
-	install -d $(INST_LIBDIR)/clientcert $(INST_LUADIR)/clientcert
+	install -d $(INST_LIBDIR)/clientcert $(INST_LUADIR)/clientcert/cli
 	install -m 0644 $(ROCK_OUT) $(INST_LIBDIR)/clientcert/core.so
 	install -m 0644 $(LUA_SRC) $(INST_LUADIR)/clientcert/
+	install -m 0644 $(CLI_SRC) $(INST_LUADIR)/clientcert/cli/
 
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

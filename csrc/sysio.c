@@ -5,6 +5,7 @@
  *   data, err = core.read_file(path, limit[, where])
  *   text, err = core.time_format(secs)     -- "YYYY-MM-DDTHH:MM:SSZ", years 0000 .. 9999
  *   secs, err = core.time_parse(text)      -- "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ"
+ *   yes = core.isatty(fd)                  -- is file descriptor fd a terminal?
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -301,12 +302,23 @@ static int sysio_time_parse(lua_State *L)
     return 1;
 }
 
+/* isatty(fd): true when the file descriptor (an integer: 1 for stdout, 2 for
+ * stderr) is a terminal; false for anything else, including a bad descriptor.
+ * The CLI colours its output and draws progress only on a terminal. */
+static int sysio_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    lua_pushboolean(L, fd >= 0 && fd <= 1024 && isatty((int)fd) == 1);
+    return 1;
+}
+
 int sysio_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "read_file", sysio_read_file },
         { "time_format", sysio_time_format },
         { "time_parse", sysio_time_parse },
+        { "isatty", sysio_isatty },
         { NULL, NULL },
     };
     luaL_newmetatable(L, SYSIO_FD_MT);                /* M, mt */

@@ -1,21 +1,9 @@
 -- The clientcert command (clientcert.cli.main): outputs and exit codes.
 local cli = require "clientcert.cli"
+local runner = require "helpers.cli"
+local run = runner.run
 local cjson = require "cjson"
 local pki = require "helpers.pki"
-
--- A stream that keeps what is written to it.
-local function sink()
-  local buf = {}
-  return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
-    return self end, text = function() return table.concat(buf) end }
-end
-
--- code, text, errtext = run(args...): runs the command with captured stdout and stderr.
-local function run(...)
-  local out, err = sink(), sink()
-  local code = cli.main({ ... }, out, err)
-  return code, out.text(), err.text()
-end
 
 -- path = policy_file(src): a temporary policy file holding src.
 local function policy_file(src)
@@ -151,5 +139,34 @@ describe("clientcert command", function()
       assert.equals(1, code)
       assert.matches("^REJECTED 403.7 no_certificate\n", text)
     end)
+  end)
+end)
+
+describe("clientcert as a process", function()
+  local runner = require "helpers.cli"
+  it("exits with the command's status and writes to stdout and stderr", function()
+    local code, out, err = runner.exec({ "verify", pki.path("chain-alice.pem"), "--roots", pki.path("root.pem"),
+      "--time", "2030-06-01" })
+    assert.equals(0, code, err)
+    assert.matches("Result: OK", out, 1, true)
+    code, out, err = runner.exec({ "info", "/nonexistent/x.pem" })
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.matches("^clientcert%.info: cannot open /nonexistent/x%.pem: [^\n]+\n$", err)
+  end)
+
+  it("colours only a terminal: piped output has no escape sequences, even with --help", function()
+    local code, out = runner.exec({ "verify", pki.path("frank.pem"), "--roots", pki.path("root.pem"),
+      "--time", "2030-06-01" })
+    assert.equals(1, code)
+    assert.is_nil(out:find("\27", 1, true))
+  end)
+end)
+
+describe("clientcert.cli.common.painter", function()
+  local common = require "clientcert.cli.common"
+  it("leaves text alone on a stream that is not a terminal", function()
+    local paint = common.painter(require("helpers.cli").sink())
+    assert.equals("x", paint("red", "x"))
   end)
 end)

@@ -3,22 +3,11 @@
 -- to a limit; a directory, FIFO or device is refused at once with its path.
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
-local cli = require "clientcert.cli"
+local runner = require "helpers.cli"
+local run = runner.run
 local pki = require "helpers.pki"
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function sink()
-  local buf = {}
-  return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
-    return self end, text = function() return table.concat(buf) end }
-end
-
-local function run(...)
-  local out, err = sink(), sink()
-  local code = cli.main({ ... }, out, err)
-  return code, out.text(), err.text()
-end
 
 -- a fresh temporary directory holding a FIFO (no writer) and a subdirectory
 local dir = os.tmpname()

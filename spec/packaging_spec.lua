@@ -34,7 +34,7 @@ local ROOT = (function()
 end)()
 
 local LUA_FILES = (function()
-  local ok, out = run("cd lua/clientcert && ls *.lua")
+  local ok, out = run("cd lua/clientcert && ls *.lua cli/*.lua")
   assert(ok, out)
   local t = {}
   for name in out:gmatch("%S+") do t[#t + 1] = name end

@@ -3,21 +3,10 @@
 local clientcert = require "clientcert"
 local text = require "clientcert.text"
 local causes = require "clientcert.causes"
-local cli = require "clientcert.cli"
+local runner = require "helpers.cli"
+local run = runner.run
 local cjson = require "cjson"
 local pki = require "helpers.pki"
-
-local function sink()
-  local buf = {}
-  return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
-    return self end, text = function() return table.concat(buf) end }
-end
-
-local function run(...)
-  local out, err = sink(), sink()
-  local code = cli.main({ ... }, out, err)
-  return code, out.text(), err.text()
-end
 
 -- Fails when s holds anything a terminal acts on or that hides or reorders text:
 -- C0 controls other than the newline between lines, DEL, C1 (as UTF-8),

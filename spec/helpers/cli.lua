@@ -1,0 +1,61 @@
+-- Running the clientcert command in specs: in-process through clientcert.cli.main
+-- with captured streams (run), or as a real process, bin/clientcert under the
+-- interpreter the specs run under (exec).
+local cli = require "clientcert.cli"
+
+local M = {}
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+M.q = q
+
+--- s = cli.sink(): a stream that keeps what is written to it (s.text() gives it back).
+function M.sink()
+  local buf = {}
+  return { write = function(self, ...) for _, s in ipairs({ ... }) do buf[#buf + 1] = tostring(s) end
+    return self end, text = function() return table.concat(buf) end }
+end
+
+--- code, stdout, stderr = cli.run(args...): clientcert.cli.main with captured streams.
+function M.run(...)
+  local out, err = M.sink(), M.sink()
+  local code = cli.main({ ... }, out, err)
+  return code, out.text(), err.text()
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  os.remove(path)
+  return s
+end
+
+--- code, stdout, stderr = cli.exec(args[, opts]): bin/clientcert as a process, with the
+-- checkout's modules (this process's package.cpath). opts.stdin: text fed on stdin
+-- (default: /dev/null); opts.env: { NAME = value } added to the environment.
+-- A sanitizer runtime this process was started with (make asan) is passed on to the
+-- interpreter only, not to the shell around it.
+function M.exec(args, opts)
+  opts = opts or {}
+  local lua = os.getenv("CLIENTCERT_LUA") or "lua5.4"
+  local outp, errp, inp = os.tmpname(), os.tmpname(), os.tmpname()
+  local f = assert(io.open(inp, "wb"))
+  f:write(opts.stdin or "")
+  f:close()
+  local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
+  local preload = os.getenv("LD_PRELOAD")
+  if preload and preload ~= "" then env[#env + 1] = "LD_PRELOAD=" .. q(preload) end
+  for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. q(v) end
+  local words = {}
+  for i, a in ipairs(args) do words[i] = q(a) end
+  local cmd = ("env %s %s bin/clientcert %s <%s >%s 2>%s; echo $?"):format(table.concat(env, " "), lua,
+    table.concat(words, " "), q(inp), q(outp), q(errp))
+  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
+  local rc = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
+  p:close()
+  os.remove(inp)
+  return rc, slurp(outp), slurp(errp)
+end
+
+return M
