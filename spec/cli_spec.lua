@@ -143,7 +143,6 @@ describe("clientcert command", function()
 end)
 
 describe("clientcert as a process", function()
-  local runner = require "helpers.cli"
   it("exits with the command's status and writes to stdout and stderr", function()
     local code, out, err = runner.exec({ "verify", pki.path("chain-alice.pem"), "--roots", pki.path("root.pem"),
       "--time", "2030-06-01" })
