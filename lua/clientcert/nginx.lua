@@ -25,6 +25,7 @@ local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local lru = require "clientcert.lru"
 local text = require "clientcert.text"
+local policy_mod = require "clientcert.policy"
 
 local ngx = ngx
 local M = {}
@@ -91,12 +92,40 @@ local function x509_der(x)
   return ffi.string(buf, n)
 end
 
+-- nginx's X509 objects adopted lately, by address -> the clientcert.cert. The
+-- cert holds a reference to its X509, so while an entry lives that X509 cannot be
+-- freed and its address cannot be reused by another certificate: an address
+-- found here is the same X509. So the keepalive requests of a connection (and
+-- resumed sessions, which keep the leaf) get the same cert object again: no new
+-- object, and the verdict cache's key (the certificates' SHA-256, remembered per
+-- cert object) is not computed again.
+local adopted = lru.new(1000)
+
 -- A clientcert.cert for an X509 * of nginx's: the same object with its own
 -- reference when the libcrypto is shared, else parsed again from its DER.
 local function adopt(x)
-  if ssl_api.shared then return core.from_x509_address(tonumber(ffi.cast("uintptr_t", x))) end
+  if ssl_api.shared then
+    local addr = tonumber(ffi.cast("uintptr_t", x))
+    local c = adopted:get(addr)
+    if not c then
+      c = core.from_x509_address(addr)
+      adopted:set(addr, c)
+    end
+    return c
+  end
   local der = x509_der(x)
   return der and clientcert.parse(der)
+end
+
+-- The SHA-256 fingerprint of a cert object, computed once per object.
+local fingerprints = setmetatable({}, { __mode = "k" })
+local function fingerprint_of(c)
+  local fp = fingerprints[c]
+  if not fp then
+    fp = c:fingerprint()
+    fingerprints[c] = fp
+  end
+  return fp
 end
 
 -- Reads what the client sent through the SSL object: {leaf = cert|nil,
@@ -152,19 +181,31 @@ end
 
 -- What this worker last wrote to the chain dict per leaf, and when, so that
 -- keepalive requests of one connection do not rewrite the same chain each time
--- (it is written again once half its ttl has passed).
+-- (it is written again once half its ttl has passed); with the cert objects it
+-- was made of, so that the same objects (adopt) are not even encoded again.
 local written = lru.new(1000)
 
+local function same_objects(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
 local function remember_chain(dict, key, chain, ttl)
+  local now = ngx.now()
+  local last = written:get(key)
+  local fresh = last and now - last.at < ttl / 2
+  if fresh and same_objects(last.chain, chain) then return end
   local ders = {}
   for i, c in ipairs(chain) do ders[i] = c:der() end
   local packed = pack_chain(ders)
-  local now = ngx.now()
-  local last = written:get(key)
-  if last and last.packed == packed and now - last.at < ttl / 2 then return end
+  if fresh and last.packed == packed then
+    last.chain = chain
+    return
+  end
   local ok, err = dict:set(key, packed, ttl)
   if ok then
-    written:set(key, { packed = packed, at = now })
+    written:set(key, { packed = packed, chain = chain, at = now })
   else
     ngx.log(ngx.WARN, "clientcert: cannot keep the client's chain: ", err)
   end
@@ -249,7 +290,7 @@ function M.verdict(policy, opts)
     if opts.chain_dict and not dict then
       v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
     elseif dict and type(peer.leaf) ~= "string" and peer.leaf then
-      local key = peer.leaf:fingerprint()
+      local key = fingerprint_of(peer.leaf)
       if peer.chain and not peer.resumed then
         -- only a full handshake (the client proved it holds the key) records a chain
         remember_chain(dict, key, peer.chain, opts.chain_ttl or 86400)
@@ -297,7 +338,9 @@ local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefi
 --- gate.log(verdict[, level]): one error-log line for the decision: the cause id
 -- and substatus first, where the certificates came from (tls=source,chain_from
 -- [,resumed][,nginx-refused]), the internal error if any, the verdict JSON, then
--- the steps the server operator must take; at most MAX_LOG bytes.
+-- the steps the server operator must take; at most MAX_LOG bytes. (json: the
+-- verdict JSON when already built; parts: policy.json_parts of the verdict, for
+-- enforce.)
 -- The error_log level of this request's server (nil when unknown): a line above
 -- it is never written, so it is not built either.
 local errlog_ok, errlog = pcall(require, "ngx.errlog")
@@ -307,7 +350,7 @@ local function log_level()
   return ok and lvl or nil
 end
 
-function M.log(v, level, json)
+function M.log(v, level, json, parts)
   level = level or (v.accepted and ngx.INFO or ngx.WARN)
   local sys = log_level()
   if sys and level > sys then return end
@@ -319,7 +362,7 @@ function M.log(v, level, json)
   local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
     tls.resumed and ",resumed" or "", tls.nginx_refused and ",nginx-refused" or "")
   local line = ("clientcert: %s %s%s%s %s"):format(v.cause or "?", v.substatus or "?", from, err,
-    json or clientcert.verdict_json(v))
+    json or text.verdict_json(v, parts))
   local steps = operator_steps(v)
   if steps ~= "" and #line + #steps + 16 <= MAX_LOG then line = line .. " operator: " .. steps end
   if #line > MAX_LOG then line = line:sub(1, MAX_LOG - 12) .. "...[cut]" end
@@ -349,13 +392,16 @@ function M.enforce(policy, opts)
     v = gate_failure("clientcert.nginx: misconfiguration: " .. why, { tls = tls, client = v.client, chain = v.chain })
     ngx.ctx.clientcert = v
   end
+  -- a verdict served from the verdict cache: the client and chain parts of its
+  -- JSON are built once per cache entry
+  local parts = policy_mod.json_parts(v)
   local json
   if opts.var then
-    json = clientcert.verdict_json(v)
+    json = text.verdict_json(v, parts)
     local sok, serr = pcall(function() ngx.var[opts.var] = json end)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.var, ": ", serr) end
   end
-  if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json) end
+  if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json, parts) end
   if v.accepted then return v end
   ngx.status = v.status or 403
   ngx.header["Content-Type"] = "text/plain; charset=utf-8"

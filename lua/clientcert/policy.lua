@@ -28,6 +28,10 @@ local STATE_KEY = {}
 local IS_POLICY = setmetatable({}, { __mode = "k" }) -- policy -> true
 local methods = {}
 local cache_new, parse_cached, chain_certs, cache_key, cache_window -- below, with the verdict cache
+-- The verdict last served from a verdict cache entry, that entry, and the client
+-- and chain tables the verdict was served with (for M.json_parts; one slot: the
+-- gate asks right after the check)
+local served_v, served_entry, served_client, served_chain
 
 -- state | nil: the state of policy p.
 local function state_of(p)
@@ -279,6 +283,84 @@ local function deep_copy(v)
   return out
 end
 
+-- Copies of a verdict cache entry's data, for its hits. Each hit hands out tables
+-- of its own (a caller or a rule may change them; the entry must not change), and
+-- copying cert:info() and the verification result with deep_copy was most of a
+-- hit's time. So an entry's data is copied by a constructor compiled for its
+-- shape: one table-constructor expression, sized at compile time, that reads the
+-- entry's scalars from an array. Entries of the same shape (the same keys and
+-- nesting; not the same values) share one compiled function, kept in a small LRU.
+-- Data with more than TEMPLATE_MAX_NODES values or nested deeper than
+-- TEMPLATE_MAX_DEPTH (a certificate with thousands of SANs), or whose constructor
+-- the compiler refuses, is copied with deep_copy instead, so that no client can
+-- make a hit compile a large function.
+local TEMPLATE_MAX_NODES, TEMPLATE_MAX_DEPTH = 600, 12
+local templates = lru.new(64) -- constructor source -> factory(values) -> copier
+local RESERVED = {}
+for w in ([[and break do else elseif end false for function goto if in local nil not or repeat
+  return then true until while]]):gmatch("%a+") do RESERVED[w] = true end
+
+-- Appends the constructor source of v to src and its scalars to vals; false when
+-- v is too large or too deep for a template.
+local function template_source(v, src, vals, depth)
+  if type(v) ~= "table" then
+    if #vals >= TEMPLATE_MAX_NODES then return false end
+    vals[#vals + 1] = v
+    src[#src + 1] = "K[" .. #vals .. "]"
+    return true
+  end
+  if depth > TEMPLATE_MAX_DEPTH then return false end
+  src[#src + 1] = "{"
+  local n = #v
+  for i = 1, n do
+    if not template_source(v[i], src, vals, depth + 1) then return false end
+    src[#src + 1] = ","
+  end
+  local keys = {}
+  for k in pairs(v) do
+    if not (type(k) == "number" and k >= 1 and k <= n and k == math.floor(k)) then keys[#keys + 1] = k end
+  end
+  for _, k in ipairs(keys) do
+    if type(k) == "string" and k:match("^[%a_][%w_]*$") and not RESERVED[k] then
+      src[#src + 1] = k .. "="
+    else
+      if #vals >= TEMPLATE_MAX_NODES then return false end
+      vals[#vals + 1] = k
+      src[#src + 1] = "[K[" .. #vals .. "]]="
+    end
+    if not template_source(v[k], src, vals, depth + 1) then return false end
+    src[#src + 1] = ","
+  end
+  src[#src + 1] = "}"
+  return true
+end
+
+-- copier = template_copier(v): a function returning a fresh deep copy of v as it
+-- is now (plain data without cycles; later changes to v are not seen).
+local function template_copier(v)
+  local src, vals = { "local K = ... return function() return " }, {}
+  if template_source(v, src, vals, 0) then
+    src[#src + 1] = " end"
+    local code = table.concat(src)
+    local factory = templates:get(code)
+    if not factory then
+      local chunk
+      if setfenv and loadstring then -- LuaJIT / 5.1
+        chunk = loadstring(code, "=clientcert.template")
+        if chunk then setfenv(chunk, {}) end
+      else
+        chunk = load(code, "=clientcert.template", "t", {})
+      end
+      factory = chunk or false -- a refused constructor (too many registers): never tried again
+      templates:set(code, factory)
+    end
+    if factory then return factory(vals) end
+  end
+  local copy = deep_copy(v)
+  return function() return deep_copy(copy) end
+end
+M.template_copier = template_copier -- (internal; for the specs)
+
 -- Matchers on one attribute of a name: key -> info field, attribute, which name.
 local NAME_ATTRS = {
   subject_cn = { "subject_fields", "CN", "subject" },
@@ -377,8 +459,9 @@ local function facts_for(info, el, extra)
   return f
 end
 
--- Builds the verdict table for cause id.
-local function verdict(id, accepted, facts, base)
+-- Builds the verdict table for cause id (message: the rendered message when the
+-- caller has it already).
+local function verdict(id, accepted, facts, base, message)
   local c = causes.get(id) or causes.get("invalid_certificate")
   local v = base or {}
   v.accepted = accepted
@@ -386,7 +469,7 @@ local function verdict(id, accepted, facts, base)
   v.status = accepted and 200 or c.status
   v.substatus = accepted and "200" or c.substatus
   v.title = c.title
-  v.message = causes.render(id, facts)
+  v.message = message or causes.render(id, facts)
   v.resolution = accepted and {} or causes.resolution(id, facts)
   v.also = v.also or {}
   return v
@@ -670,9 +753,11 @@ function M.decide(self, req, base, when)
   local info, result
   if hit then
     cache.hits = cache.hits + 1
-    info, result = deep_copy(hit.info), deep_copy(hit.result)
+    local fresh = hit.copy() -- tables of this verdict's own
+    info, result = fresh.info, fresh.result
     base.cached = true
     base.client = info
+    served_v, served_entry, served_client, served_chain = base, hit, info, result.chain
   else
     local ierr
     info, ierr = cert:info()
@@ -687,7 +772,8 @@ function M.decide(self, req, base, when)
       cache.misses = cache.misses + 1
       local lo, hi = cache_window(cache, result, self.trust, self.verify.crl)
       if when >= lo and when <= hi then
-        cache.verdicts:set(key, { info = deep_copy(info), result = deep_copy(result) }, lo, hi, os.time())
+        -- the entry: a copier of the data as it is now (see template_copier)
+        cache.verdicts:set(key, { copy = template_copier({ info = info, result = result }) }, lo, hi, os.time())
       end
     end
   end
@@ -696,7 +782,8 @@ function M.decide(self, req, base, when)
   -- in also (in precedence order), never the primary cause
   if result.ignored_crls and #result.ignored_crls > 0 then base.also = { "crl_bad_signature" } end
 
-  local ids, first = classify(result)
+  local ids, first
+  if #result.problems == 0 then ids, first = {}, {} else ids, first = classify(result) end
   if req.key ~= nil then
     local match, kerr = cert:matches_key(req.key, req.passphrase)
     if not match then
@@ -748,11 +835,27 @@ function M.decide(self, req, base, when)
       return v
     end
   end
-  local v = verdict("ok", true, facts_for(info, nil, {}), base)
+  -- the message of an acceptance depends on the certificate only: rendered once per cache entry
+  local message = hit and hit.ok_message
+  if not message then
+    message = causes.render("ok", facts_for(info, nil, {}))
+    if hit then hit.ok_message = message end
+  end
+  local v = verdict("ok", true, nil, base, message)
   if self.rule then
     -- the rule sees copies: nothing it changes reaches this verdict or a later check
-    local rok, allowed, reason = run_bounded(M.MAX_RULE_STEPS, M.MAX_RULE_MEMORY, self.rule,
-      deep_copy(info), deep_copy(v))
+    local rinfo, rv
+    if hit then -- copies made by the entry's copier, the rest of the verdict copied here
+      local a, b = hit.copy(), hit.copy()
+      rinfo, rv = a.info, {}
+      for k, x in pairs(v) do
+        if k ~= "client" and k ~= "chain" and k ~= "problems" then rv[k] = deep_copy(x) end
+      end
+      rv.client, rv.chain, rv.problems = b.info, b.result.chain, b.result.problems
+    else
+      rinfo, rv = deep_copy(info), deep_copy(v)
+    end
+    local rok, allowed, reason = run_bounded(M.MAX_RULE_STEPS, M.MAX_RULE_MEMORY, self.rule, rinfo, rv)
     if not rok then
       v = reject_internal(base, "the policy rule failed")
       v.rule_error = describe_error(allowed)
@@ -984,6 +1087,24 @@ function M.load_file(path, params)
 end
 
 --- line = policy.verdict_json(verdict): see clientcert.text.verdict_json.
-M.verdict_json = require("clientcert.text").verdict_json
+local text = require "clientcert.text"
+M.verdict_json = text.verdict_json
+
+--- parts = policy.json_parts(verdict): for a verdict served from the verdict cache
+-- that still holds the client and chain tables it was served with, the JSON text
+-- of those, as clientcert.text.verdict_json(verdict, parts) takes them (built once
+-- per cache entry, from the entry's data); nil for any other verdict, and for
+-- any but the last verdict served from a cache. For the OpenResty gate, which
+-- changes neither table between check and log: a caller that changes what is
+-- inside them must not pass these parts.
+function M.json_parts(v)
+  if v == nil or v ~= served_v or v.client ~= served_client or v.chain ~= served_chain then return nil end
+  local e = served_entry
+  if not e.json_parts then
+    local fresh = e.copy()
+    e.json_parts = text.verdict_json_parts(fresh.info, fresh.result.chain)
+  end
+  return e.json_parts
+end
 
 return M

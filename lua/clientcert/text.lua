@@ -192,14 +192,21 @@ local function str(v, max)
   return M.cut(v, max or FIELD_MAX)
 end
 
--- The JSON text of an object whose pairs are given in order ({key, value}, ...;
--- a nil value leaves its key out).
-local function object(pairs_list)
-  local out = {}
-  for _, kv in ipairs(pairs_list) do
-    if kv[2] ~= nil then
-      out[#out + 1] = json_string(kv[1]) .. ":" .. M.json(kv[2])
-    end
+-- The JSON text of a value of a log line (a string, number, boolean or list of strings).
+local function value_json(x)
+  local t = type(x)
+  if t == "string" then return json_string(x) end
+  if t == "boolean" then return x and "true" or "false" end
+  return M.json(x)
+end
+
+-- The JSON text of an object whose pairs are given in order (key, value, key,
+-- value, ...; n: the number of items, a nil value leaves its key out).
+local function object(n, ...)
+  local out, kv = {}, { ... }
+  for i = 1, n, 2 do
+    local x = kv[i + 1]
+    if x ~= nil then out[#out + 1] = '"' .. kv[i] .. '":' .. value_json(x) end
   end
   return "{" .. concat(out, ",") .. "}"
 end
@@ -209,7 +216,41 @@ local function int(v)
   return nil
 end
 
---- line = text.verdict_json(verdict): one JSON object (no newline) for a log,
+-- The client's part of the log line: its names and dates, or its fingerprint only.
+local function client_part(client, names)
+  if names then
+    return object(12, "subject", str(client.subject), "issuer", str(client.issuer),
+      "serial", str(client.serial, 80), "fingerprint", str(client.fingerprint, 80),
+      "not_before", int(client.not_before), "not_after", int(client.not_after))
+  end
+  return object(2, "fingerprint", str(client.fingerprint, 80))
+end
+
+-- The chain's part (nil for an empty chain); with_client: the leaf's names are in
+-- the client part.
+local function chain_part(chain, with_client)
+  if #chain == 0 then return nil end
+  local els = {}
+  for i, el in ipairs(chain) do
+    if type(el) ~= "table" then el = {} end
+    local leaf = i == 1 and with_client
+    els[i] = object(14, "depth", int(el.depth) or i - 1,
+      "subject", not leaf and str(el.subject) or nil, "issuer", not leaf and str(el.issuer) or nil,
+      "serial", not leaf and str(el.serial, 80) or nil, "status", str(el.status, 64),
+      "trusted", el.trusted == true, "self_signed", el.self_signed == true)
+  end
+  return "[" .. concat(els, ",") .. "]"
+end
+
+--- parts = text.verdict_json_parts(client, chain): the JSON text of a verdict's
+-- client (a table) and chain (a list) as verdict_json writes them, for a caller
+-- that logs many verdicts with the same client and chain (the verdict cache).
+function M.verdict_json_parts(client, chain)
+  return { client_names = client_part(client, true), client_fingerprint = client_part(client, false),
+           chain = chain_part(chain, true) }
+end
+
+--- line = text.verdict_json(verdict[, parts]): one JSON object (no newline) for a log,
 -- at most VERDICT_JSON_MAX bytes whatever the certificate holds.
 -- Keys, in this order: time, accepted, status, substatus, cause, title,
 -- message, mode, also, rule_reason, rule_error, error (an internal error's
@@ -222,10 +263,14 @@ end
 -- long, the chain is left out, then the client's names (its fingerprint
 -- stays), then the texts are cut shorter; `omitted` lists what was left out.
 -- Resolution steps are not logged: the cause id names them in the catalogue.
-function M.verdict_json(v)
+-- parts: verdict_json_parts(verdict.client, verdict.chain) made earlier (the
+-- same line, less work); only for a verdict whose client and chain hold what
+-- they held then.
+function M.verdict_json(v, parts)
   if type(v) ~= "table" then error("clientcert.verdict_json: verdict must be a table", 2) end
   local client = type(v.client) == "table" and v.client or nil
   local chain = type(v.chain) == "table" and v.chain or {}
+  if not client then parts = nil end
   local also
   if type(v.also) == "table" and #v.also > 0 then
     also = {}
@@ -236,64 +281,46 @@ function M.verdict_json(v)
   end
 
   local function head(max_text)
-    return {
-      { "time", int(v.time) }, { "accepted", v.accepted == true }, { "status", int(v.status) },
-      { "substatus", str(v.substatus, 16) }, { "cause", str(v.cause, 64) }, { "title", str(v.title, max_text) },
-      { "message", str(v.message, max_text and max_text * 2 or MESSAGE_MAX) }, { "mode", str(v.mode, 16) },
-      { "also", also }, { "rule_reason", str(v.rule_reason, max_text) },
-      { "rule_error", str(v.rule_error, max_text) }, { "error", str(v.error, max_text) },
-    }
+    return object(24, "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
+      "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "title", str(v.title, max_text),
+      "message", str(v.message, max_text and max_text * 2 or MESSAGE_MAX), "mode", str(v.mode, 16),
+      "also", also, "rule_reason", str(v.rule_reason, max_text),
+      "rule_error", str(v.rule_error, max_text), "error", str(v.error, max_text))
   end
-  local function client_part(names)
+  local function client_json(names)
     if not client then return nil end
-    if names then
-      return object({ { "subject", str(client.subject) }, { "issuer", str(client.issuer) },
-        { "serial", str(client.serial, 80) }, { "fingerprint", str(client.fingerprint, 80) },
-        { "not_before", int(client.not_before) }, { "not_after", int(client.not_after) } })
-    end
-    return object({ { "fingerprint", str(client.fingerprint, 80) } })
-  end
-  local function chain_part()
-    if #chain == 0 then return nil end
-    local els = {}
-    for i, el in ipairs(chain) do
-      if type(el) ~= "table" then el = {} end
-      local leaf = i == 1 and client ~= nil
-      els[i] = object({ { "depth", int(el.depth) or i - 1 },
-        { "subject", not leaf and str(el.subject) or nil }, { "issuer", not leaf and str(el.issuer) or nil },
-        { "serial", not leaf and str(el.serial, 80) or nil }, { "status", str(el.status, 64) },
-        { "trusted", el.trusted == true }, { "self_signed", el.self_signed == true } })
-    end
-    return "[" .. concat(els, ",") .. "]"
+    if parts then return names and parts.client_names or parts.client_fingerprint end
+    return client_part(client, names)
   end
 
   -- the line: the head's pairs, then client and chain (JSON text already), then omitted
-  local function line(h, c, ch, omitted)
-    local parts = {}
-    local body = object(h)
-    parts[1] = body:sub(1, -2)
-    if c then parts[#parts + 1] = ',"client":' .. c end
-    if ch then parts[#parts + 1] = ',"chain":' .. ch end
-    if omitted and #omitted > 0 then parts[#parts + 1] = ',"omitted":' .. M.json(omitted) end
-    return concat(parts) .. "}"
+  local function line(body, c, ch, omitted)
+    local out = { body:sub(1, -2) }
+    if c then out[#out + 1] = ',"client":' .. c end
+    if ch then out[#out + 1] = ',"chain":' .. ch end
+    if omitted and #omitted > 0 then out[#out + 1] = ',"omitted":' .. M.json(omitted) end
+    return concat(out) .. "}"
   end
 
   local max = M.VERDICT_JSON_MAX
-  local s = line(head(), client_part(true), chain_part())
+  local h = head()
+  local ch
+  if parts then ch = parts.chain else ch = chain_part(chain, client ~= nil) end
+  local s = line(h, client_json(true), ch)
   if #s <= max then return s end
   local omitted = #chain > 0 and { "chain" } or {}
-  s = line(head(), client_part(true), nil, omitted)
+  s = line(h, client_json(true), nil, omitted)
   if #s <= max then return s end
   if client then omitted[#omitted + 1] = "client names" end
-  s = line(head(), client_part(false), nil, omitted)
+  s = line(h, client_json(false), nil, omitted)
   if #s <= max then return s end
-  s = line(head(60), client_part(false), nil, omitted)
+  s = line(head(60), client_json(false), nil, omitted)
   if #s <= max then return s end
   -- the texts themselves expand when escaped (a control byte takes 6): the bare decision
   omitted[#omitted + 1] = "texts"
-  return line({ { "time", int(v.time) }, { "accepted", v.accepted == true }, { "status", int(v.status) },
-    { "substatus", str(v.substatus, 16) }, { "cause", str(v.cause, 64) }, { "mode", str(v.mode, 16) } },
-    client_part(false), nil, omitted)
+  return line(object(12, "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
+    "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "mode", str(v.mode, 16)),
+    client_json(false), nil, omitted)
 end
 
 return M
