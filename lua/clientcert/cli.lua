@@ -37,13 +37,15 @@ end
 
 --- code = cli.main(argv[, out[, err]]): runs one command; returns the exit status.
 -- Results go to out (default io.stdout), errors to err (default io.stderr): one
--- line "clientcert...: <what>" for an unreadable input or a usage error (exit 2).
+-- line "clientcert...: <what>" for an unreadable input or a usage error (exit 2;
+-- for a bad command line: "clientcert: <what argparse says> (see clientcert --help)").
 function M.main(argv, out, eout)
   out, eout = out or io.stdout, eout or io.stderr
   local parser, runners = build()
   local ok, a = parser:pparse(argv)
   if not ok then
-    eout:write(parser:get_usage(), "\n\nclientcert: ", text.escape(a), "\n")
+    -- one line, as for every other usage or input error
+    eout:write("clientcert: ", text.escape((tostring(a):gsub("\n", " "))), " (see clientcert --help)\n")
     return common.EXIT_ERROR
   end
   local run_ok, code = pcall(runners[a.command], a, out, eout)

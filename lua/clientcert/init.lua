@@ -58,6 +58,9 @@ M.parse = core.parse
 M.parse_all = core.parse_all
 --- crl, err = clientcert.parse_crl(data): one CRL, PEM or DER.
 M.parse_crl = core.parse_crl
+--- p12, err = clientcert.parse_pkcs12(data[, password]): a DER PKCS#12 (.p12/.pfx) file as
+-- {cert = cert, chain = {cert, ...}, key = unencrypted PKCS#8 PEM | nil}; see README "Parsing".
+M.parse_pkcs12 = core.parse_pkcs12
 
 --- list, err = clientcert.parse_crls(data): every CRL of a PEM bundle (or one DER CRL).
 function M.parse_crls(data)

@@ -1,46 +1,175 @@
---- clientcert check [CERT] --policy FILE: a policy's verdict on a client.
+--- clientcert check [CERT] (--roots FILE | --policy FILE): the verdict a server
+-- would give this client, why, how to fix it, and the certification path.
+-- With --roots (no policy file): the implicit policy mode = "require" over the
+-- given roots, intermediates and CRLs; a store holding a certificate that is not
+-- self-signed among its roots rejects with intermediate_in_roots (see run).
+-- With --policy: the policy file decides. CERT omitted: the client sent none.
 local clientcert = require "clientcert"
+local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
 
-local M = { name = "check", summary = "Apply a policy file to a client certificate and print the verdict." }
+local M = { name = "check",
+            summary = "Would a server accept this client? Verdict, cause, how to fix it, certification path." }
 
 function M.define(cmd)
-  cmd:argument("cert", "Client certificate (PEM or DER); '-' means the client sent none."):args("?")
-  cmd:option("--policy", "Policy file (Lua, see examples/policies)."):count(1)
+  cmd:argument("cert", "Client certificate: PEM (a bundle's further certificates count as the chain it sends), "
+    .. "DER, PKCS#12 (.p12/.pfx), or '-' to read it from standard input. Omit it to check a client that "
+    .. "sent no certificate."):args("?")
+  cmd:option("--roots", "Trusted root certificates (PEM bundle or DER); repeatable. Without --policy: "
+    .. "the implicit policy mode = \"require\" over these."):count("*")
+  cmd:option("--intermediates", "Intermediate CAs the server holds (with --roots); repeatable."):count("*")
+  cmd:option("--crl", "CRL file (PEM bundle or DER, with --roots); repeatable. Revocation is then checked "
+    .. "for the whole chain."):count("*")
+  cmd:option("--purpose", "Required purpose (with --roots): client (default), server or any.")
+    :choices({ "client", "server", "any" })
+  cmd:option("--policy", "Policy file (Lua, see examples/policies) instead of --roots.")
   cmd:option("--param", "KEY=VALUE passed to the policy file as params.KEY; repeat a key for a list.")
     :count("*")
-  cmd:option("--chain", "Certificates the client sent besides its own."):count("*")
+  cmd:option("--chain", "Certificates the client sent besides its own (PEM bundle or DER); repeatable.")
+    :count("*")
   cmd:option("--key", "The client's private key, to check that it matches the certificate.")
-  cmd:option("--passphrase-env", "Environment variable holding the key's passphrase.")
+  cmd:option("--passphrase-env", "Environment variable holding the --key file's passphrase.")
+  cmd:option("--password-env", "Environment variable holding the PKCS#12 file's password.")
   cmd:option("--time", "Check time instead of now.")
-  cmd:flag("--json", "Print the verdict as one JSON object (the log format).")
+  cmd:flag("--json", "Print the verdict as one JSON object.")
+  cmd:flag("--ascii", "Draw the certification path with ASCII marks (+, x) instead of UTF-8 (✓, ✗).")
 end
 
-function M.run(a, out, eout)
-  local put = c.put
-  local when = c.load_time(a, eout)
-  if not when then return c.EXIT_ERROR end
+-- params | nil, err: the --param KEY=VALUE list as a table (a repeated key gives a list).
+local function read_params(list)
   local params = {}
-  for _, kv in ipairs(a.param or {}) do
+  for _, kv in ipairs(list or {}) do
     local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then put(eout, "clientcert: --param wants KEY=VALUE, got '%s'", kv) return c.EXIT_ERROR end
+    if not k then return nil, ("clientcert: --param wants KEY=VALUE, got '%s'"):format(kv) end
     local old = params[k]
     if old == nil then params[k] = v
     elseif type(old) == "table" then old[#old + 1] = v
     else params[k] = { old, v } end
   end
-  local policy, perr = clientcert.load_policy(a.policy, params)
+  return params
+end
+
+-- policy, store | nil, err: the policy to apply (store: the implicit policy's store).
+local function load_policy(a)
+  local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose
+  if a.policy then
+    if implicit then
+      return nil, nil, "clientcert: --roots, --intermediates, --crl and --purpose make the implicit policy; "
+        .. "a --policy file names its own trust (give one or the other)"
+    end
+    local params, perr = read_params(a.param)
+    if not params then return nil, nil, perr end
+    local policy, err = clientcert.load_policy(a.policy, params)
+    return policy, nil, err
+  end
+  if #a.roots == 0 then
+    return nil, nil, "clientcert: check needs --roots FILE (the server's trusted roots) or --policy FILE"
+  end
+  if #a.param > 0 then return nil, nil, "clientcert: --param is for a --policy file" end
+  local store, err = clientcert.store{ roots = c.flat(a.roots), intermediates = c.flat(a.intermediates),
+                                       crls = c.flat(a.crl) }
+  if not store then return nil, nil, err end
+  return clientcert.policy{ mode = "require", trust = store, verify = { purpose = a.purpose or "client" } }, store
+end
+
+-- The implicit policy's store holds a certificate that is not self-signed among its
+-- roots: servers such as IIS (Schannel) then reject every client with 403.16, even
+-- one whose path is valid. An accepted verdict becomes that rejection (note says
+-- that clientcert's own verification accepts the path); a rejection keeps its
+-- cause, and intermediate_in_roots is named in also (policy:check does that when
+-- the path does not reach a root).
+local function strict_roots(v, store)
+  if store:stats().roots_not_self_signed == 0 then return v end
+  local bad
+  for _, r in ipairs(store:roots()) do
+    local info = r:info()
+    if info and not info.self_signed then bad = info break end
+  end
+  if not bad then return v end
+  local facts = { element = "the intermediate CA " .. bad.subject, element_issuer = bad.issuer }
+  if not v.accepted then
+    local seen = false
+    for _, id in ipairs(v.also or {}) do if id == "intermediate_in_roots" then seen = true end end
+    if not seen then v.also[#v.also + 1] = "intermediate_in_roots" end
+    v.also_facts = facts
+    return v
+  end
+  local cause = causes.get("intermediate_in_roots")
+  v.accepted, v.cause, v.status, v.substatus, v.title = false, cause.id, cause.status, cause.substatus, cause.title
+  v.message = causes.render(cause.id, facts)
+  v.resolution = causes.resolution(cause.id, facts)
+  v.note = "clientcert's own verification accepts this client's path; servers such as IIS (Schannel) "
+    .. "reject every client while a certificate that is not self-signed is among the trusted roots."
+  return v
+end
+
+-- Problems found outside the chain verification, by depth, for the path tree.
+local function extra_problems(v)
+  local extra = {}
+  local function add(depth, cause, err)
+    extra[depth] = extra[depth] or {}
+    table.insert(extra[depth], { cause = cause, error = err })
+  end
+  local ids = { v.cause }
+  for _, id in ipairs(v.also or {}) do ids[#ids + 1] = id end
+  for _, id in ipairs(ids) do
+    if id == "no_private_key" then add(0, id, "the private key given does not belong to it") end
+  end
+  for _, el in ipairs(v.chain or {}) do
+    if el.trusted and not el.self_signed and (v.cause == "intermediate_in_roots" or v.also_facts) then
+      add(el.depth, "intermediate_in_roots", "among the trusted roots, but not self-signed")
+    end
+  end
+  return extra
+end
+
+local function print_text(out, v, a, when)
+  local paint = c.painter(out)
+  local esc = require("clientcert.text").escape
+  out:write(paint(v.accepted and "green" or "red", esc(c.status_line(v))), "\n")
+  c.put(out, "Cause: %s", v.cause)
+  c.put(out, "%s", v.message or "")
+  if v.note then c.put(out, "Note: %s", v.note) end
+  if not v.accepted and v.resolution and #v.resolution > 0 then
+    c.put(out, "How to fix:")
+    c.print_steps(out, v.resolution)
+  end
+  for _, id in ipairs(v.also or {}) do
+    local cause = causes.get(id)
+    c.put(out, "Also: %s (%s %s)", id, cause and cause.substatus or "?", cause and cause.title or "")
+    if id == "intermediate_in_roots" and v.also_facts then
+      c.put(out, "  %s", causes.render(id, v.also_facts))
+      c.print_steps(out, causes.resolution(id, v.also_facts), "    ")
+    elseif cause then
+      c.print_steps(out, causes.resolution(id, {}), "    ")
+    end
+  end
+  if v.mode ~= "off" then
+    out:write("\n")
+    c.path_tree(out, v.chain, { time = when, ascii = a.ascii, paint = paint, extra = extra_problems(v) })
+  end
+end
+
+function M.run(a, out, eout)
+  local put = c.put
+  a.roots, a.intermediates, a.crl, a.param = c.flat(a.roots), c.flat(a.intermediates), c.flat(a.crl),
+    c.flat(a.param)
+  local when = c.load_time(a, eout)
+  if not when then return c.EXIT_ERROR end
+  local policy, store, perr = load_policy(a)
   if not policy then put(eout, "%s", perr) return c.EXIT_ERROR end
   local req = { time = when, chain = {} }
-  if a.cert and a.cert ~= "-" then
-    local data, err = c.read(a.cert, "check")
-    if not data then put(eout, "%s", err) return c.EXIT_ERROR end
-    req.cert = data
+  if a.cert then
+    local password, pok = c.password(a, eout)
+    if not pok then return c.EXIT_ERROR end
+    local client, err = c.read_client(a.cert, "check", password)
+    if not client then put(eout, "%s", err) return c.EXIT_ERROR end
+    req.cert, req.chain, req.key = client.cert, client.chain, client.key
   end
   for _, path in ipairs(a.chain or {}) do
-    local data, err = c.read(path, "check")
-    if not data then put(eout, "%s", err) return c.EXIT_ERROR end
-    req.chain[#req.chain + 1] = data
+    local more, err = c.read_certs(path, "check")
+    if not more then put(eout, "%s", err) return c.EXIT_ERROR end
+    for _, x in ipairs(more) do req.chain[#req.chain + 1] = x end
   end
   if a.key then
     local data, err = c.read(a.key, "check")
@@ -50,31 +179,11 @@ function M.run(a, out, eout)
     req.key, req.passphrase = data, pass
   end
   local verdict = policy:check(req)
+  if store then verdict = strict_roots(verdict, store) end
   if a.json then
-    out:write(clientcert.verdict_json(verdict), "\n")
+    c.emit_json(out, verdict)
   else
-    -- the IIS-style status: "403.17" for a rejection, "200" for an acceptance
-    put(out, "%s %s %s", verdict.accepted and "ACCEPTED" or "REJECTED", verdict.substatus or verdict.status,
-      verdict.cause)
-    put(out, "%s", verdict.title or "")
-    put(out, "%s", verdict.message or "")
-    if verdict.resolution and #verdict.resolution > 0 and not verdict.accepted then
-      put(out, "How to fix:")
-      for i, step in ipairs(verdict.resolution) do
-        put(out, "  %d. %s", i, type(step) == "table" and
-          (("[%s] %s"):format(tostring(step.who or ""), tostring(step.step or step.text or ""))) or tostring(step))
-      end
-    end
-    if verdict.also and #verdict.also > 0 then
-      local ids = {}
-      for _, x in ipairs(verdict.also) do
-        ids[#ids + 1] = type(x) == "table" and tostring(x.cause or x.id) or tostring(x)
-      end
-      put(out, "Also: %s", table.concat(ids, ", "))
-    end
-    if verdict.chain and #verdict.chain > 0 then
-      c.print_path(out, { chain = verdict.chain, time = when })
-    end
+    print_text(out, verdict, a, when)
   end
   return verdict.accepted and c.EXIT_OK or c.EXIT_REJECT
 end

@@ -139,6 +139,154 @@ function M.passphrase(a, eout)
   return v, true
 end
 
+--- data, err = common.read_input(path, where): common.read, or standard input for
+-- "-" (at most clientcert.MAX_FILE bytes; empty input is an error).
+function M.read_input(path, where)
+  if path ~= "-" then return M.read(path, where) end
+  local parts, size = {}, 0
+  while true do
+    local chunk = io.stdin:read(65536)
+    if not chunk then break end
+    size = size + #chunk
+    if size > clientcert.MAX_FILE then
+      return nil, ("clientcert.%s: standard input: larger than %d bytes"):format(where, clientcert.MAX_FILE)
+    end
+    parts[#parts + 1] = chunk
+  end
+  if size == 0 then return nil, ("clientcert.%s: standard input: no data"):format(where) end
+  return table.concat(parts)
+end
+
+--- client, err = common.read_client(path, where, password): what a client presents,
+-- from a file (or "-", standard input): a PEM bundle (its first certificate is the
+-- client's, the others count as the chain it sends), one DER certificate, or a
+-- PKCS#12 file (core.parse_pkcs12 with password, which may be nil). client =
+-- {cert = cert object, chain = {cert, ...}, key = PEM | nil (from a PKCS#12),
+-- format = "PEM" | "DER" | "PKCS#12"}; err names the path and what is wrong.
+function M.read_client(path, where, password)
+  local data, err = M.read_input(path, where)
+  if not data then return nil, err end
+  local name = path == "-" and "standard input" or path
+  local function fail(e)
+    return nil, ("clientcert.%s: %s: %s"):format(where, name, (tostring(e):gsub("^clientcert%.[%w_%.]+: ", "")))
+  end
+  if data:find("-----BEGIN ", 1, true) then
+    local list, perr = clientcert.parse_all(data)
+    if not list then return fail(perr) end
+    local chain = {}
+    for i = 2, #list do chain[#chain + 1] = list[i] end
+    return { cert = list[1], chain = chain, format = "PEM" }
+  end
+  local cert, derr = clientcert.parse(data)
+  if cert then return { cert = cert, chain = {}, format = "DER" } end
+  local p12, perr = core.parse_pkcs12(data, password)
+  if p12 then return { cert = p12.cert, chain = p12.chain, key = p12.key, format = "PKCS#12" } end
+  if perr:find("not a PKCS#12 file", 1, true) then
+    return fail("neither a certificate (PEM or DER: " .. derr:gsub("^clientcert%.[%w_%.]+: ", "")
+      .. ") nor a PKCS#12 file")
+  end
+  if password == nil and perr:find("password", 1, true) then
+    perr = perr .. "; give it with --password-env VAR"
+  end
+  return fail(perr)
+end
+
+--- pass, ok = common.password(args, eout): the value of --password-env's variable
+-- (a PKCS#12 password); ok false (after printing the error) when it is not set.
+function M.password(a, eout)
+  if not a.password_env then return nil, true end
+  local v = os.getenv(a.password_env)
+  if not v then M.put(eout, "clientcert: environment variable %s is not set", a.password_env) return nil, false end
+  return v, true
+end
+
+-- The glyphs of common.path_tree: UTF-8 (the default) or ASCII (--ascii).
+local GLYPHS = {
+  utf8 = { ok = "✓", bad = "✗", branch = "└─ " },
+  ascii = { ok = "+", bad = "x", branch = "`- " },
+}
+
+-- Display width of s: code points, not bytes (the glyphs and names are UTF-8).
+local function width(s)
+  local n = 0
+  for _ in s:gmatch("[^\128-\191]") do n = n + 1 end
+  return n
+end
+
+--- common.path_tree(out, chain, opts): the certification path as a tree, the way
+-- the Windows "Certification Path" tab shows it: the root at the top, the client
+-- at the bottom, each element indented under its issuer with a connector, with a
+-- mark (✓ no problem, ✗ a problem), its subject, validity and serial, and under it
+-- one line per problem ("<cause>: <error>"). chain: store:verify's or a verdict's
+-- chain (depth 0 = the client). When the top element is neither self-signed nor
+-- trusted, its issuer is shown above it as not found. opts: time (the check time,
+-- for the heading), ascii (ASCII glyphs "+", "x", "`- "), paint (common.painter),
+-- extra = {[depth] = {{cause =, error =}, ...}} (problems found outside the
+-- verification, e.g. a key that does not match), heading (false: none).
+-- Every certificate-derived string is escaped.
+function M.path_tree(out, chain, opts)
+  opts = opts or {}
+  local g = opts.ascii and GLYPHS.ascii or GLYPHS.utf8
+  local paint = opts.paint or function(_, s) return s end
+  local esc = text.escape
+  if opts.heading ~= false then
+    M.put(out, "Certification path (checked at %s):", M.iso(opts.time))
+  end
+  if not chain or #chain == 0 then
+    M.put(out, "  (none: there is no client certificate)")
+    return
+  end
+  local rows = {}
+  local top = chain[#chain]
+  if not top.self_signed and not top.trusted then
+    rows[#rows + 1] = { missing = top.issuer }
+  end
+  for i = #chain, 1, -1 do rows[#rows + 1] = { el = chain[i] } end
+  for k, row in ipairs(rows) do
+    local head = k == 1 and "" or (string.rep(" ", 3 * (k - 2)) .. g.branch)
+    local pad = string.rep(" ", width(head) + width(g.ok) + 1)
+    if row.missing then
+      out:write(head, paint("red", g.bad), " ", esc(tostring(row.missing)),
+        "  (not found: neither sent by the client nor installed on the server)\n")
+    else
+      local el = row.el
+      local problems = {}
+      for _, p in ipairs(el.problems or {}) do problems[#problems + 1] = p end
+      for _, p in ipairs((opts.extra or {})[el.depth or -1] or {}) do problems[#problems + 1] = p end
+      local tag = ""
+      if el.trusted and el.self_signed then tag = "  (trusted root)"
+      elseif el.trusted then tag = "  (trusted, but not self-signed)"
+      elseif el.depth == 0 then tag = "  (client)" end
+      local mark = #problems > 0 and paint("red", g.bad) or paint("green", g.ok)
+      out:write(head, mark, " ", esc(tostring(el.subject)), tag, "\n")
+      out:write(pad, ("valid %s .. %s, serial %s\n"):format(M.iso(el.not_before), M.iso(el.not_after),
+        esc(tostring(el.serial))))
+      for _, p in ipairs(problems) do
+        out:write(pad, paint("red", g.bad), " ", esc(tostring(p.cause)), ": ", esc(tostring(p.error)), "\n")
+      end
+    end
+  end
+end
+
+--- common.status_line(verdict): "200 OK", or "<substatus> Forbidden: <title>"
+-- ("403.17 Forbidden: Certificate expired"; 500 for an internal error).
+function M.status_line(v)
+  if v.accepted then return "200 OK" end
+  local phrase = tostring(v.status) == "500" and "Internal Server Error" or "Forbidden"
+  return ("%s %s: %s"):format(tostring(v.substatus or v.status), phrase, tostring(v.title))
+end
+
+--- common.print_steps(out, steps, indent): numbered resolution steps "1. [who] step".
+function M.print_steps(out, steps, indent)
+  for i, step in ipairs(steps or {}) do
+    if type(step) == "table" then
+      M.put(out, "%s%d. [%s] %s", indent or "  ", i, step.who or "", step.step or "")
+    else
+      M.put(out, "%s%d. %s", indent or "  ", i, step)
+    end
+  end
+end
+
 --- common.print_path(out, result): the certification path, top (root) first, as a
 -- certification-path view shows it, each element with its status.
 function M.print_path(out, result)
