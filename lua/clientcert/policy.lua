@@ -221,7 +221,10 @@ function cache_new(c)
   if c.ttl ~= nil and (type(c.ttl) ~= "number" or c.ttl ~= c.ttl or c.ttl < 0 or c.ttl == math.huge) then
     return nil, "cache.ttl must be a number of seconds >= 0"
   end
-  return { verdicts = lru.new(size, c.ttl), parsed = lru.new(size * 4), hits = 0, misses = 0, size = size,
+  -- the parse cache: one map per kind, keyed by the bytes themselves (a string
+  -- a caller passes again is then found without being hashed or copied again)
+  return { verdicts = lru.new(size, c.ttl), parsed = { ["1"] = lru.new(size * 2), ["*"] = lru.new(size * 2) },
+           hits = 0, misses = 0, size = size,
            ttl = c.ttl }
 end
 
@@ -637,12 +640,12 @@ end
 -- them (kind "1": parse, "*": every certificate of a PEM bundle).
 function parse_cached(cache, kind, bytes, parse)
   if not cache then return parse(bytes) end
-  local k = kind .. bytes
-  local v = cache.parsed:get(k)
+  local map = cache.parsed[kind]
+  local v = map:get(bytes)
   if v then return v end
   local err
   v, err = parse(bytes)
-  if v then cache.parsed:set(k, v) end
+  if v then map:set(bytes, v) end
   return v, err
 end
 
@@ -688,8 +691,11 @@ end
 -- The cache key: the store's generation and the SHA-256 of the leaf and of each
 -- chain certificate, in the order sent.
 function cache_key(cert, chain, store)
+  local n = #chain
+  if n == 0 then return store:generation() .. ":" .. fingerprint(cert) end
+  if n == 1 then return store:generation() .. ":" .. fingerprint(cert) .. ":" .. fingerprint(chain[1]) end
   local parts = { store:generation(), fingerprint(cert) }
-  for i = 1, #chain do parts[#parts + 1] = fingerprint(chain[i]) end
+  for i = 1, n do parts[#parts + 1] = fingerprint(chain[i]) end
   return table.concat(parts, ":")
 end
 

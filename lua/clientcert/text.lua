@@ -200,10 +200,10 @@ local function value_json(x)
   return M.json(x)
 end
 
--- The JSON text of an object whose pairs are given in order (key, value, key,
--- value, ...; n: the number of items, a nil value leaves its key out).
-local function object(n, ...)
-  local out, kv = {}, { ... }
+-- The JSON text of an object whose pairs are given in order in kv (key, value,
+-- key, value, ...; n: the number of items, a nil value leaves its key out).
+local function object(n, kv)
+  local out = {}
   for i = 1, n, 2 do
     local x = kv[i + 1]
     if x ~= nil then out[#out + 1] = '"' .. kv[i] .. '":' .. value_json(x) end
@@ -219,11 +219,11 @@ end
 -- The client's part of the log line: its names and dates, or its fingerprint only.
 local function client_part(client, names)
   if names then
-    return object(12, "subject", str(client.subject), "issuer", str(client.issuer),
+    return object(12, { "subject", str(client.subject), "issuer", str(client.issuer),
       "serial", str(client.serial, 80), "fingerprint", str(client.fingerprint, 80),
-      "not_before", int(client.not_before), "not_after", int(client.not_after))
+      "not_before", int(client.not_before), "not_after", int(client.not_after) })
   end
-  return object(2, "fingerprint", str(client.fingerprint, 80))
+  return object(2, { "fingerprint", str(client.fingerprint, 80) })
 end
 
 -- The chain's part (nil for an empty chain); with_client: the leaf's names are in
@@ -234,10 +234,10 @@ local function chain_part(chain, with_client)
   for i, el in ipairs(chain) do
     if type(el) ~= "table" then el = {} end
     local leaf = i == 1 and with_client
-    els[i] = object(14, "depth", int(el.depth) or i - 1,
+    els[i] = object(14, { "depth", int(el.depth) or i - 1,
       "subject", not leaf and str(el.subject) or nil, "issuer", not leaf and str(el.issuer) or nil,
       "serial", not leaf and str(el.serial, 80) or nil, "status", str(el.status, 64),
-      "trusted", el.trusted == true, "self_signed", el.self_signed == true)
+      "trusted", el.trusted == true, "self_signed", el.self_signed == true })
   end
   return "[" .. concat(els, ",") .. "]"
 end
@@ -248,6 +248,30 @@ end
 function M.verdict_json_parts(client, chain)
   return { client_names = client_part(client, true), client_fingerprint = client_part(client, false),
            chain = chain_part(chain, true) }
+end
+
+-- The verdict's own fields (max_text: a shorter cut for its texts).
+local function head(v, also, max_text)
+  return object(24, { "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
+    "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "title", str(v.title, max_text),
+    "message", str(v.message, max_text and max_text * 2 or MESSAGE_MAX), "mode", str(v.mode, 16),
+    "also", also, "rule_reason", str(v.rule_reason, max_text),
+    "rule_error", str(v.rule_error, max_text), "error", str(v.error, max_text) })
+end
+
+local function client_json(client, parts, names)
+  if not client then return nil end
+  if parts then return names and parts.client_names or parts.client_fingerprint end
+  return client_part(client, names)
+end
+
+-- The line: the head's pairs, then client and chain (JSON text already), then omitted.
+local function line(body, c, ch, omitted)
+  local out = { body:sub(1, -2) }
+  if c then out[#out + 1] = ',"client":' .. c end
+  if ch then out[#out + 1] = ',"chain":' .. ch end
+  if omitted and #omitted > 0 then out[#out + 1] = ',"omitted":' .. M.json(omitted) end
+  return concat(out) .. "}"
 end
 
 --- line = text.verdict_json(verdict[, parts]): one JSON object (no newline) for a log,
@@ -280,47 +304,25 @@ function M.verdict_json(v, parts)
     end
   end
 
-  local function head(max_text)
-    return object(24, "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
-      "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "title", str(v.title, max_text),
-      "message", str(v.message, max_text and max_text * 2 or MESSAGE_MAX), "mode", str(v.mode, 16),
-      "also", also, "rule_reason", str(v.rule_reason, max_text),
-      "rule_error", str(v.rule_error, max_text), "error", str(v.error, max_text))
-  end
-  local function client_json(names)
-    if not client then return nil end
-    if parts then return names and parts.client_names or parts.client_fingerprint end
-    return client_part(client, names)
-  end
-
-  -- the line: the head's pairs, then client and chain (JSON text already), then omitted
-  local function line(body, c, ch, omitted)
-    local out = { body:sub(1, -2) }
-    if c then out[#out + 1] = ',"client":' .. c end
-    if ch then out[#out + 1] = ',"chain":' .. ch end
-    if omitted and #omitted > 0 then out[#out + 1] = ',"omitted":' .. M.json(omitted) end
-    return concat(out) .. "}"
-  end
-
   local max = M.VERDICT_JSON_MAX
-  local h = head()
+  local h = head(v, also)
   local ch
   if parts then ch = parts.chain else ch = chain_part(chain, client ~= nil) end
-  local s = line(h, client_json(true), ch)
+  local s = line(h, client_json(client, parts, true), ch)
   if #s <= max then return s end
   local omitted = #chain > 0 and { "chain" } or {}
-  s = line(h, client_json(true), nil, omitted)
+  s = line(h, client_json(client, parts, true), nil, omitted)
   if #s <= max then return s end
   if client then omitted[#omitted + 1] = "client names" end
-  s = line(h, client_json(false), nil, omitted)
+  s = line(h, client_json(client, parts, false), nil, omitted)
   if #s <= max then return s end
-  s = line(head(60), client_json(false), nil, omitted)
+  s = line(head(v, also, 60), client_json(client, parts, false), nil, omitted)
   if #s <= max then return s end
   -- the texts themselves expand when escaped (a control byte takes 6): the bare decision
   omitted[#omitted + 1] = "texts"
-  return line(object(12, "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
-    "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "mode", str(v.mode, 16)),
-    client_json(false), nil, omitted)
+  return line(object(12, { "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
+    "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "mode", str(v.mode, 16) }),
+    client_json(client, parts, false), nil, omitted)
 end
 
 return M
