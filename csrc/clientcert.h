@@ -30,12 +30,17 @@ typedef struct { X509_CRL *crl; } cc_crl_box;    /* owns one X509_CRL reference 
  *   fingerprints = {[fingerprint] = true}             (roots, for duplicates)
  *   self_signed = {[lightuserdata X509*] = boolean}   (every root as added)
  * The X509 pointers are the store's own references, alive as long as the store. */
-/* A remembered CRL signature check: does crl verify with issuer's key? Both are
- * pointers owned by the store (its X509_STORE or its intermediates), alive as
- * long as the store, so an entry never goes stale; only compared, never freed. */
+/* A remembered CRL signature check: does crl verify with the public key whose
+ * SubjectPublicKeyInfo DER is spki? The outcome depends on nothing else, so the
+ * entry never goes stale. crl is owned by the store's X509_STORE (CRLs are never
+ * removed from it), alive as long as the store; issuer is set only when the
+ * issuer certificate is owned by the store (its X509_STORE or intermediates), a
+ * shortcut compared as a pointer, never dereferenced or freed. */
 typedef struct {
     const X509_CRL *crl;
-    const X509 *issuer;
+    const X509 *issuer;       /* store-owned issuer, or NULL */
+    unsigned char *spki;      /* owns (OPENSSL_malloc'd by i2d) */
+    int spkilen;
     int ok;
 } cc_crl_sig;
 
@@ -47,6 +52,10 @@ typedef struct {
     int nroots_not_ss;        /* of those, how many are not self-signed */
     cc_crl_sig *sigs;         /* owns (malloc): CRL signature checks done so far */
     int nsigs, capsigs;
+    /* counters for store:stats(): CRL signatures verified by clientcert itself,
+     * and CRL checks handed to OpenSSL's own check_crl (which verifies the CRL's
+     * signature again every time) */
+    lua_Integer crl_sig_checks, crl_openssl_checks;
 } cc_store_box;
 
 /* common.c */

@@ -72,6 +72,9 @@ static cc_store_box *store_check(lua_State *L, int idx)
 }
 
 static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *nm);
+static int store_check_crl(X509_STORE_CTX *ctx, X509_CRL *crl);
+static int store_crl_verified(cc_store_box *b, int owned, const X509_CRL *crl, const X509 *issuer,
+                              EVP_PKEY *key);
 
 /* new_store(): pushes an empty clientcert.store, or nil, err. Its user value is
  * the facts table described in clientcert.h. */
@@ -96,6 +99,8 @@ static int store_new(lua_State *L)
         return cc_fail(L, "store", "out of memory");
     /* only CRLs whose signature verifies reach OpenSSL's revocation check */
     X509_STORE_set_lookup_crls(b->store, store_lookup_crls);
+    /* and a CRL's signature is verified once, not by every verification */
+    X509_STORE_set_check_crl(b->store, store_check_crl);
     return 1;
 }
 
@@ -226,12 +231,17 @@ static int store_crl_count(lua_State *L)
     return 1;
 }
 
-/* store:stats(): {roots =, roots_not_self_signed =, intermediates =, crls =},
- * counts the store keeps as certificates are added (no certificate is read). */
+/* store:stats(): {roots =, roots_not_self_signed =, intermediates =, crls =,
+ * crl_signature_checks =, crl_openssl_checks =}, counts the store keeps as
+ * certificates are added and verifications run (no certificate is read). */
 static int store_stats(lua_State *L)
 {
     cc_store_box *b = store_check(L, 1);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, b->crl_sig_checks);
+    lua_setfield(L, -2, "crl_signature_checks");
+    lua_pushinteger(L, b->crl_openssl_checks);
+    lua_setfield(L, -2, "crl_openssl_checks");
     lua_pushinteger(L, b->nroots);
     lua_setfield(L, -2, "roots");
     lua_pushinteger(L, b->nroots_not_ss);
@@ -244,9 +254,9 @@ static int store_stats(lua_State *L)
 }
 
 /* Does crl's signature verify with the key of a certificate named like its
- * issuer among sk? 1 yes, 0 such certificates exist but none verifies it,
- * -1 none has that name. */
-static int store_crl_signed_by(X509_CRL *crl, STACK_OF(X509) *sk, int found)
+ * issuer among sk (certificates the store owns)? 1 yes, 0 such certificates
+ * exist but none verifies it, -1 none has that name. Checks are remembered. */
+static int store_crl_signed_by(cc_store_box *b, X509_CRL *crl, STACK_OF(X509) *sk, int found)
 {
     const X509_NAME *iss = X509_CRL_get_issuer(crl);
     int i;
@@ -257,7 +267,7 @@ static int store_crl_signed_by(X509_CRL *crl, STACK_OF(X509) *sk, int found)
             continue;
         found = 1;
         key = X509_get0_pubkey(c);                     /* borrowed */
-        if (key != NULL && X509_CRL_verify(crl, key) == 1)
+        if (key != NULL && store_crl_verified(b, 1, crl, c, key))
             return 1;
     }
     return found ? 0 : -1;
@@ -296,9 +306,9 @@ static int store_crls(lua_State *L)
     for (i = 0; i < sk_X509_CRL_num(crls); i++) {
         X509_CRL *crl = sk_X509_CRL_value(crls, i);
         long long t;
-        int v = store_crl_signed_by(crl, roots, 0);
+        int v = store_crl_signed_by(b, crl, roots, 0);
         if (v != 1)
-            v = store_crl_signed_by(crl, b->inter, v == 0);
+            v = store_crl_signed_by(b, crl, b->inter, v == 0);
         lua_createtable(L, 0, 4);                                 /* list, item */
         cc_push_name_string(L, X509_CRL_get_issuer(crl));
         lua_setfield(L, -2, "issuer");
@@ -388,32 +398,69 @@ static void store_note_ignored(store_record *rec, X509_CRL *crl, int depth)
     rec->nignored++;
 }
 
-/* Does crl verify with key (issuer's)? With cache set (crl and issuer both
- * owned by the store), the answer is remembered in the box and reused. */
-static int store_crl_verified(cc_store_box *b, int cache, const X509_CRL *crl, const X509 *issuer,
+/* Does crl verify with issuer's key? The answer is remembered in the box (see
+ * cc_crl_sig) keyed by the CRL and the issuer's SubjectPublicKeyInfo, and reused
+ * for every later verification. owned: issuer is owned by the store (its
+ * X509_STORE or its intermediates), so its pointer may be remembered and a
+ * failed check too; for a certificate the client sent, only a signature that
+ * verifies is remembered (at most one entry per genuine key and CRL: a client
+ * cannot fill the table with failures). crl must be owned by the store's
+ * X509_STORE; b NULL: nothing remembered. key is issuer's key (borrowed). */
+static int store_crl_verified(cc_store_box *b, int owned, const X509_CRL *crl, const X509 *issuer,
                               EVP_PKEY *key)
 {
-    int i, ok;
-    if (cache && b != NULL)
-        for (i = 0; i < b->nsigs; i++)
+    unsigned char *spki = NULL;                 /* owns until moved into an entry */
+    int i, ok, len = -1;
+    if (b != NULL) {
+        for (i = 0; owned && i < b->nsigs; i++)
             if (b->sigs[i].crl == crl && b->sigs[i].issuer == issuer)
                 return b->sigs[i].ok;
+        len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &spki);
+        for (i = 0; len > 0 && i < b->nsigs; i++)
+            if (b->sigs[i].crl == crl && b->sigs[i].spkilen == len
+                && memcmp(b->sigs[i].spki, spki, (size_t)len) == 0) {
+                OPENSSL_free(spki);
+                return b->sigs[i].ok;
+            }
+        b->crl_sig_checks++;
+    }
     ok = X509_CRL_verify((X509_CRL *)crl, key) == 1;
-    if (cache && b != NULL && b->nsigs < STORE_MAX_SIGS) {
+    ERR_clear_error();
+    if (b != NULL && len > 0 && (owned || ok) && b->nsigs < STORE_MAX_SIGS) {
         if (b->nsigs == b->capsigs) {
             int cap = b->capsigs ? b->capsigs * 2 : 16;
             cc_crl_sig *p = (cc_crl_sig *)realloc(b->sigs, (size_t)cap * sizeof(*p));
-            if (p == NULL)
+            if (p == NULL) {
+                OPENSSL_free(spki);
                 return ok;                       /* not remembered; still correct */
+            }
             b->sigs = p;
             b->capsigs = cap;
         }
         b->sigs[b->nsigs].crl = crl;
-        b->sigs[b->nsigs].issuer = issuer;
+        b->sigs[b->nsigs].issuer = owned ? issuer : NULL;
+        b->sigs[b->nsigs].spki = spki;          /* the entry owns it now */
+        b->sigs[b->nsigs].spkilen = len;
         b->sigs[b->nsigs].ok = ok;
         b->nsigs++;
+        return ok;
     }
+    OPENSSL_free(spki);
     return ok;
+}
+
+/* Is issuer (an element of s->untrusted or the store's) owned by the store for
+ * its whole life? depth_issuer: its index in the chain. */
+static int store_owns_issuer(X509_STORE_CTX *ctx, const store_scratch *s, const X509 *issuer,
+                             int depth_issuer)
+{
+    int i;
+    if (depth_issuer >= X509_STORE_CTX_get_num_untrusted(ctx))
+        return 1;                                                  /* from the X509_STORE */
+    for (i = 0; i < s->ninter && i < sk_X509_num(s->untrusted); i++)
+        if (sk_X509_value(s->untrusted, i) == issuer)
+            return 1;                                              /* a store intermediate */
+    return 0;
 }
 
 /* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm, less those
@@ -425,16 +472,15 @@ static int store_crl_verified(cc_store_box *b, int cache, const X509_CRL *crl, c
  * support where a CRL may be signed by another key of its issuer through its own
  * path), every CRL is returned and OpenSSL judges as usual. A CRL dropped here
  * is evidence of nothing: it cannot revoke, nor hide a genuine CRL. */
-static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X509_NAME *nm)
+static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X509_NAME *nm)
 {
+    X509_STORE_CTX *ctx = (X509_STORE_CTX *)cctx;                  /* only read */
     STACK_OF(X509_CRL) *all = X509_STORE_CTX_get1_crls(ctx, nm);  /* owns, returned */
     store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
-    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i;
+    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i, owned;
     X509 *x, *issuer = NULL;                                       /* borrowed */
     EVP_PKEY *key;                                                 /* borrowed */
-
-    int cache = 0;                     /* issuer owned by the store: checks are remembered */
 
     if (all == NULL || s == NULL || chain == NULL
         || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
@@ -452,19 +498,122 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *ctx, const X5
         ERR_clear_error();
         return all;
     }
-    if (depth + 1 >= X509_STORE_CTX_get_num_untrusted(ctx))
-        cache = 1;                                                 /* from the X509_STORE */
-    for (i = 0; !cache && i < s->ninter && i < sk_X509_num(s->untrusted); i++)
-        cache = sk_X509_value(s->untrusted, i) == issuer;          /* a store intermediate */
+    owned = store_owns_issuer(ctx, s, issuer, depth + 1 < n ? depth + 1 : depth);
     for (i = sk_X509_CRL_num(all) - 1; i >= 0; i--) {
         X509_CRL *crl = sk_X509_CRL_value(all, i);
-        if (!store_crl_verified(s->box, cache, crl, issuer, key)) {
+        if (!store_crl_verified(s->box, owned, crl, issuer, key)) {
             (void)sk_X509_CRL_delete(all, i);
             store_note_ignored(&s->rec, crl, depth);               /* takes the reference */
         }
     }
     ERR_clear_error();
     return all;
+}
+
+/* OpenSSL's own check_crl (x509_vfy.c), taken from a context initialised on a
+ * store without a check_crl of its own: store_check_crl hands it every case it
+ * does not settle itself. A constant function address, set once in store_open. */
+static X509_STORE_CTX_check_crl_fn store_openssl_check_crl;
+
+/* Is the CRL's time window valid at the verification time, exactly as OpenSSL's
+ * check_crl_time(ctx, crl, 0) decides (USE_CHECK_TIME / NO_CHECK_TIME)? */
+static int store_crl_time_ok(X509_STORE_CTX *ctx, const X509_CRL *crl)
+{
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);    /* borrowed */
+    unsigned long flags = X509_VERIFY_PARAM_get_flags(param);
+    time_t t, *pt = NULL;
+    const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);       /* borrowed */
+    if ((flags & X509_V_FLAG_USE_CHECK_TIME) != 0) {
+        t = X509_VERIFY_PARAM_get_time(param);
+        pt = &t;
+    } else if ((flags & X509_V_FLAG_NO_CHECK_TIME) != 0) {
+        return 1;
+    }
+    if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), pt) >= 0)   /* 0: bad field, 1: not yet */
+        return 0;
+    return next == NULL || X509_cmp_time(next, pt) > 0;           /* 0: bad field, -1: expired */
+}
+
+/* Does every CRL distribution point of x have neither reasons nor cRLIssuer (or
+ * has x none)? Then a CRL without an issuing distribution point, named like x's
+ * issuer, covers all of x's reasons (OpenSSL's crl_crldp_check: scope). */
+static int store_crldp_plain(X509 *x)
+{
+    STACK_OF(DIST_POINT) *dps;                                     /* owns */
+    int i, crit = -1, plain = 1;
+    if (X509_get_ext_by_NID(x, NID_crl_distribution_points, -1) < 0)
+        return 1;
+    dps = (STACK_OF(DIST_POINT) *)X509_get_ext_d2i(x, NID_crl_distribution_points, &crit, NULL);
+    if (dps == NULL)
+        return 0;
+    for (i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->reasons != NULL || dp->CRLissuer != NULL)
+            plain = 0;
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return plain;
+}
+
+/* check_crl (X509_STORE_set_check_crl): the CRL OpenSSL's get_crl chose for the
+ * chain element at error_depth. When everything OpenSSL's check_crl looks at is
+ * known to pass -- the CRL has no issuing distribution point and is no delta
+ * CRL; its issuer is the certificate's issuer, which is the next chain element
+ * (the element itself at the top), with a matching authority key identifier;
+ * the certificate's distribution points are plain; the issuer may sign CRLs;
+ * the CRL is in date at the verification time; the issuer's key is there and
+ * Suite B allows it -- the only costly step, the signature, is answered by
+ * store_crl_verified (verified once per CRL and issuer key). Then OpenSSL's own
+ * check_crl would also return 1 without reporting anything, which is what this
+ * returns. Every other case (a CRL out of date, a signature that fails, indirect
+ * or delta CRLs, extended CRL support, anything unsure) goes to OpenSSL's own
+ * check_crl, so errors, their codes and their order are OpenSSL's. Dates are
+ * compared at every verification; nothing about time is remembered. */
+static int store_check_crl(X509_STORE_CTX *ctx, X509_CRL *crl)
+{
+    store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
+    unsigned long flags = X509_VERIFY_PARAM_get_flags(X509_STORE_CTX_get0_param(ctx));
+    int depth = X509_STORE_CTX_get_error_depth(ctx), n, cidx, crit = -1, ok = 0;
+    X509 *x, *issuer;                                              /* borrowed */
+    EVP_PKEY *key;                                                 /* borrowed */
+    AUTHORITY_KEYID *akid = NULL;                                  /* owns */
+
+    if (s == NULL || s->box == NULL || chain == NULL || crl == NULL
+        || (flags & (X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)) != 0)
+        goto openssl;
+    n = sk_X509_num(chain);
+    if (depth < 0 || depth >= n)
+        goto openssl;
+    x = sk_X509_value(chain, depth);
+    cidx = depth < n - 1 ? depth + 1 : depth;                      /* as crl_akid_check */
+    issuer = sk_X509_value(chain, cidx);
+    if (x != X509_STORE_CTX_get_current_cert(ctx)
+        || X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1) >= 0
+        || X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0
+        || X509_NAME_cmp(X509_get_issuer_name(x), X509_CRL_get_issuer(crl)) != 0
+        || !store_crldp_plain(x))
+        goto openssl;
+    akid = (AUTHORITY_KEYID *)X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, NULL);
+    if ((akid == NULL && crit != -1) || X509_check_akid(issuer, akid) != X509_V_OK)
+        goto openssl;
+    if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) != 0
+        && (X509_get_key_usage(issuer) & KU_CRL_SIGN) == 0)
+        goto openssl;
+    if (!store_crl_time_ok(ctx, crl) || (key = X509_get0_pubkey(issuer)) == NULL
+        || X509_CRL_check_suiteb(crl, key, flags) != X509_V_OK)
+        goto openssl;
+    if (!store_crl_verified(s->box, store_owns_issuer(ctx, s, issuer, cidx), crl, issuer, key))
+        goto openssl;
+    ok = 1;
+openssl:
+    AUTHORITY_KEYID_free(akid);
+    ERR_clear_error();
+    if (ok)
+        return 1;
+    if (s != NULL && s->box != NULL)
+        s->box->crl_openssl_checks++;
+    return store_openssl_check_crl(ctx, crl);
 }
 
 /* Verify callback: records each problem and lets verification go on, so the
@@ -908,8 +1057,11 @@ cleanup:
 static int store_close(lua_State *L)
 {
     cc_store_box *b = store_box(L, 1);
+    int i;
     X509_STORE_free(b->store);
     sk_X509_pop_free(b->inter, X509_free);
+    for (i = 0; i < b->nsigs; i++)
+        OPENSSL_free(b->sigs[i].spki);
     free(b->sigs);
     b->store = NULL;
     b->inter = NULL;
@@ -957,6 +1109,17 @@ static int store_facts(lua_State *L)
  * which those Lua methods call) and _store_facts in the module table at -1. */
 int store_open(lua_State *L)
 {
+    if (store_openssl_check_crl == NULL) {     /* OpenSSL's default, from a plain store */
+        X509_STORE *plain = X509_STORE_new();  /* owns, freed below */
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        if (plain != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, plain, NULL, NULL))
+            store_openssl_check_crl = X509_STORE_CTX_get_check_crl(ctx);
+        X509_STORE_CTX_free(ctx);
+        X509_STORE_free(plain);
+        ERR_clear_error();
+        if (store_openssl_check_crl == NULL)
+            return luaL_error(L, "clientcert.core: cannot set up CRL checking");
+    }
     cc_new_class(L, CC_STORE_MT, store_meta, store_methods);
     luaL_newmetatable(L, STORE_SCRATCH_MT);   /* M, mt */
     lua_pushcfunction(L, store_scratch_free);
