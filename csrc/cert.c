@@ -229,27 +229,104 @@ static void cert_set_time(lua_State *L, const ASN1_TIME *t, const char *k)
     }
 }
 
+/* Facts computed once per certificate object (issue 9 item 4): a weak-keyed
+ * registry table maps each clientcert.cert (its box) to a plain table
+ * {fingerprint =, subject =, issuer =, self_signed =}, each fact filled when it
+ * is first needed; the entry goes with the object. The address of
+ * cert_facts_key is the registry key. A certificate's bytes never change after
+ * parsing (nothing in clientcert modifies an X509), so a fact never goes stale. */
+static const char cert_facts_key = 'F';
+
+void cert_push_facts(lua_State *L, int idx)
+{
+    lua_pushlightuserdata(L, (void *)&cert_facts_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);                 /* weak */
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);                                /* weak, facts or nil */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);                                /* weak */
+        lua_createtable(L, 0, 4);                     /* weak, facts */
+        lua_pushvalue(L, idx);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);                            /* weak[box] = facts */
+    }
+    lua_remove(L, -2);                                /* facts */
+}
+
+/* Pushes facts[k] when it is a string (fidx: absolute index of a facts table,
+ * 0 for none) and returns 1; else pushes nothing and returns 0. */
+static int cert_fact(lua_State *L, int fidx, const char *k, int type)
+{
+    if (fidx == 0)
+        return 0;
+    lua_pushstring(L, k);
+    lua_rawget(L, fidx);
+    if (lua_type(L, -1) == type)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* facts[k] = the value at -1 (left on the stack), when fidx is not 0. */
+static void cert_keep_fact(lua_State *L, int fidx, const char *k)
+{
+    if (fidx == 0)
+        return;
+    lua_pushstring(L, k);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, fidx);
+}
+
+/* Pushes x's name (subject or issuer) as a string, from the facts when known. */
+static void cert_push_name_fact(lua_State *L, int fidx, const char *k, const X509_NAME *nm)
+{
+    if (cert_fact(L, fidx, k, LUA_TSTRING))
+        return;
+    cc_push_name_string(L, nm);
+    cert_keep_fact(L, fidx, k);
+}
+
+/* Pushes x's SHA-256 fingerprint (lowercase hex) from the facts, computing and
+ * keeping it when unknown; returns cert_push_digest's code (0: pushed). */
+static int cert_push_fingerprint_fact(lua_State *L, X509 *x, int fidx)
+{
+    int r;
+    if (cert_fact(L, fidx, "fingerprint", LUA_TSTRING))
+        return 0;
+    r = cert_push_digest(L, x, "SHA256");
+    if (r == 0)
+        cert_keep_fact(L, fidx, "fingerprint");
+    return r;
+}
+
 /* Pushes a new table with the facts a certification-path element shows:
  * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca.
  * self_signed: 0 or 1 when the caller already knows it (a trust anchor's fact
- * kept by the store), -1 to compute it (a signature check). */
-void cert_push_summary(lua_State *L, X509 *x, int self_signed)
+ * kept by the store), -1 to compute it (a signature check). fidx: absolute
+ * index of x's facts table (cert_push_facts, or the store's for its own
+ * certificates), whose facts are used and completed; 0 for none. */
+void cert_push_summary(lua_State *L, X509 *x, int self_signed, int fidx)
 {
     uint32_t flags = X509_get_extension_flags(x);     /* also caches extensions */
 
     lua_createtable(L, 0, 16);
-    cc_push_name_string(L, X509_get_subject_name(x));
+    cert_push_name_fact(L, fidx, "subject", X509_get_subject_name(x));
     lua_setfield(L, -2, "subject");
-    cc_push_name_string(L, X509_get_issuer_name(x));
+    cert_push_name_fact(L, fidx, "issuer", X509_get_issuer_name(x));
     lua_setfield(L, -2, "issuer");
     cc_push_serial(L, X509_get0_serialNumber(x));
     lua_setfield(L, -2, "serial");
     cert_set_time(L, X509_get0_notBefore(x), "not_before");
     cert_set_time(L, X509_get0_notAfter(x), "not_after");
-    if (cert_push_digest(L, x, "SHA256") == 0)
+    if (cert_push_fingerprint_fact(L, x, fidx) == 0)
         lua_setfield(L, -2, "fingerprint");
     /* self_signed: names match (and AKID/SKID when present) AND its own key verifies its signature */
-    lua_pushboolean(L, self_signed >= 0 ? self_signed : X509_self_signed(x, 1) == 1);
+    if (self_signed >= 0)
+        lua_pushboolean(L, self_signed);
+    else if (!cert_fact(L, fidx, "self_signed", LUA_TBOOLEAN)) {
+        lua_pushboolean(L, X509_self_signed(x, 1) == 1);
+        cert_keep_fact(L, fidx, "self_signed");
+    }
     lua_setfield(L, -2, "self_signed");
     lua_pushboolean(L, (flags & EXFLAG_CA) != 0);
     lua_setfield(L, -2, "is_ca");
@@ -497,7 +574,10 @@ static int cert_info(lua_State *L)
     long pathlen;
 
     ERR_clear_error();
-    cert_push_summary(L, x, -1);                         /* info */
+    lua_settop(L, 1);
+    cert_push_facts(L, 1);                               /* facts: 2 */
+    cert_push_summary(L, x, -1, 2);                      /* facts, info */
+    lua_remove(L, 2);                                    /* info */
     flags = X509_get_extension_flags(x);
     if ((flags & EXFLAG_INVALID) != 0)
         invalid = 1;
@@ -594,7 +674,14 @@ static int cert_fingerprint(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
     const char *alg = luaL_optstring(L, 2, "SHA256");
-    int r = cert_push_digest(L, x, alg);
+    int r;
+    if (strcmp(alg, "SHA256") == 0) {                    /* the default: a kept fact */
+        lua_settop(L, 1);
+        cert_push_facts(L, 1);                           /* cert, facts */
+        r = cert_push_fingerprint_fact(L, x, 2);
+    } else {
+        r = cert_push_digest(L, x, alg);
+    }
     if (r == -1)
         return luaL_argerror(L, 2, "unknown digest algorithm");
     if (r != 0)
@@ -818,10 +905,36 @@ static const luaL_Reg cert_methods[] = {
     {"close", cert_close}, {NULL, NULL}
 };
 
+/* _cert_facts(cert): the facts table kept for a certificate object (see
+ * cert_push_facts). Internal to clientcert and its specs: read, never modify. */
+static int cert_facts(lua_State *L)
+{
+    cert_box(L, 1);
+    lua_settop(L, 1);
+    cert_push_facts(L, 1);
+    return 1;
+}
+
 /* Registers the class and sets parse, parse_all, parse_pkcs12 ... in the module table at -1. */
 int cert_open(lua_State *L)
 {
     cc_new_class(L, CC_CERT_MT, cert_meta, cert_methods);
+    lua_pushlightuserdata(L, (void *)&cert_facts_key);  /* M, key */
+    lua_rawget(L, LUA_REGISTRYINDEX);                  /* M, weak? (kept across reloads) */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);                               /* M, weak */
+        lua_createtable(L, 0, 1);                      /* M, weak, mt */
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushlightuserdata(L, (void *)&cert_facts_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);              /* M, weak */
+    }
+    lua_pop(L, 1);                                     /* M */
+    lua_pushcfunction(L, cert_facts);
+    lua_setfield(L, -2, "_cert_facts");       /* M */
     lua_pushcfunction(L, cert_parse);         /* M, parse */
     lua_setfield(L, -2, "parse");             /* M */
     lua_pushcfunction(L, cert_parse_all);     /* M, parse_all */

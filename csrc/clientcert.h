@@ -97,8 +97,13 @@ void cert_push(lua_State *L, X509 *x);       /* takes ownership of one reference
 cc_cert_box *cert_newbox(lua_State *L);
 /* Pushes a new table: subject, issuer, serial, not_before, not_after,
  * fingerprint, self_signed, is_ca (a certification-path element's facts).
- * self_signed: the known fact (0/1), or -1 to compute it (a signature check). */
-void cert_push_summary(lua_State *L, X509 *x, int self_signed);
+ * self_signed: the known fact (0/1), or -1 to compute it (a signature check).
+ * fidx: absolute stack index of x's facts table, whose kept fingerprint, names
+ * and self-signature are used (and completed when missing); 0 for none. */
+void cert_push_summary(lua_State *L, X509 *x, int self_signed, int fidx);
+/* Pushes the facts table kept for the clientcert.cert at absolute index idx
+ * (created empty on first use; held weakly by the object). */
+void cert_push_facts(lua_State *L, int idx);
 /* Pushes the lowercase hex digest (alg, e.g. "SHA256") of x's DER and returns 0;
  * pushes nothing and returns -1 for an unknown alg, -2 when OpenSSL fails. */
 int cert_push_digest(lua_State *L, X509 *x, const char *alg);

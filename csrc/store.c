@@ -875,9 +875,71 @@ static void store_push_ignored(lua_State *L, const store_record *rec)
     }
 }
 
-/* Pushes the result table (see README "store:verify"). sidx: the store, whose
- * facts give the trust anchors' self-signature without a signature check. */
-static void store_push_result(lua_State *L, int sidx, X509_STORE_CTX *ctx,
+/* Pushes the facts table (see cert_push_facts) for chain element x, or nothing
+ * and returns 0 when none is known. The leaf and the client's chain are cert
+ * objects (the leaf at stack index 2, the chain in opts.chain, opts at 3), each
+ * with its own facts; the store's own certificates (trusted, or among its
+ * intermediates) have theirs in the store's facts table, keyed by the X509
+ * pointer, which the store keeps alive as long as itself. */
+static int store_push_cert_facts(lua_State *L, const store_scratch *s, X509 *x, int trusted)
+{
+    int i, j, owned = trusted;
+    if (x == s->leaf) {
+        cert_push_facts(L, 2);
+        return 1;
+    }
+    for (i = 0; !owned && i < sk_X509_num(s->untrusted); i++) {
+        if (sk_X509_value(s->untrusted, i) != x)
+            continue;
+        if (i < s->ninter) {
+            owned = 1;                                        /* one of the store's */
+            break;
+        }
+        j = i - s->ninter + 1;                                /* opts.chain[j] */
+        lua_pushliteral(L, "chain");
+        lua_rawget(L, 3);                                     /* chain */
+        if (lua_istable(L, -1)) {
+            cc_rawgeti(L, -1, j);                             /* chain, cert */
+            if (cert_test(L, -1) == x) {
+                cert_push_facts(L, lua_gettop(L));            /* chain, cert, facts */
+                lua_replace(L, -3);                           /* facts, cert */
+                lua_pop(L, 1);                                /* facts */
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!owned)
+        return 0;
+    cc_getuservalue(L, 1);                                    /* store facts */
+    lua_getfield(L, -1, "certs");                             /* sf, certs */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "certs");                         /* sf, certs */
+    }
+    lua_remove(L, -2);                                        /* certs */
+    lua_pushlightuserdata(L, x);
+    lua_rawget(L, -2);                                        /* certs, facts? */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 4);                             /* certs, facts */
+        lua_pushlightuserdata(L, x);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);                                        /* facts */
+    return 1;
+}
+
+/* Pushes the result table (see README "store:verify"). The store is at stack
+ * index 1 (its facts give the trust anchors' self-signature without a signature
+ * check), the leaf at 2, opts at 3 (see store_push_cert_facts): each element's
+ * fingerprint and names are computed once per certificate object. */
+static void store_push_result(lua_State *L, const store_scratch *s, X509_STORE_CTX *ctx,
                               const store_record *rec, int ok, long long when)
 {
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx); /* borrowed */
@@ -885,7 +947,7 @@ static void store_push_result(lua_State *L, int sidx, X509_STORE_CTX *ctx,
     int nun = X509_STORE_CTX_get_num_untrusted(ctx);
     int i, j;
 
-    cc_getuservalue(L, sidx);                                 /* facts */
+    cc_getuservalue(L, 1);                                    /* facts */
     lua_getfield(L, -1, "self_signed");                       /* facts, known */
     lua_remove(L, -2);                                        /* known */
     lua_createtable(L, 0, 9);                                 /* known, r */
@@ -921,7 +983,7 @@ static void store_push_result(lua_State *L, int sidx, X509_STORE_CTX *ctx,
     lua_createtable(L, n, 0);                                 /* known, r, chain */
     for (i = 0; i < n; i++) {
         X509 *x = sk_X509_value(chain, i);                    /* borrowed from ctx */
-        int k = 0, ss = -1;
+        int k = 0, ss = -1, fidx = 0;
         if (i >= nun && lua_istable(L, -3)) {                 /* a trust anchor: its fact */
             lua_pushlightuserdata(L, x);
             lua_rawget(L, -4);
@@ -929,7 +991,11 @@ static void store_push_result(lua_State *L, int sidx, X509_STORE_CTX *ctx,
                 ss = lua_toboolean(L, -1);
             lua_pop(L, 1);
         }
-        cert_push_summary(L, x, ss);                          /* known, r, chain, el */
+        if (store_push_cert_facts(L, s, x, i >= nun))         /* known, r, chain, facts */
+            fidx = lua_gettop(L);
+        cert_push_summary(L, x, ss, fidx);                    /* known, r, chain, [facts,] el */
+        if (fidx != 0)
+            lua_remove(L, fidx);                              /* known, r, chain, el */
         lua_pushinteger(L, i);
         lua_setfield(L, -2, "depth");
         lua_pushboolean(L, i >= nun);
@@ -1043,7 +1109,7 @@ static int store_verify(lua_State *L)
         s->rec.n = 1;
     }
     ERR_clear_error();
-    store_push_result(L, 1, s->ctx, &s->rec,
+    store_push_result(L, s, s->ctx, &s->rec,
                       ret == 1 && s->rec.n == 0 && !s->rec.overflow, s->o.when);
     nret = 1;
 cleanup:
