@@ -322,6 +322,18 @@ describe("the README's examples, run on the README's demo PKI", function()
     assert.equals(expected, out)
   end)
 
+  it("audit-client on alice (leaf only) prints what the README shows", function()
+    local args, expected = example("audit-client-alice")
+    local code, out, err = runner.exec(args)
+    assert.equals("", err)
+    assert.equals(1, code)
+    assert.equals(expected, out)
+    -- and with her issuing CA sent, nothing is found
+    code = runner.exec({ "audit-client", dir .. "/alice.pem", "--chain", dir .. "/inter.pem", "--key",
+      dir .. "/alice.key", "--roots", dir .. "/root.pem", "--time", "2030-06-01" })
+    assert.equals(0, code)
+  end)
+
   it("check works on every demo client", function()
     local function demo(...) return runner.exec({ "check", ..., "--roots", dir .. "/root.pem", "--intermediates",
       dir .. "/inter.pem", "--time", "2030-06-01" }) end

@@ -222,7 +222,8 @@ end
 -- trusted, its issuer is shown above it as not found. opts: time (the check time,
 -- for the heading), ascii (ASCII glyphs "+", "x", "`- "), paint (common.painter),
 -- extra = {[depth] = {{cause =, error =}, ...}} (problems found outside the
--- verification, e.g. a key that does not match), heading (false: none).
+-- verification, e.g. a key that does not match), heading (false: none),
+-- missing_text (what the line of an issuer not found says in parentheses).
 -- Every certificate-derived string is escaped.
 function M.path_tree(out, chain, opts)
   opts = opts or {}
@@ -246,8 +247,8 @@ function M.path_tree(out, chain, opts)
     local head = k == 1 and "" or (string.rep(" ", 3 * (k - 2)) .. g.branch)
     local pad = string.rep(" ", width(head) + width(g.ok) + 1)
     if row.missing then
-      out:write(head, paint("red", g.bad), " ", esc(tostring(row.missing)),
-        "  (not found: neither sent by the client nor installed on the server)\n")
+      out:write(head, paint("red", g.bad), " ", esc(tostring(row.missing)), "  (",
+        esc(opts.missing_text or "not found: neither sent by the client nor installed on the server"), ")\n")
     else
       local el = row.el
       local problems = {}

@@ -1,0 +1,141 @@
+-- `clientcert audit-client` run as a real process on the test PKI: the key, client
+-- authentication, the completeness of the chain the client sends, expiry; findings
+-- with causes (exit 1), a clean client (exit 0), bad input (exit 2).
+local runner = require "helpers.cli"
+local cjson = require "cjson"
+local pki = require "helpers.pki"
+
+local P = pki.path
+local T = "2030-06-01"
+
+local function audit(...)
+  local args = { "audit-client", ... }
+  args[#args + 1] = "--time"
+  args[#args + 1] = T
+  return runner.exec(args)
+end
+
+-- The findings' cause ids of a JSON report, in order.
+local function ids(report)
+  local out = {}
+  for i, f in ipairs(report.findings) do out[i] = f.cause end
+  return out
+end
+
+describe("clientcert audit-client", function()
+  it("a clean client: key, client authentication, complete chain, expiry; exit 0", function()
+    local code, out, err = audit(P("alice.pem"), "--key", P("alice.key"), "--chain", P("inter.pem"),
+      "--roots", P("root.pem"))
+    assert.equals("", err)
+    assert.equals(0, code)
+    assert.matches("^Client certificate: CN=alice,O=clientcert tests %(serial 1002%)\nChecked at "
+      .. "2030%-06%-01T00:00:00Z\n", out)
+    assert.matches("\n✓ Private key: the --key file matches the certificate\n", out, 1, true)
+    assert.matches("\n✓ Client authentication: allowed (extended key usage: clientAuth; key usage: "
+      .. "digitalSignature)\n", out, 1, true)
+    assert.matches("\n✓ Chain sent: complete up to the trusted root CN=Test Root CA,O=clientcert tests\n", out, 1, true)
+    assert.matches("\nExpiry:\n  CN=alice,O=clientcert tests: 2040-01-01T00:00:00Z (in 3501 days)\n"
+      .. "  CN=Test Issuing CA,O=clientcert tests: 2040-01-01T00:00:00Z (in 3501 days)\n"
+      .. "  CN=Test Root CA,O=clientcert tests: 2040-01-01T00:00:00Z (in 3501 days), from --roots\n", out, 1, true)
+    assert.matches("\nResult: OK\n$", out)
+  end)
+
+  it("names the intermediate the client does not send (missing_intermediate, exit 1)", function()
+    local code, out = audit(P("alice.pem"), "--roots", P("root.pem"))
+    assert.equals(1, code)
+    assert.matches("\n✗ Chain sent: incomplete: the intermediate CA CN=Test Issuing CA,O=clientcert tests is "
+      .. "missing (not sent)\n", out, 1, true)
+    assert.matches("\n1. missing_intermediate (403.16 Intermediate CA missing)\n", out, 1, true)
+    assert.matches("[client owner] Send the full chain", out, 1, true)
+    assert.matches("\nResult: 1 finding\n$", out)
+    local _, json = audit(P("alice.pem"), "--roots", P("root.pem"), "--json")
+    local r = cjson.decode(json)
+    assert.is_false(r.ok)
+    assert.is_false(r.chain.complete)
+    assert.equals("CN=Test Issuing CA,O=clientcert tests", r.chain.missing)
+    assert.same({ "missing_intermediate" }, ids(r))
+    assert.equals("CN=Test Issuing CA,O=clientcert tests", r.findings[1].missing)
+  end)
+
+  it("without --roots, an issuer not sent may be a root: unknown, not a finding", function()
+    local code, out = audit(P("alice.pem"))
+    assert.equals(0, code)
+    assert.matches("\n? Chain sent: ends at CN=alice,O=clientcert tests, issued by CN=Test Issuing CA,O=clientcert "
+      .. "tests, which the client does not send", out, 1, true)
+    assert.matches("\n? Private key: not checked", out, 1, true)
+    local _, json = audit(P("alice.pem"), "--json")
+    local r = cjson.decode(json)
+    assert.is_nil(r.chain.complete)
+    assert.is_false(r.key.checked)
+  end)
+
+  it("a key that does not match: no_private_key", function()
+    local code, out = audit(P("alice.pem"), "--key", P("wrong.key"), "--chain", P("inter.pem"),
+      "--roots", P("root.pem"))
+    assert.equals(1, code)
+    assert.matches("\n✗ Private key: the --key file does NOT match the certificate\n", out, 1, true)
+    assert.matches("the --key file is the key of another certificate", out, 1, true)
+    assert.matches("\n1. no_private_key (403.7 No private key for the client certificate)\n", out, 1, true)
+  end)
+
+  it("a certificate not for client authentication: wrong_purpose", function()
+    local code, out = audit(P("server-only.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"), "--json")
+    assert.equals(1, code)
+    local r = cjson.decode(out)
+    assert.same({ "wrong_purpose" }, ids(r))
+    assert.is_false(r.client_auth.ok)
+    assert.same({ "serverAuth" }, r.client_auth.eku)
+    assert.matches("does not include clientAuth", r.findings[1].message, 1, true)
+  end)
+
+  it("when each element expires: an expired client and an expired intermediate", function()
+    local code, out = audit(P("old.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"))
+    assert.equals(1, code)
+    assert.matches("\n  CN=old,O=clientcert tests: 2025-01-01T00:00:00Z (expired 1977 days ago)\n", out, 1, true)
+    assert.matches("\n1. expired (403.17 Certificate expired)\n", out, 1, true)
+    local _, json = audit(P("frank.pem"), "--chain", P("inter-expired.pem"), "--roots", P("root.pem"), "--json")
+    local r = cjson.decode(json)
+    assert.same({ "expired" }, ids(r))
+    assert.equals(1, r.findings[1].depth)
+    assert.equals(-1977, r.chain.elements[2].days_left)
+    assert.equals(3501, r.chain.elements[1].days_left)
+  end)
+
+  it("a client of a CA the server does not trust: untrusted_root", function()
+    local code, out = audit(P("oscar.pem"), "--chain", P("oscar-chain.pem"), "--roots", P("root.pem"), "--json")
+    assert.equals(1, code)
+    local r = cjson.decode(out)
+    assert.same({ "untrusted_root" }, ids(r))
+    assert.is_false(r.chain.complete)
+  end)
+
+  it("a PKCS#12 file: its key and certificates count", function()
+    local code, out = runner.exec({ "audit-client", P("alice.p12"), "--password-env", "P12_PASS", "--roots",
+      P("root.pem"), "--time", T }, { env = { P12_PASS = "secret" } })
+    assert.equals(0, code, out)
+    assert.matches("\n✓ Private key: the key in the PKCS#12 file matches the certificate\n", out, 1, true)
+    code, out = runner.exec({ "audit-client", P("alice-nokey.p12"), "--password-env", "P12_PASS", "--roots",
+      P("root.pem"), "--time", T, "--json" }, { env = { P12_PASS = "secret" } })
+    assert.equals(1, code)
+    assert.same({ "no_private_key" }, ids(cjson.decode(out)))
+  end)
+
+  it("bad input exits 2 with one line on stderr", function()
+    local function bad(code, out, err, pattern)
+      assert.equals(2, code)
+      assert.equals("", out)
+      assert.matches("^[^\n]+\n$", err)
+      assert.matches(pattern or "^clientcert", err)
+    end
+    local function case(pattern, ...)
+      local code, out, err = audit(...)
+      bad(code, out, err, pattern)
+    end
+    case("^clientcert%.audit_client: cannot open [^\n]*none%.pem", P("none.pem"))
+    case("garbage%.pem: ", P("garbage.pem"))
+    case("^clientcert: unknown option '%-%-bogus'", P("alice.pem"), "--bogus")
+    case("cannot read private key", P("alice.pem"), "--key", P("alice-enc.key"))
+    case("wrong or missing password", P("alice.p12"))
+    case("none%.pem", P("alice.pem"), "--roots", P("none.pem"))
+  end)
+end)
