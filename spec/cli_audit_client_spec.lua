@@ -120,6 +120,14 @@ describe("clientcert audit-client", function()
     assert.same({ "no_private_key" }, ids(cjson.decode(out)))
   end)
 
+  it("escapes certificate-derived text", function()
+    local code, out = audit(P("hostile-text.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"))
+    assert.equals(0, code)
+    assert.matches("Client certificate: CN=hostile\\u202e\\u009btxt,O=clientcert tests", out, 1, true)
+    assert.is_nil(out:find("\27", 1, true))
+    assert.is_nil(out:find("\226\128\174", 1, true)) -- U+202E raw
+  end)
+
   it("bad input exits 2 with one line on stderr", function()
     local function bad(code, out, err, pattern)
       assert.equals(2, code)

@@ -12,8 +12,7 @@ local text = require "clientcert.text"
 local c = require "clientcert.cli.common"
 
 local M = { name = "audit-client",
-            summary = "The client's side: does the key match, is client authentication allowed, is the chain "
-              .. "it sends complete, when does each element expire." }
+            summary = "The client's side: its key, client-authentication usage, the chain it sends, expiry." }
 
 local DAY = 86400
 
