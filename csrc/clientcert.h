@@ -119,6 +119,9 @@ int sysio_open(lua_State *L);                /* adds read_file, time_format, tim
 /* Days since 1970-01-01 of a proleptic Gregorian date (the one calendar). */
 long long cc_days_from_civil(long long y, int m, int d);
 
+/* probe.c */
+int probe_open(lua_State *L);                /* adds probe (a TLS client's view of a live server) */
+
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */
 

@@ -38,6 +38,7 @@ int luaopen_clientcert_core(lua_State *L)
     store_open(L);
     codes_open(L);
     sysio_open(L);
+    probe_open(L);
     lua_pushcfunction(L, core_error_pending);          /* M, fn */
     lua_setfield(L, -2, "_openssl_error_pending");     /* M */
     lua_pushcfunction(L, core_typeof);                 /* M, typeof */

@@ -466,6 +466,106 @@ function M.render(id, facts)
   return (text:gsub("^%l", string.upper))
 end
 
+--- The client's side (clientcert.probe): what a client learns by probing a live
+-- server, as findings. Each finding names the catalogue cause the server would
+-- give (cause; nil when the finding is about no client certificate at all), a
+-- message written for the client's owner, and steps that say who must act.
+-- Facts: target, issuer, count, size, accepted, key, signature, sigalgs, alert,
+-- number, title, status_line, first_line, phase.
+local CLIENT_SIDE = {
+  not_requested = { cause = "no_certificate",
+    message = "The server did not ask for a client certificate on {target}, so no browser or tool sends "
+      .. "one ({status_line}).",
+    resolution = {
+      { who = SERVER, step = "If this server or path needs client certificates, make it ask for them "
+        .. "(nginx: ssl_verify_client on or optional; IIS: SSL Settings, Client certificates = Require or "
+        .. "Accept; Apache: SSLVerifyClient require)." },
+      { who = CLIENT, step = "Nothing to change on the client: a certificate is sent only when the server "
+        .. "asks. Probe the host name and path that need it (--servername, --path)." },
+    } },
+  issuer_not_listed = { cause = "untrusted_root",
+    message = "Your certificate's issuer {issuer} is not among the {count} CAs this server accepts (nor is "
+      .. "any CA of its chain), so a browser or tool will not offer it.",
+    resolution = {
+      { who = SERVER, step = "If clients of this CA should be accepted, trust its root CA and send it in the "
+        .. "list of acceptable CAs (nginx: ssl_client_certificate; IIS: Trusted Root Certification "
+        .. "Authorities of the computer account, or the binding's Client Certificate Trust store)." },
+      { who = CLIENT, step = "Or use a certificate issued under one of: {accepted}." },
+    } },
+  key_not_accepted = { cause = "invalid_certificate",
+    message = "Your certificate's key ({key}) can make none of the signatures this server accepts from "
+      .. "clients ({sigalgs}).",
+    resolution = {
+      { who = CLIENT, step = "Request a certificate with a key type the server accepts (one of: {sigalgs})." },
+      { who = SERVER, step = "Or allow a signature algorithm for this key type (OpenSSL servers: "
+        .. "ClientSignatureAlgorithms / SignatureAlgorithms, e.g. nginx ssl_conf_command)." },
+    } },
+  signature_not_accepted = { cause = "invalid_certificate",
+    message = "Your certificate is signed with {signature}, which is not among the signature algorithms this "
+      .. "server accepts ({sigalgs}).",
+    resolution = {
+      { who = CLIENT, step = "Request a certificate signed with an algorithm the server accepts." },
+      { who = SERVER, step = "Or allow that signature algorithm (OpenSSL servers: ClientSignatureAlgorithms "
+        .. "/ SignatureAlgorithms)." },
+    } },
+  alert = {
+    message = "The server refused the client with TLS alert {alert} ({number}){phase}: {title}.",
+    resolution = nil },      -- the catalogue cause's own steps
+  alert_other = {
+    message = "The server ended the connection with TLS alert {alert} ({number}){phase}, which is not "
+      .. "about the client certificate.",
+    resolution = {
+      { who = SERVER, step = "Check the server's TLS settings (protocol versions, ciphers, server name) "
+        .. "and its log for this connection." },
+    } },
+  http_refused = {
+    message = "The server answered {status_line}: {first_line}",
+    resolution = {
+      { who = SERVER, step = "Look at the server log for this request: it says why this client was refused." },
+    } },
+  ca_list_too_large = { cause = "no_certificate",
+    message = "The server's list of acceptable CAs is {size} bytes ({count} names), over the 16384 bytes that "
+      .. "Windows (Schannel) clients accept: those clients send no certificate at all.",
+    resolution = {
+      { who = SERVER, step = "Send fewer CA names: only the CAs that issue client certificates (nginx: "
+        .. "ssl_client_certificate with only those, ssl_trusted_certificate for the rest; IIS: a Client "
+        .. "Certificate Trust store with only those, or SendTrustedIssuerList = 0)." },
+    } },
+  ca_list_empty = {
+    message = "The server asked for a certificate but named no CA: a client may offer any certificate it has "
+      .. "(a browser lets its user choose).",
+    resolution = {} },
+}
+
+--- f = causes.client_side(kind, facts[, cause]): a finding of clientcert.probe,
+-- {kind, cause, title, message, resolution}: kind is one of not_requested,
+-- issuer_not_listed, key_not_accepted, signature_not_accepted, alert,
+-- alert_other, http_refused, ca_list_too_large, ca_list_empty; cause overrides
+-- the kind's own (alert and http_refused take the cause the server's answer
+-- names). Facts are escaped and cut like the catalogue's.
+function M.client_side(kind, facts, cause)
+  local k = CLIENT_SIDE[kind]
+  if not k then error("clientcert.causes.client_side: unknown kind " .. tostring(kind), 2) end
+  facts = facts or {}
+  cause = cause or k.cause
+  local function fill(s)
+    return (s:gsub("{([%w_]+)}", function(key)
+      local v = facts[key]
+      if v == nil then return key == "phase" and "" or "(unknown)" end
+      if type(v) == "table" then return #v > 0 and printable(table.concat(v, ", ")) or "(none)" end
+      return printable(v)
+    end))
+  end
+  local steps = {}
+  if k.resolution then
+    for i, r in ipairs(k.resolution) do steps[i] = { who = r.who, step = fill(r.step) } end
+  elseif cause then
+    steps = M.resolution(cause, facts)
+  end
+  return { kind = kind, cause = cause, title = cause and BY_ID[cause] and BY_ID[cause].title or nil,
+           message = fill(k.message), resolution = steps }
+end
+
 --- steps = causes.resolution(id, facts): a fresh list of {who, step} with facts filled in.
 function M.resolution(id, facts)
   local c = BY_ID[id] or BY_ID.invalid_certificate

@@ -335,6 +335,13 @@ function M.load_policy(path, params)
   return require("clientcert.policy").load_file(path, params)
 end
 
+--- report, err = clientcert.probe{host =, port =, ...}: a live server seen from a
+-- client's side (what it asks of clients, and why a client is refused); see
+-- clientcert.probe (the module) and README "Probing a live server".
+function M.probe(opts)
+  return require("clientcert.probe").probe(opts, collect, read_file, 2)
+end
+
 --- line = clientcert.verdict_json(verdict): one bounded JSON log line (see clientcert.text).
 M.verdict_json = require("clientcert.text").verdict_json
 

@@ -31,6 +31,9 @@ function M.write(path, data)
   f:close()
 end
 
+local function sleep(s) M.run("sleep " .. s) end
+M.sleep = sleep
+
 --- server = live.openresty([prefix]): starts the OpenResty example
 -- (examples/openresty/run.sh --quiet: demo PKI, policy, nginx.conf with the gate)
 -- in a new temporary prefix on a free 127.0.0.1 port, running the checkout's
@@ -50,19 +53,40 @@ function M.openresty()
   return server
 end
 
-local function sleep(s) M.run("sleep " .. s) end
-M.sleep = sleep
 
---- live.stop(server): stops nginx by its pid (QUIT, then KILL after a bounded wait).
+--- server = live.s_server(args): `openssl s_server -accept 127.0.0.1:0 <args>` (the
+-- kernel picks a free port; read back from its ACCEPT line) in a new temporary
+-- directory, its life bounded by `timeout 120`. args: the other s_server arguments,
+-- already quoted. Returns {port, dir, pid (of timeout), log, signal = "TERM"} for
+-- live.stop; raises (after stopping it) when it does not listen within 10 s.
+function M.s_server(args)
+  local ok, out = M.run("mktemp -d /tmp/clientcert-sserver.XXXXXX")
+  assert(ok, out)
+  local dir = out:gsub("%s+$", "")
+  local server = { dir = dir, log = dir .. "/out.log", signal = "TERM" }
+  -- one shell both starts it and waits (at most 10 s) for its ACCEPT line
+  M.run(("cd %s && (timeout 120 openssl s_server -accept 127.0.0.1:0 %s > out.log 2>&1 < /dev/null & "
+    .. "echo $! > pid); for i in $(seq 1 200); do grep -q '^ACCEPT' out.log && break; sleep 0.05; done")
+    :format(sh_quote(dir), args))
+  server.pid = (M.read(dir .. "/pid") or ""):match("%d+")
+  server.port = tonumber((M.read(server.log) or ""):match("ACCEPT 127%.0%.0%.1:(%d+)"))
+  if not server.port then
+    local log = M.read(server.log) or "(no log)"
+    M.stop(server)
+    error("openssl s_server did not start: " .. log)
+  end
+  return server
+end
+
+--- live.stop(server): stops the server by its pid (server.signal or QUIT, then KILL
+-- of it and its children after a bounded wait). The caller removes server.dir.
 function M.stop(server)
   if not server or not server.pid then return end
   local pid = server.pid
-  M.run("kill -QUIT " .. pid)
-  for _ = 1, 50 do
-    if not M.run("kill -0 " .. pid .. " 2>/dev/null") then break end
-    sleep(0.1)
-  end
-  M.run("pkill -KILL -P " .. pid .. "; kill -KILL " .. pid)
+  -- one shell: the signal, a bounded wait (5 s) for the process to go (gone, or a
+  -- zombie its new parent has not reaped yet), then KILL
+  M.run(("kill -%s %s; for i in $(seq 1 100); do case \"$(ps -o stat= -p %s)\" in ''|Z*) break;; esac; "
+    .. "sleep 0.05; done; pkill -KILL -P %s; kill -KILL %s"):format(server.signal or "QUIT", pid, pid, pid, pid))
   server.pid = nil
 end
 
