@@ -40,6 +40,8 @@
 #define PROBE_MAX_SIGALGS 64          /* signature algorithms kept */
 #define PROBE_READ_MAX 16384          /* bytes of the HTTP reply read at most */
 #define PROBE_LINE_MAX 512            /* bytes of a returned line (status, body) */
+#define PROBE_BODY_MAX 2048           /* bytes of the body's start returned (body_head) */
+#define PROBE_TAIL_MS 200             /* how long the rest of a reply is read after its first body line */
 #define PROBE_MAX_CERT_LIST (1L << 20) /* largest handshake message accepted (CertificateRequest) */
 
 typedef struct {
@@ -404,7 +406,8 @@ static void probe_push_alert(lua_State *L, const probe_alert *a, const char *fie
 }
 
 /* Pushes lines of the HTTP reply: status_line and first_line (the first line
- * of the body), each cut at PROBE_LINE_MAX bytes, into the table at -1. */
+ * of the body), each cut at PROBE_LINE_MAX bytes, and body_head (the body's
+ * first PROBE_BODY_MAX bytes) into the table at -1. */
 static void probe_push_http(lua_State *L, const char *buf, size_t n)
 {
     const char *eol = memchr(buf, '\n', n), *end;
@@ -431,6 +434,8 @@ static void probe_push_http(lua_State *L, const char *buf, size_t n)
                 len--;
             lua_pushlstring(L, body, len > PROBE_LINE_MAX ? PROBE_LINE_MAX : len);
             lua_setfield(L, -2, "first_line");
+            lua_pushlstring(L, body, left > PROBE_BODY_MAX ? PROBE_BODY_MAX : left);
+            lua_setfield(L, -2, "body_head");
             return;
         }
     }
@@ -621,6 +626,7 @@ static int probe_run(lua_State *L)
     char req[2048];
     char reply[PROBE_READ_MAX];
     size_t got = 0;
+    int have_line = 0;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     host = probe_optstring(L, "host", &hlen);
@@ -746,29 +752,33 @@ static int probe_run(lua_State *L)
         deadline = probe_now_ms() + timeout_ms;
         r = probe_io(b, probe_do_write, req, (int)strlen(req), deadline, &sslerr);
         while (r > 0 && got < sizeof(reply)) {
-            const char *hdr_end;
             r = probe_io(b, probe_do_read, reply + got, (int)(sizeof(reply) - got), deadline, &sslerr);
             if (r <= 0)
                 break;
             got += (size_t)r;
-            /* enough once the first body line is complete */
-            hdr_end = NULL;
-            {
+            /* once the first body line is complete, take only what follows within
+             * PROBE_TAIL_MS (the rest of a short error page), then stop */
+            if (!have_line) {
                 size_t i;
+                const char *hdr_end = NULL;
                 for (i = 0; i + 3 < got; i++)
                     if (memcmp(reply + i, "\r\n\r\n", 4) == 0) {
                         hdr_end = reply + i + 4;
                         break;
                     }
+                if (hdr_end != NULL && memchr(hdr_end, '\n', (size_t)(reply + got - hdr_end)) != NULL) {
+                    long long tail = probe_now_ms() + PROBE_TAIL_MS;
+                    have_line = 1;
+                    if (tail < deadline)
+                        deadline = tail;
+                }
             }
-            if (hdr_end != NULL && memchr(hdr_end, '\n', (size_t)(reply + got - hdr_end)) != NULL)
-                break;
         }
-        if (r < 0) {
+        if (r < 0 && !have_line) {
             lua_pushstring(L, got > 0 ? "the reply was not complete within the timeout"
                                       : "no HTTP reply within the timeout");
             lua_setfield(L, -2, "http_error");
-        } else if (r == 0 && sslerr != SSL_ERROR_ZERO_RETURN && !(sslerr == SSL_ERROR_SYSCALL && got > 0)) {
+        } else if (r == 0 && !have_line && sslerr != SSL_ERROR_ZERO_RETURN && !(sslerr == SSL_ERROR_SYSCALL && got > 0)) {
             lua_pushstring(L, probe_ssl_reason(sslerr, reason, sizeof(reason)));
             lua_setfield(L, -2, "http_error");
         }

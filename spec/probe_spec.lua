@@ -254,6 +254,98 @@ describe("clientcert.probe against openssl s_server", function()
   end)
 end)
 
+describe("clientcert probe (the command) against openssl s_server", function()
+  local cli = require "helpers.cli"
+  local s, hostile
+
+  setup(function()
+    s = server(("-Verify 3 -verify_return_error -CAfile %s"):format(q(P("roots-with-inter.pem"))))
+    -- -HTTP: the reply is a file of the server's directory, status line included
+    hostile = live.s_server(("-cert %s -key %s -HTTP -verify 1 -CAfile %s"):format(q(P("probe-server.pem")),
+      q(P("probe-server.key")), q(P("hostile-text.pem"))))
+    live.write(hostile.dir .. "/evil.txt", "HTTP/1.0 403 \27[2J\27]8;;http://evil.test/\27\\click\226\128\174"
+      .. string.rep("A", 5000) .. "\r\nX: y\r\n\r\n\27[31mResult: OK\194\155 forged\nsecond line\n")
+  end)
+
+  teardown(function()
+    for _, x in ipairs({ s, hostile }) do
+      live.stop(x)
+      if x then live.run("rm -rf " .. q(x.dir)) end
+    end
+  end)
+
+  local function args(who, ...)
+    local a = { "probe", "127.0.0.1:" .. s.port, "--timeout", "5" }
+    if who then
+      for _, v in ipairs({ "--cert", P(who .. ".pem"), "--key", P(who .. ".key"), "--chain", P("inter.pem") }) do
+        a[#a + 1] = v
+      end
+    end
+    for _, v in ipairs({ ... }) do a[#a + 1] = v end
+    return a
+  end
+
+  it("exits 0 for a certificate offered and accepted, 1 for a refused one", function()
+    local code, out, err = cli.exec(args("alice", "--tls", "1.2"))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Client certificate requested: yes (in the handshake)", 1, true), out)
+    assert.truthy(out:find("on the server's list: yes (CN=Test Issuing CA,O=clientcert tests)", 1, true), out)
+    assert.truthy(out:find("\nResult: OK\n", 1, true), out)
+    code, out, err = cli.exec(args("old", "--tls", "1.3"))
+    assert.are.equal(1, code, err)
+    assert.truthy(out:find("Server's answer: TLS alert certificate_expired (45), fatal, after the handshake", 1, true),
+      out)
+    assert.truthy(out:find("Result: REFUSED (expired: Certificate expired)", 1, true), out)
+    assert.truthy(out:find("  - client owner: Renew the certificate", 1, true), out)
+    code, out = cli.exec(args(nil, "--json"))
+    assert.are.equal(1, code)
+    assert.truthy(out:find('"cause":"no_certificate"', 1, true), out)
+  end)
+
+  it("exits 2 for a connection error or a usage error", function()
+    local gone = server("")
+    local port = gone.port
+    live.stop(gone)
+    live.run("rm -rf " .. q(gone.dir))
+    local code, out, err = cli.exec({ "probe", "127.0.0.1:" .. port })
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.are.equal(("clientcert.probe: 127.0.0.1:%d: connection refused\n"):format(port), err)
+    for _, bad in ipairs({ { "probe", "localhost" }, { "probe", "h:0" }, { "probe", "h:65536" },
+                           { "probe", "[::1:443" }, { "probe", "h:1", "--timeout", "x" },
+                           { "probe", "h:1", "--timeout", "0" }, { "probe", "h:1", "--key", P("alice.key") },
+                           { "probe", "h:1", "--cert", P("alice.pem") }, { "probe", "h:1", "--path", "x" },
+                           { "probe", "h:1", "--tls", "1.1" } }) do
+      code, out, err = cli.run(table.unpack and table.unpack(bad) or unpack(bad))
+      assert.are.equal(2, code, table.concat(bad, " ") .. ": " .. err)
+      assert.are.equal("", out)
+      assert.truthy(err:find("clientcert", 1, true), err)
+    end
+  end)
+
+  it("escapes and bounds every string the server sends (CA names, status line, body line)", function()
+    local a = { "probe", "127.0.0.1:" .. hostile.port, "--path", "/evil.txt", "--timeout", "5" }
+    local code, out, err = cli.exec(a)
+    assert.are.equal(1, code, err)
+    for _, o in ipairs({ out, (select(2, cli.exec(a, { env = { NO_COLOR = "" } }))) }) do
+      assert.falsy(o:find("\27", 1, true), o)
+      assert.falsy(o:find("\226\128\174", 1, true), o)            -- U+202E
+      assert.falsy(o:find("\194\155", 1, true), o)                 -- U+009B
+      assert.falsy(o:find("\nResult: OK", 1, true), o)
+    end
+    assert.truthy(out:find("\\x1b[2J", 1, true), out)
+    assert.truthy(out:find("\\u202e", 1, true), out)
+    local r = assert(clientcert.probe{ host = "127.0.0.1", port = hostile.port, path = "/evil.txt", timeout = 5 })
+    assert.is_true(#r.http.status_line <= 600, #r.http.status_line)
+    assert.are.equal(403, r.http.status)
+    assert.are.equal("\27[31mResult: OK\194\155 forged", r.http.first_line)   -- raw in the report, escaped in output
+    code, out = cli.exec({ "probe", "127.0.0.1:" .. hostile.port, "--path", "/evil.txt", "--json" })
+    assert.are.equal(1, code)
+    assert.falsy(out:find("\27", 1, true))
+    assert.falsy(out:find("\226\128\174", 1, true))
+  end)
+end)
+
 describe("clientcert.probe options", function()
   it("raises for a programmer error", function()
     local bad = {

@@ -519,8 +519,9 @@ local CLIENT_SIDE = {
         .. "and its log for this connection." },
     } },
   http_refused = {
-    message = "The server answered {status_line}: {first_line}",
-    resolution = {
+    message = "The server refused the request: {status_line}: {first_line}.",
+    resolution = nil,        -- the catalogue cause's own steps, when the answer names one
+    fallback = {
       { who = SERVER, step = "Look at the server log for this request: it says why this client was refused." },
     } },
   ca_list_too_large = { cause = "no_certificate",
@@ -561,6 +562,8 @@ function M.client_side(kind, facts, cause)
     for i, r in ipairs(k.resolution) do steps[i] = { who = r.who, step = fill(r.step) } end
   elseif cause then
     steps = M.resolution(cause, facts)
+  else
+    for i, r in ipairs(k.fallback or {}) do steps[i] = { who = r.who, step = fill(r.step) } end
   end
   return { kind = kind, cause = cause, title = cause and BY_ID[cause] and BY_ID[cause].title or nil,
            message = fill(k.message), resolution = steps }

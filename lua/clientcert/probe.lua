@@ -83,6 +83,8 @@ local SCHEMES = {
   [0x0202] = { "dsa_sha1", "DSA", nil, { "dsaWithSHA1" } },
   [0x0302] = { "dsa_sha224", "DSA", nil, { "dsa_with_SHA224" } },
   [0x0402] = { "dsa_sha256", "DSA", nil, { "dsa_with_SHA256" } },
+  [0x0502] = { "dsa_sha384", "DSA", nil, {} },
+  [0x0602] = { "dsa_sha512", "DSA", nil, {} },
 }
 
 --- name = probe.scheme_name(code): the IANA name of a TLS SignatureScheme, or "0xNNNN".
@@ -186,11 +188,9 @@ local function signature_accepted(alg, schemes)
   return false
 end
 
--- The catalogue cause named by a clientcert gate's (or IIS-style) first body line
--- "403.16 <title>": by substatus and title, else by a substatus only one cause has.
-local function cause_of_line(line)
-  local sub, title = (line or ""):match("^(%d%d%d%.%d+) (.*)$")
-  if not sub then return nil end
+-- The catalogue cause a substatus ("403.16") and title name: by both, else by a
+-- substatus only one cause has; nil otherwise.
+local function cause_of_substatus(sub, title)
   local only, n = nil, 0
   for _, id in ipairs(causes.list()) do
     local c = causes.get(id)
@@ -200,6 +200,23 @@ local function cause_of_line(line)
     end
   end
   return n == 1 and only or nil
+end
+
+-- nginx's own error pages for client certificates (ssl_verify_client on): their <title>.
+local NGINX_TITLES = {
+  ["400 No required SSL certificate was sent"] = "no_certificate",
+  ["400 The SSL certificate error"] = "invalid_certificate",   -- nginx logs which error; the page hides it
+}
+
+-- The catalogue cause an HTTP refusal names: a clientcert gate's first body line
+-- "403.16 <title>", nginx's client-certificate error pages, or an IIS page's
+-- "HTTP Error 403.7" (by substatus); nil when the answer names none.
+local function cause_of_answer(first_line, title, head)
+  local sub, t = (first_line or ""):match("^(%d%d%d%.%d+) (.*)$")
+  if sub then return cause_of_substatus(sub, t) end
+  if title and NGINX_TITLES[title] then return NGINX_TITLES[title] end
+  sub = (head or ""):match("HTTP Error (%d%d%d%.%d+)")
+  return sub and cause_of_substatus(sub, nil) or nil
 end
 
 -- Builds the judged report from core.probe's raw one.
@@ -235,7 +252,8 @@ local function judge(opts, c, raw)
   end
   if raw.status_line then
     r.http = { status_line = bounded(raw.status_line), first_line = bounded(raw.first_line),
-               status = tonumber(raw.status_line:match("^HTTP/%d[%.%d]* (%d%d%d)")) }
+               status = tonumber(raw.status_line:match("^HTTP/%d[%.%d]* (%d%d%d)")),
+               title = bounded((raw.body_head or ""):match("<[Tt][Ii][Tt][Ll][Ee]>%s*(.-)%s*</[Tt][Ii][Tt][Ll][Ee]>")) }
   end
   r.http_error = bounded(raw.http_error)
   local target = ("%s:%d%s"):format(opts.host, opts.port, c.path)
@@ -293,8 +311,8 @@ local function judge(opts, c, raw)
       add(r.findings, "alert_other")
     end
   elseif r.http and r.http.status and r.http.status >= 400 then
-    facts.first_line = r.http.first_line or ""
-    add(r.findings, "http_refused", cause_of_line(r.http.first_line))
+    facts.first_line = r.http.title or r.http.first_line or "(no body)"
+    add(r.findings, "http_refused", cause_of_answer(r.http.first_line, r.http.title, raw.body_head))
   end
 
   -- warnings: what does not stop this client, but stops others
@@ -306,9 +324,16 @@ local function judge(opts, c, raw)
   local first = r.findings[1]
   if r.ok then
     r.cause = "ok"
-    r.message = c.cert and ("The server asked for a client certificate, accepts %s's issuer, and answered %s.")
-      :format(textlib.escape(r.client.subject), textlib.escape(r.http.status_line))
-      or ("The server answered %s without a client certificate."):format(textlib.escape(r.http.status_line))
+    local status = textlib.escape(r.http.status_line)
+    if not c.cert then
+      r.message = ("The server answered %s without a client certificate."):format(status)
+    elseif r.client.offered_by then
+      r.message = ("The server asked for a client certificate, lists %s among the CAs it accepts, and answered %s.")
+        :format(textlib.escape(r.client.offered_by), status)
+    else
+      r.message = ("The server asked for a client certificate, named no CA (any certificate is offered), "
+        .. "and answered %s."):format(status)
+    end
     r.resolution = {}
   elseif first then
     r.cause, r.message, r.resolution = first.cause, first.message, first.resolution

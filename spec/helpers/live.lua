@@ -78,6 +78,45 @@ function M.s_server(args)
   return server
 end
 
+--- server = live.nginx(http_conf, files): a plain nginx (no Lua module) whose http
+-- block is http_conf (@PREFIX@ and @PORT@ replaced), in a new temporary prefix
+-- holding copies of files (paths; readable by nginx's workers) on a free
+-- 127.0.0.1 port (random ports tried until one is free, as run.sh does).
+-- Returns {port, dir, pid, log}; raises (after stopping it) when nginx does not start.
+function M.nginx(http_conf, files)
+  local ok, out = M.run("mktemp -d /tmp/clientcert-nginx.XXXXXX")
+  assert(ok, out)
+  local dir = out:gsub("%s+$", "")
+  local server = { dir = dir, log = dir .. "/logs/error.log" }
+  local copy = {}
+  for i, f in ipairs(files or {}) do copy[i] = sh_quote(f) end
+  M.run(("mkdir -p %s/logs %s/conf %s/tmp%s && chmod -R a+rX %s"):format(sh_quote(dir), sh_quote(dir),
+    sh_quote(dir), #copy > 0 and (" && cp " .. table.concat(copy, " ") .. " " .. sh_quote(dir)) or "", sh_quote(dir)))
+  local last
+  for _ = 1, 20 do
+    local port = math.random(20000, 59999)
+    local body = http_conf:gsub("@PREFIX@", dir):gsub("@PORT@", tostring(port))
+    M.write(dir .. "/conf/nginx.conf", table.concat({
+      "pid logs/nginx.pid;", "error_log logs/error.log info;", "events { worker_connections 64; }",
+      "http {", "  access_log off;", "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;",
+      "  uwsgi_temp_path tmp; scgi_temp_path tmp;", body, "}", "" }, "\n"))
+    ok, last = M.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
+      :format(sh_quote(dir), sh_quote(dir)))
+    if ok then
+      M.run(("for i in $(seq 1 50); do [ -s %s/logs/nginx.pid ] && break; sleep 0.1; done"):format(sh_quote(dir)))
+      server.pid = (M.read(dir .. "/logs/nginx.pid") or ""):match("%d+")
+      server.port = port
+      break
+    end
+    if not last:find("Address already in use", 1, true) then break end
+  end
+  if not server.pid then
+    M.stop(server)
+    error("nginx did not start: " .. tostring(last))
+  end
+  return server
+end
+
 --- live.stop(server): stops the server by its pid (server.signal or QUIT, then KILL
 -- of it and its children after a bounded wait). The caller removes server.dir.
 function M.stop(server)

@@ -1,0 +1,131 @@
+--- clientcert probe HOST:PORT: a live server seen from the client's side (clientcert.probe).
+-- Exit 0: the certificate given (or none) would be offered and accepted; 1: not;
+-- 2: a connection or usage error. Every string from the server is escaped (put).
+local clientcert = require "clientcert"
+local text = require "clientcert.text"
+local c = require "clientcert.cli.common"
+
+local M = { name = "probe",
+  summary = "Probe a live TLS server: what it asks of client certificates, and why a client is refused." }
+
+function M.define(cmd)
+  cmd:argument("target", "HOST:PORT ([IPv6]:PORT for an IPv6 address).")
+  cmd:option("--servername", "Server name sent (SNI) and checked; default: HOST unless it is an address.")
+  cmd:option("--cert", "Client certificate (PEM or DER); a PEM bundle's further certificates are its chain.")
+  cmd:option("--key", "The certificate's private key (PEM or DER, PKCS#8 or traditional).")
+  cmd:option("--chain", "Intermediate CAs sent with the certificate (PEM bundle); repeatable."):count("*")
+  cmd:option("--passphrase-env", "Environment variable holding the key's passphrase.")
+  cmd:option("--roots", "Trusted roots to verify the server's certificate (PEM bundle); repeatable."):count("*")
+  cmd:option("--path", "Path of the HTTP GET sent after the handshake.", "/")
+  cmd:option("--tls", "TLS version: 1.2 or 1.3 (default: the highest both support)."):choices({ "1.2", "1.3" })
+  cmd:option("--timeout", "Seconds for each step (connect, handshake, HTTP reply).", "10")
+  cmd:flag("--json", "Print the report as one JSON object.")
+end
+
+-- host, port = target(s): "host:port" or "[v6]:port"; nil, err otherwise.
+local function target(s)
+  local host, port = s:match("^%[([^%]]+)%]:(%d+)$")
+  if not host then host, port = s:match("^([^:%[%]]+):(%d+)$") end
+  port = port and #port <= 5 and tonumber(port)
+  if not host or not port or port < 1 or port > 65535 then
+    return nil, ("target must be HOST:PORT with a port 1 .. 65535, got '%s'"):format(text.escape(s))
+  end
+  return host, math.tointeger and math.tointeger(port) or port
+end
+
+local function yes(v) return v and "yes" or "no" end
+
+local function print_report(out, r)
+  local paint = c.painter(out)
+  c.put(out, "Probed %s:%d%s (address %s, server name %s)", r.host, r.port, r.path, r.address or "?",
+    r.servername or "none")
+  if r.protocol then c.put(out, "TLS: %s, %s", r.protocol, r.cipher or "?") end
+  if r.server then
+    local v = r.server.verified == nil and "not checked (no --roots)"
+      or r.server.verified and "verified" or ("NOT verified: " .. (r.server.verify_error or "?"))
+    c.put(out, "Server certificate: %s (issuer %s), %s", r.server.subject, r.server.issuer, v)
+  end
+  if not r.requested then
+    c.put(out, "Client certificate requested: no")
+  else
+    c.put(out, "Client certificate requested: yes (%s)", r.request_phase == "post_handshake"
+      and "after the handshake" or "in the handshake")
+    c.put(out, "Acceptable CA names: %d, %d bytes encoded (each name's DER + 2)%s", r.ca_count or 0, r.ca_size or 0,
+      r.over_schannel_limit and ", OVER the 16384-byte Schannel limit" or "")
+    for _, n in ipairs(r.ca_names) do c.put(out, "  %s", n) end
+    if r.ca_names_incomplete then c.put(out, "  (more names not listed)") end
+    local names = {}
+    for i, a in ipairs(r.sigalgs) do names[i] = a.name end
+    c.put(out, "Signature algorithms accepted: %s", #names > 0 and table.concat(names, ", ") or "(none sent)")
+  end
+  if r.client then
+    local cl = r.client
+    c.put(out, "Your certificate: %s (issuer %s)", cl.subject, cl.issuer)
+    if cl.offered ~= nil then
+      c.put(out, "  on the server's list: %s%s", yes(cl.offered),
+        cl.offered_by and (" (" .. cl.offered_by .. ")") or "")
+    end
+    if cl.key_accepted ~= nil then c.put(out, "  key %s accepted: %s", cl.key, yes(cl.key_accepted)) end
+    if cl.signature_accepted ~= nil then
+      c.put(out, "  signature %s accepted: %s", cl.signature_algorithm, yes(cl.signature_accepted))
+    end
+  end
+  if r.alert then
+    c.put(out, "Server's answer: TLS alert %s (%d), %s%s", r.alert.name, r.alert.number, r.alert.level,
+      r.handshake and ", after the handshake" or "")
+  elseif r.http then
+    c.put(out, "Server's answer: %s", r.http.status_line)
+    if r.http.first_line then c.put(out, "  %s", r.http.first_line) end
+    if r.http.title then c.put(out, "  (page title: %s)", r.http.title) end
+  elseif r.http_error then
+    c.put(out, "Server's answer: none (%s)", r.http_error)
+  end
+  if r.ok then
+    out:write(paint("green", "Result: OK"), "\n")
+  else
+    local head = r.cause and ("Result: REFUSED (%s: %s)"):format(r.cause, require("clientcert.causes").get(r.cause).title)
+      or "Result: REFUSED"
+    out:write(paint("red", text.escape(head)), "\n")
+  end
+  c.put(out, "  %s", r.message)
+  for _, f in ipairs(r.findings) do
+    if f.message ~= r.message then c.put(out, "  Also: %s", f.message) end
+  end
+  for _, s in ipairs(r.resolution or {}) do c.put(out, "  - %s: %s", s.who, s.step) end
+  for _, w in ipairs(r.warnings) do
+    out:write(paint("yellow", "Warning: " .. text.escape(w.message)), "\n")
+    for _, s in ipairs(w.resolution) do c.put(out, "  - %s: %s", s.who, s.step) end
+  end
+end
+
+function M.run(a, out, eout)
+  local host, port = target(a.target)
+  if not host then c.put(eout, "clientcert: %s", port) return c.EXIT_ERROR end
+  local timeout = a.timeout:match("^%d+%.?%d*$") and tonumber(a.timeout)
+  if not timeout or timeout <= 0 or timeout > 3600 then
+    c.put(eout, "clientcert: --timeout must be seconds, more than 0 and at most 3600, got '%s'", a.timeout)
+    return c.EXIT_ERROR
+  end
+  if (a.key or #(a.chain or {}) > 0) and not a.cert then
+    c.put(eout, "clientcert: --key and --chain need --cert") return c.EXIT_ERROR
+  end
+  if a.cert and not a.key then c.put(eout, "clientcert: --cert needs --key") return c.EXIT_ERROR end
+  local pass, ok = c.passphrase(a, eout)
+  if not ok then return c.EXIT_ERROR end
+  local path = a.path
+  if path:sub(1, 1) ~= "/" or path:find("[%z%c%s]") then
+    c.put(eout, "clientcert: --path must start with / and hold no space or control character")
+    return c.EXIT_ERROR
+  end
+  local roots = c.flat(a.roots)
+  local report, err = clientcert.probe{
+    host = host, port = port, servername = a.servername, cert = a.cert, key = a.key,
+    chain = #(a.chain or {}) > 0 and c.flat(a.chain) or nil, passphrase = pass,
+    roots = #roots > 0 and roots or nil, path = path, timeout = timeout, tls = a.tls,
+  }
+  if not report then c.put(eout, "%s", err) return c.EXIT_ERROR end
+  if a.json then c.emit_json(out, report) else print_report(out, report) end
+  return report.ok and c.EXIT_OK or c.EXIT_REJECT
+end
+
+return M
