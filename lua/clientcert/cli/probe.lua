@@ -3,6 +3,7 @@
 -- 2: a connection or usage error. Every string from the server is escaped (put).
 local clientcert = require "clientcert"
 local text = require "clientcert.text"
+local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
 
 local M = { name = "probe",
@@ -83,7 +84,7 @@ local function print_report(out, r)
   if r.ok then
     out:write(paint("green", "Result: OK"), "\n")
   else
-    local head = r.cause and ("Result: REFUSED (%s: %s)"):format(r.cause, require("clientcert.causes").get(r.cause).title)
+    local head = r.cause and ("Result: REFUSED (%s: %s)"):format(r.cause, causes.get(r.cause).title)
       or "Result: REFUSED"
     out:write(paint("red", text.escape(head)), "\n")
   end
