@@ -224,6 +224,25 @@ describe("clientcert.probe against openssl s_server", function()
     assert.is_true(r.ok)
   end)
 
+  it("signature algorithms: a key that can make none is refused, a certificate signature not listed is a warning",
+    function()
+      local s = start("sigalgs", "-verify 1 -client_sigalgs ed25519")
+      for _, tls in ipairs({ "1.2", "1.3" }) do
+        local r = assert(probe(s, "alice", { tls = tls }))
+        assert.are.same({ { code = 0x0807, name = "ed25519" } }, r.sigalgs)
+        assert.is_false(r.client.key_accepted)
+        assert.are.same({ "key_not_accepted" }, kinds(r.findings))
+        assert.are.equal("invalid_certificate", r.cause)
+        assert.is_false(r.ok)
+        r = assert(probe(s, "carol", { tls = tls }))
+        assert.is_true(r.client.key_accepted)
+        assert.is_false(r.client.signature_accepted)
+        assert.are.same({}, r.findings)
+        assert.are.same({ "signature_not_accepted", "ca_list_empty" }, kinds(r.warnings))
+        assert.is_true(r.ok)
+      end
+    end)
+
   it("connection refused: nil and an error, quickly", function()
     local s = start("gone", "")
     local port = s.port

@@ -502,7 +502,7 @@ local CLIENT_SIDE = {
     } },
   signature_not_accepted = { cause = "invalid_certificate",
     message = "Your certificate is signed with {signature}, which is not among the signature algorithms this "
-      .. "server accepts ({sigalgs}).",
+      .. "server lists ({sigalgs}): clients that follow RFC 8446 may not offer it, and strict servers refuse it.",
     resolution = {
       { who = CLIENT, step = "Request a certificate signed with an algorithm the server accepts." },
       { who = SERVER, step = "Or allow that signature algorithm (OpenSSL servers: ClientSignatureAlgorithms "

@@ -295,7 +295,9 @@ local function judge(opts, c, raw)
       add(r.findings, "issuer_not_listed")
     end
     if r.client.key_accepted == false then add(r.findings, "key_not_accepted") end
-    if r.client.signature_accepted == false then add(r.findings, "signature_not_accepted") end
+    -- a warning: OpenSSL servers accept such a certificate; clients that follow RFC 8446
+    -- 4.2.3 and strict servers do not
+    if r.client.signature_accepted == false then add(r.warnings, "signature_not_accepted") end
   end
 
   -- what the server answered
