@@ -26,7 +26,7 @@ local ROWS = {
   { "miss_floor", "check miss, PEM leaf / the floor", "floor" },
   { "accept150", "150 roots: accepted (leaf + intermediate, DER)" },
   { "untrusted150", "150 roots: untrusted_root, forged root's chain", "accept150", "<= 1.5x" },
-  { "untrusted3", "150 roots: untrusted_root, sent with its own root", "accept150", "<= 1.5x" },
+  { "untrusted3", "150 roots: untrusted_root, own root sent too", "accept150", "<= 1.5x" },
   { "missing150", "150 roots: missing_intermediate, leaf only", "accept150", "<= 1.5x" },
 }
 

@@ -302,37 +302,54 @@ local templates = lru.new(64) -- constructor source -> factory(values) -> copier
 local RESERVED = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or repeat
   return then true until while]]):gmatch("%a+") do RESERVED[w] = true end
+local KREF, KKEY = {}, {} -- i -> "K[i]", "[K[i]]="
+for i = 1, TEMPLATE_MAX_NODES do KREF[i], KKEY[i] = "K[" .. i .. "]", "[K[" .. i .. "]]=" end
+-- string key -> its constructor text ("name=") or false (not a Lua name: given as [K[i]]=);
+-- emptied when it holds more than 1,000 keys
+local KEY_TEXT, key_count = {}, 0
+local function key_text(k)
+  local t = KEY_TEXT[k]
+  if t == nil then
+    t = type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil and not RESERVED[k] and (k .. "=") or false
+    if key_count >= 1000 then KEY_TEXT, key_count = {}, 0 end
+    KEY_TEXT[k], key_count = t, key_count + 1
+  end
+  return t
+end
 
 -- Appends the constructor source of v to src and its scalars to vals; false when
--- v is too large or too deep for a template.
-local function template_source(v, src, vals, depth)
+-- v has more than TEMPLATE_MAX_NODES tables, keys and values together (count[1]
+-- counts them) or is nested too deep for a template.
+local function template_source(v, src, vals, depth, count)
+  count[1] = count[1] + 1
+  if count[1] > TEMPLATE_MAX_NODES then return false end
   if type(v) ~= "table" then
-    if #vals >= TEMPLATE_MAX_NODES then return false end
-    vals[#vals + 1] = v
-    src[#src + 1] = "K[" .. #vals .. "]"
+    local i = #vals + 1
+    vals[i] = v
+    src[#src + 1] = KREF[i]
     return true
   end
   if depth > TEMPLATE_MAX_DEPTH then return false end
   src[#src + 1] = "{"
   local n = #v
   for i = 1, n do
-    if not template_source(v[i], src, vals, depth + 1) then return false end
+    if not template_source(v[i], src, vals, depth + 1, count) then return false end
     src[#src + 1] = ","
   end
-  local keys = {}
-  for k in pairs(v) do
-    if not (type(k) == "number" and k >= 1 and k <= n and k == math.floor(k)) then keys[#keys + 1] = k end
-  end
-  for _, k in ipairs(keys) do
-    if type(k) == "string" and k:match("^[%a_][%w_]*$") and not RESERVED[k] then
-      src[#src + 1] = k .. "="
-    else
-      if #vals >= TEMPLATE_MAX_NODES then return false end
-      vals[#vals + 1] = k
-      src[#src + 1] = "[K[" .. #vals .. "]]="
+  for k, x in pairs(v) do
+    if not (type(k) == "number" and k >= 1 and k <= n and k == math.floor(k)) then
+      local t = key_text(k)
+      if t then
+        src[#src + 1] = t
+      else
+        count[1] = count[1] + 1
+        local i = #vals + 1
+        vals[i] = k
+        src[#src + 1] = KKEY[i]
+      end
+      if not template_source(x, src, vals, depth + 1, count) then return false end
+      src[#src + 1] = ","
     end
-    if not template_source(v[k], src, vals, depth + 1) then return false end
-    src[#src + 1] = ","
   end
   src[#src + 1] = "}"
   return true
@@ -342,7 +359,7 @@ end
 -- is now (plain data without cycles; later changes to v are not seen).
 local function template_copier(v)
   local src, vals = { "local K = ... return function() return " }, {}
-  if template_source(v, src, vals, 0) then
+  if template_source(v, src, vals, 0, { 0 }) then
     src[#src + 1] = " end"
     local code = table.concat(src)
     local factory = templates:get(code)
@@ -759,7 +776,9 @@ function M.decide(self, req, base, when)
   local info, result
   if hit then
     cache.hits = cache.hits + 1
-    local fresh = hit.copy() -- tables of this verdict's own
+    -- tables of this verdict's own, from a copier made at the entry's first hit
+    if not hit.copy then hit.copy, hit.data = template_copier(hit.data), nil end
+    local fresh = hit.copy()
     info, result = fresh.info, fresh.result
     base.cached = true
     base.client = info
@@ -778,8 +797,8 @@ function M.decide(self, req, base, when)
       cache.misses = cache.misses + 1
       local lo, hi = cache_window(cache, result, self.trust, self.verify.crl)
       if when >= lo and when <= hi then
-        -- the entry: a copier of the data as it is now (see template_copier)
-        cache.verdicts:set(key, { copy = template_copier({ info = info, result = result }) }, lo, hi, os.time())
+        -- the entry: a copy of the data as it is now (its copier is made at its first hit)
+        cache.verdicts:set(key, { data = deep_copy({ info = info, result = result }) }, lo, hi, os.time())
       end
     end
   end
