@@ -168,6 +168,15 @@ describe("policy.template_copier", function()
     end
   end)
 
+  it("copies data whose sequence has a hole as well", function()
+    local data = { 1, nil, 3, x = { "a", nil, "c" } }
+    data[4] = 4
+    local a = copier(data)()
+    assert.are.same(data, a)
+    assert.are.equal(3, a[3])
+    assert.are.equal("c", a.x[3])
+  end)
+
   it("copies data of the same shape (one compiled constructor) with each one's own values", function()
     local a = copier({ x = 1, y = { "a", "b" } })
     local b = copier({ x = 2, y = { "c", "d" } })

@@ -319,13 +319,14 @@ end
 
 -- Appends the constructor source of v to src and its scalars to vals; false when
 -- v has more than TEMPLATE_MAX_NODES tables, keys and values together (count[1]
--- counts them) or is nested too deep for a template.
+-- counts them; count[2] is the number of scalars in vals), is nested too deep,
+-- or has a hole in its sequence (a nil at i <= #v).
 local function template_source(v, src, vals, depth, count)
   count[1] = count[1] + 1
   if count[1] > TEMPLATE_MAX_NODES then return false end
   if type(v) ~= "table" then
-    local i = #vals + 1
-    vals[i] = v
+    local i = count[2] + 1
+    count[2], vals[i] = i, v
     src[#src + 1] = KREF[i]
     return true
   end
@@ -333,6 +334,7 @@ local function template_source(v, src, vals, depth, count)
   src[#src + 1] = "{"
   local n = #v
   for i = 1, n do
+    if v[i] == nil then return false end
     if not template_source(v[i], src, vals, depth + 1, count) then return false end
     src[#src + 1] = ","
   end
@@ -343,8 +345,8 @@ local function template_source(v, src, vals, depth, count)
         src[#src + 1] = t
       else
         count[1] = count[1] + 1
-        local i = #vals + 1
-        vals[i] = k
+        local i = count[2] + 1
+        count[2], vals[i] = i, k
         src[#src + 1] = KKEY[i]
       end
       if not template_source(x, src, vals, depth + 1, count) then return false end
@@ -359,7 +361,7 @@ end
 -- is now (plain data without cycles; later changes to v are not seen).
 local function template_copier(v)
   local src, vals = { "local K = ... return function() return " }, {}
-  if template_source(v, src, vals, 0, { 0 }) then
+  if template_source(v, src, vals, 0, { 0, 0 }) then
     src[#src + 1] = " end"
     local code = table.concat(src)
     local factory = templates:get(code)
