@@ -898,13 +898,20 @@ function M.decide(self, req, base, when)
   return v
 end
 
---- report = policy.audit_store(store[, {time = secs}]): checks the trusted roots the
--- way some servers need them: each must be a self-signed CA, in date.
--- report = {ok, count, findings = {{cause, subject, fingerprint, message}, ...}}.
+--- report = policy.audit_store(store[, {time = secs, warn_days = n}]): checks the trusted
+-- roots the way some servers need them: each must be a self-signed CA, in date; and
+-- (clientcert.audit) none expiring within warn_days (default 30), no duplicates, no
+-- non-CA, no weak key or SHA-1/MD5 signature, an acceptable-CA names list clients take.
+-- report = {ok, count, time, warn_days, ca_names = {count, bytes, ...}, findings =
+--   {{check, cause (the catalogue's, where one applies), subject, fingerprint, message}, ...}}.
 function M.audit_store(store, opts)
   if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
   local when = util.time(opts and opts.time, "audit_store", 2)
+  local warn_days = 30
+  if opts and opts.warn_days ~= nil then
+    warn_days = util.integer(opts.warn_days, "audit_store", "warn_days", 0, 36500, 2)
+  end
   local roots = store:roots()
   local findings = {}
   local function add(id, info, extra)
@@ -912,13 +919,14 @@ function M.audit_store(store, opts)
                  self_signed = info.self_signed, not_before = info.not_before, not_after = info.not_after }
     local f = facts_for(nil, el, extra)
     if id == "intermediate_in_roots" then f.element = info.subject end
-    findings[#findings + 1] = { cause = id, subject = info.subject, fingerprint = info.fingerprint,
+    findings[#findings + 1] = { check = id, cause = id, subject = info.subject, fingerprint = info.fingerprint,
                                 message = causes.render(id, f) }
   end
   for _, c in ipairs(roots) do
     local info = c:info()
     if not info then
-      findings[#findings + 1] = { cause = "invalid_certificate", message = "a trusted certificate cannot be read" }
+      findings[#findings + 1] = { check = "invalid_certificate", cause = "invalid_certificate",
+                                  message = "a trusted certificate cannot be read" }
     else
       if not info.self_signed then add("intermediate_in_roots", info) end
       if info.not_after and info.not_after < when then add("expired", info, { time = when }) end
@@ -929,12 +937,14 @@ function M.audit_store(store, opts)
   for _, crl in ipairs(store:crls()) do
     if crl.signature == "bad" then
       local f = { element = crl.issuer }
-      findings[#findings + 1] = { cause = "crl_bad_signature", subject = crl.issuer,
+      findings[#findings + 1] = { check = "crl_bad_signature", cause = "crl_bad_signature", subject = crl.issuer,
                                   last_update = crl.last_update,
                                   message = causes.render("crl_bad_signature", f) }
     end
   end
-  return { ok = #findings == 0, count = #roots, findings = findings, time = when }
+  local ca_names = require("clientcert.audit").extend(roots, findings, when, warn_days, causes.iso)
+  return { ok = #findings == 0, count = #roots, findings = findings, time = when, warn_days = warn_days,
+           ca_names = ca_names }
 end
 
 --- report = policy:audit([{time = secs}]): audit_store of the policy's trust store.

@@ -13,6 +13,9 @@ local M = {}
 
 M.EXIT_OK, M.EXIT_REJECT, M.EXIT_ERROR = 0, 1, 2
 
+--- s = common.escape(s): text.escape (controls, bidi and invalid bytes made visible).
+M.escape = text.escape
+
 --- s = common.iso(secs): "YYYY-MM-DDTHH:MM:SSZ" (the catalogue's formatter).
 M.iso = require("clientcert.causes").iso
 
@@ -300,6 +303,74 @@ function M.print_path(out, result)
       el.status)
     for _, p in ipairs(el.problems or {}) do M.put(out, "%s    - %s (%s)", indent, p.error, p.cause) end
   end
+end
+
+--- n, err = common.warn_days(s): --warn-days as an integer 0 .. 36500 (digits only).
+function M.warn_days(s)
+  local n = s:match("^%d+$") and #s <= 5 and tonumber(s)
+  if not n or n > 36500 then
+    return nil, ("--warn-days must be an integer 0 .. 36500, got '%s'"):format(text.escape(s))
+  end
+  return math.tointeger and math.tointeger(n) or n
+end
+
+local function join(dir, name)
+  return dir:sub(-1) == "/" and dir .. name or dir .. "/" .. name
+end
+
+-- The limit of entries per directory a walk accepts.
+M.MAX_DIR_ENTRIES = 1048576
+
+--- ok, err = common.walk(dir, visit[, opts]): calls visit(path) for every regular file
+-- in dir (and, with opts.recursive, in its subdirectories, depth first, names in byte
+-- order), one directory listing in memory at a time. A symbolic link to a file is
+-- visited (once per file: a file reached twice, as by c_rehash's hash links, is
+-- visited the first time only); a link to a directory is never followed, and a
+-- directory is entered once (no loop). A subdirectory that cannot be listed goes to
+-- opts.on_error(path, err) (default: ignored); dir itself not being a listable
+-- directory gives nil, err, code (code "not_a_directory" when it is something else,
+-- see core.list_dir). Returns true, {files =, dirs =, skipped =}.
+function M.walk(dir, visit, opts)
+  opts = opts or {}
+  local where = opts.where or "cli"
+  local top, err, code = core.list_dir(dir, M.MAX_DIR_ENTRIES, where)
+  if not top then return nil, err, code end
+  local seen_file, seen_dir = {}, {}
+  local stats = { files = 0, dirs = 1, skipped = 0 }
+  local stack = { { dir, top } }
+  while #stack > 0 do
+    local item = table.remove(stack)
+    local path, list = item[1], item[2]
+    if not list then
+      list, err = core.list_dir(path, M.MAX_DIR_ENTRIES, where)
+      if not list then
+        stats.skipped = stats.skipped + 1
+        if opts.on_error then opts.on_error(path, err) end
+      else
+        stats.dirs = stats.dirs + 1
+      end
+    end
+    if list then
+      table.sort(list, function(a, b) return a.name < b.name end)
+      local subdirs = {}
+      for _, e in ipairs(list) do
+        local p = join(path, e.name)
+        local is_file = e.type == "file" or (e.type == "link" and e.target == "file")
+        if is_file and not (e.id and seen_file[e.id]) then
+          if e.id then seen_file[e.id] = true end
+          stats.files = stats.files + 1
+          visit(p)
+        elseif e.type == "dir" and opts.recursive and not (e.id and seen_dir[e.id]) then
+          if e.id then seen_dir[e.id] = true end
+          subdirs[#subdirs + 1] = p
+        elseif not is_file then
+          stats.skipped = stats.skipped + 1
+        end
+      end
+      for i = #subdirs, 1, -1 do stack[#stack + 1] = { subdirs[i] } end
+    end
+  end
+  return true, stats
 end
 
 return M

@@ -1,0 +1,154 @@
+--- clientcert.audit: the store checks of policy.audit_store beyond "self-signed and in
+-- date": certificates expiring soon, duplicates (same name and key), non-CA
+-- certificates, weak keys and signatures, and the size of the acceptable-CA names
+-- list a server sends in its TLS CertificateRequest when it trusts these roots.
+local M = {}
+
+local DAY = 86400
+
+--- The limits a CertificateRequest's certificate_authorities list meets (bytes of
+-- the list: each DER name with its 2-byte length). TLS (RFC 5246 7.4.4, RFC 8446
+-- 4.2.4) gives the list a 2-byte length: at most 65535 bytes. Windows clients
+-- (Schannel) accept a list of at most 16 KB: over that they send no certificate.
+M.SCHANNEL_LIMIT = 16384
+M.TLS_LIMIT = 65535
+
+-- hdr, len = tlv(s, pos): the header size and content length of the DER element
+-- at pos, or nil when it runs past the end of s (definite lengths only, as DER).
+local function tlv(s, pos)
+  local l = s:byte(pos + 1)
+  if not l then return nil end
+  if l < 0x80 then
+    if pos + 1 + l > #s then return nil end
+    return 2, l
+  end
+  local n = l - 0x80
+  if n < 1 or n > 4 or pos + 1 + n > #s then return nil end
+  local v = 0
+  for i = 1, n do v = v * 256 + s:byte(pos + 1 + i) end
+  if pos + 1 + n + v > #s then return nil end
+  return 2 + n, v
+end
+
+--- subject_der, spki_der = audit.tbs_parts(der): the DER subject name and
+-- SubjectPublicKeyInfo of a DER certificate (nil when der is not shaped as one).
+function M.tbs_parts(der)
+  if der:byte(1) ~= 0x30 then return nil end
+  local h = tlv(der, 1)
+  if not h then return nil end
+  local pos = 1 + h                                     -- tbsCertificate
+  if der:byte(pos) ~= 0x30 then return nil end
+  local th = tlv(der, pos)
+  if not th then return nil end
+  pos = pos + th                                        -- first field of the TBS
+  local fields = {}
+  for _ = 1, 7 do
+    local eh, el = tlv(der, pos)
+    if not eh then return nil end
+    fields[#fields + 1] = { pos, eh + el, der:byte(pos) }
+    pos = pos + eh + el
+  end
+  -- [0] version is optional: subject is the 5th field after it, SPKI the 6th
+  local i = fields[1][3] == 0xA0 and 1 or 0
+  local subj, spki = fields[5 + i], fields[6 + i]
+  if not (subj and spki) or subj[3] ~= 0x30 or spki[3] ~= 0x30 then return nil end
+  return der:sub(subj[1], subj[1] + subj[2] - 1), der:sub(spki[1], spki[1] + spki[2] - 1)
+end
+
+--- names = audit.ca_names(certs): the acceptable-CA names list a server trusting
+-- certs sends (OpenSSL and nginx send each distinct subject name once):
+-- {count, bytes, schannel_limit, tls_limit, over_schannel, over_tls}.
+-- bytes = sum over names of (2 + DER length), the list's own 2-byte length excluded.
+function M.ca_names(certs)
+  local seen, count, bytes = {}, 0, 0
+  for _, c in ipairs(certs) do
+    local subj = M.tbs_parts(c:der())
+    if subj and not seen[subj] then
+      seen[subj] = true
+      count, bytes = count + 1, bytes + 2 + #subj
+    end
+  end
+  return { count = count, bytes = bytes, schannel_limit = M.SCHANNEL_LIMIT, tls_limit = M.TLS_LIMIT,
+           over_schannel = bytes > M.SCHANNEL_LIMIT, over_tls = bytes > M.TLS_LIMIT }
+end
+
+local function weak_signature(alg)
+  alg = tostring(alg or ""):lower()
+  if alg:find("md5", 1, true) or alg:find("md2", 1, true) then return "MD5" end
+  if alg:find("sha1", 1, true) or alg:find("sha-1", 1, true) then return "SHA-1" end
+  return nil
+end
+
+--- audit.extend(roots, findings, when, warn_days, iso): appends to findings the
+-- checks of this module on roots (a list of clientcert.cert); returns ca_names.
+-- Each finding: {check =, subject =, fingerprint =, message =, ...}.
+function M.extend(roots, findings, when, warn_days, iso)
+  local function add(check, info, message, extra)
+    local f = { check = check, subject = info.subject, fingerprint = info.fingerprint,
+                not_after = info.not_after, message = message }
+    for k, v in pairs(extra or {}) do f[k] = v end
+    findings[#findings + 1] = f
+  end
+  local by_name_key = {}
+  for _, c in ipairs(roots) do
+    local info = c:info()
+    if info then
+      local na = info.not_after
+      if na and na >= when and na < when + warn_days * DAY then
+        add("expires_soon", info, ("The trusted certificate %s expires on %s, within %d days of %s: clients "
+          .. "whose chains end at it are refused from then on (403.17); add its successor to the store now.")
+          :format(info.subject, iso(na), warn_days, iso(when)), { days_left = math.floor((na - when) / DAY) })
+      end
+      if not info.is_ca then
+        add("not_ca", info, ("The trusted certificate %s is not a CA certificate (no basicConstraints CA:TRUE): "
+          .. "it cannot issue client certificates; remove it from the store."):format(info.subject))
+      end
+      local pk = info.public_key or {}
+      local ktype = tostring(pk.type or ""):upper()
+      if (ktype == "RSA" or ktype == "RSA-PSS" or ktype == "DSA") and pk.bits and pk.bits < 2048 then
+        add("weak_key", info, ("The trusted certificate %s has a %d-bit %s key (less than 2048 bits): it can be "
+          .. "forged, and OpenSSL at security level 2 (Debian's default) refuses it; replace the CA.")
+          :format(info.subject, pk.bits, ktype), { key_bits = pk.bits, key_type = ktype })
+      end
+      local weak = weak_signature(info.signature_algorithm)
+      if weak then
+        add("weak_signature", info, ("The trusted certificate %s is signed with %s (%s): many clients and "
+          .. "servers refuse %s-signed certificates; replace it with a SHA-256 one.")
+          :format(info.subject, weak, info.signature_algorithm, weak),
+          { signature_algorithm = info.signature_algorithm })
+      end
+      local subj, spki = M.tbs_parts(c:der())
+      if subj then
+        local k = subj .. "\0" .. spki
+        local first = by_name_key[k]
+        if first then
+          add("duplicate", info, ("Two trusted certificates named %s have the same key (serial %s, until %s, and "
+            .. "serial %s, until %s): which one a verifier picks is not defined; keep only the current one.")
+            :format(info.subject, first.serial, iso(first.not_after), info.serial, iso(info.not_after)),
+            { duplicate_of = first.fingerprint })
+        else
+          by_name_key[k] = info
+        end
+      end
+    end
+  end
+  local names = M.ca_names(roots)
+  if names.over_tls then
+    findings[#findings + 1] = { check = "ca_names_too_large", bytes = names.bytes, count = names.count,
+      message = ("The acceptable-CA names list from these %d roots is %d bytes, over the %d bytes a TLS "
+        .. "CertificateRequest can carry: the handshake cannot be completed with this list; send only the CAs that "
+        .. "issue client certificates (nginx: those in ssl_client_certificate, the rest in "
+        .. "ssl_trusted_certificate)."):format(names.count, names.bytes,
+        M.TLS_LIMIT) }
+  elseif names.over_schannel then
+    findings[#findings + 1] = { check = "ca_names_too_large", bytes = names.bytes, count = names.count,
+      message = ("The acceptable-CA names list from these %d roots is %d bytes, over the %d bytes Windows "
+        .. "(Schannel) clients accept: they send no certificate and the server answers 403.7 (client "
+        .. "certificate required); send only the CAs that issue client certificates (nginx: those in "
+        .. "ssl_client_certificate, the rest in ssl_trusted_certificate)."):format(names.count, names.bytes,
+        M.SCHANNEL_LIMIT) }
+  end
+  return names
+end
+
+return M
