@@ -212,7 +212,8 @@ describe("clientcert.audit_store warn_days", function()
     local store = assert(clientcert.store{ roots = pki.path("soon-root.pem") })
     assert.equals(30, clientcert.audit_store(store, { time = pki.T }).warn_days)
     assert.is_true(clientcert.audit_store(store, { time = pki.T, warn_days = 0 }).ok)
-    assert.is_false(clientcert.audit_store(store, { time = pki.T, warn_days = 19 }).ok)
+    assert.is_true(clientcert.audit_store(store, { time = pki.T, warn_days = 19 }).ok)   -- expires in exactly 19 days
+    assert.is_false(clientcert.audit_store(store, { time = pki.T, warn_days = 20 }).ok)
     for _, bad in ipairs({ -1, 1.5, "30", 36501 }) do
       assert.has_error(function() clientcert.audit_store(store, { time = pki.T, warn_days = bad }) end)
     end
