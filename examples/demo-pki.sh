@@ -3,6 +3,7 @@
 #   root.pem (trusted root) -> inter.pem -> alice.pem   a good client (clientAuth)
 #   inter.pem -> expired.pem                             a client whose certificate expired in 2024
 #   stranger-root.pem -> stranger.pem                    a client from a CA the server does not trust
+#   inter.crl                                            inter's CRL (nothing revoked), 2029-01-01 .. 2031-01-01
 # Dates are fixed (2020..2040) so the demo gives the same answers every year.
 set -euo pipefail
 dir=${1:-demo-pki}
@@ -64,4 +65,6 @@ sign alice         "/O=Demo Corp/CN=alice"                   inter client_ext 20
 sign expired       "/O=Demo Corp/CN=bob (left in 2024)"      inter client_ext 20200101000000Z 20240101000000Z
 sign stranger-root "/O=Elsewhere Ltd/CN=Elsewhere Root CA"   self  root_ext   20200101000000Z 20400101000000Z
 sign stranger      "/O=Elsewhere Ltd/CN=mallory"             stranger-root client_ext 20200101000000Z 20400101000000Z
+openssl ca -batch -config ca.cnf -gencrl -cert inter.pem -keyfile inter.key -md sha256 \
+  -crl_lastupdate 20290101000000Z -crl_nextupdate 20310101000000Z -out inter.crl 2>/dev/null
 echo "demo PKI written to $PWD"
