@@ -163,9 +163,14 @@ build/bench/pki-%/done: bench/mkpki.sh
 	bash bench/mkpki.sh build/bench/pki-$* $* > /dev/null
 	@touch $@
 
-bench: all build/bench/raw_openssl build/bench/pki-rsa/done build/bench/pki-ec/done ## one table: clientcert against raw OpenSSL, Lua 5.4 and LuaJIT, RSA-2048 and P-256 (BENCH_ROUNDS, BENCH_N)
+build/bench/raw_scan: bench/raw_scan.c
+	@mkdir -p build/bench
+	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic $(SSL_CFLAGS) -o $@ $< $(SSL_LIBS)
+
+bench: all build/bench/raw_openssl build/bench/raw_scan build/bench/pki-rsa/done build/bench/pki-ec/done ## one table: clientcert against raw OpenSSL, Lua 5.4 and LuaJIT, RSA-2048 and P-256 (BENCH_ROUNDS, BENCH_N)
 	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/lua5.4/?.so;;' \
 	  lua5.4 bench/bench.lua build/bench/pki-rsa build/bench/pki-ec build/bench/raw_openssl $(BENCH_ROUNDS) $(BENCH_N)
+	for L in lua5.4 luajit; do LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH="./build/$$L/?.so;;" $$L bench/scan.lua build/bench/scan-pki build/bench/raw_scan; done
 
 bench-hostile: lua54 ## time and peak memory on hostile inputs (large bundles, long chains, huge CRL)
 	bash bench/mkhostile.sh build/bench/hostile

@@ -3,10 +3,19 @@
 -- same walk, reads, parses and verifications with plain OpenSSL, on the same tree,
 -- in the same run (medians of interleaved rounds; the ratio is what to watch).
 -- usage: make bench   (or: lua5.4|luajit bench/scan.lua PKI_DIR RAW_SCAN_BIN [FILES])
--- PKI_DIR is spec/fixtures/mkpki.sh's output; the tree is written beside it.
+-- PKI_DIR is spec/fixtures/mkpki.sh's output (made there when it has no alice.pem);
+-- the tree of FILES files (default 5000) is written beside it.
 local cli = require "clientcert.cli"
 
 local dir, raw_bin, nfiles = arg[1], arg[2], tonumber(arg[3] or "5000")
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+if not exists(dir .. "/alice.pem") then
+  assert(os.execute("bash spec/fixtures/mkpki.sh '" .. dir .. "' > /dev/null"))
+end
 local T = "1906502400"
 local ROUNDS = 3
 
@@ -29,7 +38,7 @@ local kinds = {
   { "pem", read("scan/team-b/longleaf-bundle.pem") },                 -- 4 intermediates in the file
   { "txt", "not a certificate\n" },                                   -- garbage
 }
-if not io.open(tree .. ".done", "rb") then
+if not exists(tree .. ".done") then
   assert(os.execute("rm -rf '" .. tree .. "' && mkdir -p '" .. tree .. "'"))
   for d = 0, math.ceil(nfiles / 250) - 1 do assert(os.execute(("mkdir -p '%s/d%03d'"):format(tree, d))) end
   for i = 0, nfiles - 1 do

@@ -6,18 +6,13 @@ local pki = require "helpers.pki"
 
 local T = "2030-06-01"
 
--- bad(args, pattern[, usage]): exit 2, nothing on stdout, stderr matching pattern: one
--- line, or for a usage error (usage true) the usage and the error line.
-local function bad(args, pattern, usage)
+-- bad(args, pattern): exit 2, nothing on stdout, one line on stderr matching pattern.
+local function bad(args, pattern)
   local code, out, err = exec(args)
   assert.equals(2, code)
   assert.equals("", out)
   assert.matches(pattern, err)
-  if usage then
-    assert.matches("^Usage: clientcert ", err)
-  else
-    assert.equals(1, select(2, err:gsub("\n", "")))    -- one line
-  end
+  assert.equals(1, select(2, err:gsub("\n", "")))    -- one line
   return err
 end
 
@@ -93,8 +88,8 @@ describe("clientcert crl-status", function()
     bad({ "crl-status", "--crl", pki.path("scan/junk/garbage.pem") }, "^clientcert%.crl_status: .*garbage%.pem: ")
     bad({ "crl-status", "--crl", pki.path("inter.crl"), "--roots", pki.path("scan/junk/garbage.pem") },
       "garbage%.pem")
-    bad({ "crl-status", "--crl", pki.path("inter.crl"), "--nope" }, "unknown option '%-%-nope'", true)
-    bad({ "crl-status" }, "missing option '%-%-crl'", true)
+    bad({ "crl-status", "--crl", pki.path("inter.crl"), "--nope" }, "unknown option '%-%-nope'")
+    bad({ "crl-status" }, "missing option '%-%-crl'")
   end)
 end)
 
@@ -208,6 +203,50 @@ describe("clientcert scan", function()
       "^clientcert%.scan: .*scan/junk: no certificate file under this directory %(3 files, none a certificate%)\n$")
     bad({ "scan", pki.path("alice.pem"), "--roots", pki.path("root.pem") }, "alice%.pem: not a directory\n$")
     bad({ "scan", pki.path("scan"), "--roots", pki.path("scan/junk/garbage.pem") }, "garbage%.pem")
-    bad({ "scan", pki.path("scan"), "--roots", pki.path("root.pem"), "--bogus" }, "unknown option '%-%-bogus'", true)
+    bad({ "scan", pki.path("scan"), "--roots", pki.path("root.pem"), "--bogus" }, "unknown option '%-%-bogus'")
+  end)
+end)
+
+describe("audit-store, crl-status and scan on the README's demo PKI", function()
+  local q = require("helpers.cli").q
+  local dir = os.tmpname()
+  os.remove(dir)
+  local ok = os.execute("env -u LD_PRELOAD bash examples/demo-pki.sh " .. q(dir) .. " >/dev/null 2>&1"
+    .. " && cat " .. q(dir .. "/root.pem") .. " " .. q(dir .. "/inter.pem") .. " > " .. q(dir .. "/store.pem"))
+  assert(ok == true or ok == 0, "examples/demo-pki.sh failed")
+  local function p(name) return dir .. "/" .. name end
+
+  it("audit-store prints what the README shows for an intermediate among the roots", function()
+    local f = assert(io.open("README.md", "rb"))
+    local readme = f:read("*a")
+    f:close()
+    local cmd, block = readme:match("<!%-%- audit%-store%-inter: clientcert ([^\n]-) %-%->\n```\n%$ [^\n]*\n(.-)```")
+    assert.truthy(cmd, "README block audit-store-inter not found")
+    local args = {}
+    for w in cmd:gmatch("%S+") do args[#args + 1] = w:match("%.pem$") and p(w) or w end
+    local code, out, err = exec(args)
+    assert.equals("", err)
+    assert.equals(1, code)
+    assert.equals(block, out)
+  end)
+
+  it("audit-store on the demo root alone, crl-status on its CRL, scan of the demo directory", function()
+    assert.equals(0, (exec{ "audit-store", "--roots", p("root.pem"), "--time", T }))
+    local code, out = exec{ "crl-status", "--crl", p("inter.crl"), "--roots", p("root.pem"), "--intermediates",
+                            p("inter.pem"), "--time", T }
+    assert.equals(0, code)
+    assert.matches("CRL of O=Demo Corp,CN=Demo Issuing CA", out, 1, true)
+    assert.matches("signature:   ok", out, 1, true)
+    local json
+    code, json = exec{ "scan", dir, "--roots", p("root.pem"), "--intermediates", p("inter.pem"), "--time", T,
+                       "--json" }
+    assert.equals(1, code)
+    local r = cjson.decode(json)
+    local counts = {}
+    for _, b in ipairs(r.by_cause) do counts[b.cause] = b.count end
+    -- alice accepted, bob expired (each twice: the file and its copy in the CA's ca/newcerts)
+    assert.equals(2, counts.expired)
+    assert.is_true(counts.ok >= 1)
+    assert.is_true(r.unreadable >= 7)                       -- the keys, ca.cnf, inter.crl, the CA database
   end)
 end)
