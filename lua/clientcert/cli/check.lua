@@ -66,8 +66,7 @@ local function load_policy(a)
     return nil, nil, "clientcert: check needs --roots FILE (the server's trusted roots) or --policy FILE"
   end
   if #a.param > 0 then return nil, nil, "clientcert: --param is for a --policy file" end
-  local store, err = clientcert.store{ roots = c.flat(a.roots), intermediates = c.flat(a.intermediates),
-                                       crls = c.flat(a.crl) }
+  local store, err = c.server_store(a)
   if not store then return nil, nil, err end
   return clientcert.policy{ mode = "require", trust = store, verify = { purpose = a.purpose or "client" } }, store
 end

@@ -125,6 +125,13 @@ function M.flat(list)
   return out
 end
 
+--- store, err = common.server_store(args): the server's store from --roots,
+-- --intermediates and --crl (each a list of files; absent ones are empty).
+function M.server_store(a)
+  return clientcert.store{ roots = M.flat(a.roots), intermediates = M.flat(a.intermediates),
+                           crls = M.flat(a.crl) }
+end
+
 --- secs = common.load_time(args, eout): --time, or now; nil after printing the error.
 function M.load_time(a, eout)
   if not a.time then return os.time() end

@@ -58,8 +58,7 @@ end
 function M.run(a, out, eout)
   local when = c.load_time(a, eout)
   if not when then return c.EXIT_ERROR end
-  local store, err = clientcert.store{ roots = c.flat(a.roots), intermediates = c.flat(a.intermediates),
-                                       crls = c.flat(a.crl) }
+  local store, err = c.server_store(a)
   if not store then c.put(eout, "%s", err) return c.EXIT_ERROR end
   local horizon = when + a.warn_days * DAY
 

@@ -1,5 +1,4 @@
 --- clientcert verify CERT: verify a client certificate's chain against a store.
-local clientcert = require "clientcert"
 local c = require "clientcert.cli.common"
 
 local M = { name = "verify", summary = "Verify a client certificate's chain and print the certification path." }
@@ -25,8 +24,7 @@ end
 function M.run(a, out, eout)
   local when = c.load_time(a, eout)
   if not when then return c.EXIT_ERROR end
-  local store, err = clientcert.store{ roots = c.flat(a.roots), intermediates = c.flat(a.intermediates),
-                                       crls = c.flat(a.crl) }
+  local store, err = c.server_store(a)
   if not store then c.put(eout, "%s", err) return c.EXIT_ERROR end
   local certs, lerr = c.read_certs(a.cert, "verify")
   if not certs then c.put(eout, "%s", lerr) return c.EXIT_ERROR end
