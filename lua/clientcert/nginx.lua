@@ -18,6 +18,10 @@
 -- the chain the client sent; with a lua_shared_dict (opts.chain_dict) the chain
 -- of the full handshake is kept, keyed by the leaf's SHA-256, and used again.
 --
+-- Identity to the upstream: enforce's forward option sets RFC 9440's Client-Cert
+-- and Client-Cert-Chain (or Envoy's x-forwarded-client-cert) for an accepted
+-- client; enforce always removes those headers when a client sends them.
+--
 -- Not done here: TLS itself (nginx's ssl_* directives), OCSP, and any check the
 -- policy does not make.
 local clientcert = require "clientcert"
@@ -25,6 +29,7 @@ local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local lru = require "clientcert.lru"
 local text = require "clientcert.text"
+local forward = require "clientcert.forward"
 local policy_mod = require "clientcert.policy"
 
 local ngx = ngx
@@ -159,6 +164,10 @@ local function peer_from_variable()
   return { leaf = (pem ~= nil and pem ~= "") and pem or nil, resumed = ngx.var.ssl_session_reused == "r" }
 end
 
+-- What each verdict was made of (the request given to the policy: the leaf and
+-- the chain, as cert objects or bytes), for enforce's forwarding; weak.
+local sent = setmetatable({}, { __mode = "k" })
+
 -- Chains of full handshakes, by leaf fingerprint, in a lua_shared_dict: each value
 -- is "<len>:<der>" repeated.
 local function pack_chain(chain)
@@ -212,7 +221,13 @@ local function remember_chain(dict, key, chain, ttl)
 end
 
 local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
-               nginx_refused = "boolean", var = "string", time = "number", source = "string" }
+               nginx_refused = "boolean", var = "string", time = "number", source = "string",
+               forward = "string", metrics = "string", sni = "string", short_var = "string" }
+-- Options whose value is one of a closed set (enforce's own).
+local CHOICES = { forward = { rfc9440 = true, xfcc = true }, sni = { match = true } }
+local CHOICE_TEXT = { forward = '"rfc9440" or "xfcc"', sni = '"match"' }
+-- Options only enforce takes (gate.verdict does not answer or forward).
+local ENFORCE_ONLY = { forward = true, metrics = true, sni = true, short_var = true }
 
 local function check_opts(opts, where)
   if opts == nil then return {} end
@@ -222,6 +237,13 @@ local function check_opts(opts, where)
     if not want then error(("clientcert.nginx.%s: unknown option '%s'"):format(where, tostring(k)), 3) end
     if type(v) ~= want then
       error(("clientcert.nginx.%s: option '%s' must be a %s"):format(where, k, want), 3)
+    end
+    if ENFORCE_ONLY[k] and where ~= "enforce" then
+      error(("clientcert.nginx.%s: option '%s' is for gate.enforce"):format(where, k), 3)
+    end
+    local choices = CHOICES[k]
+    if choices and not choices[v] then
+      error(("clientcert.nginx.%s: option '%s' must be %s, got '%s'"):format(where, k, CHOICE_TEXT[k], v), 3)
     end
   end
   return opts
@@ -305,6 +327,7 @@ function M.verdict(policy, opts)
     end
     v = v or policy:check(req)
     v.tls = tls
+    sent[v] = req
   end
   ngx.ctx.clientcert = v
   return v
@@ -369,15 +392,56 @@ function M.log(v, level, json, parts)
   ngx.log(level, line)
 end
 
+-- DER bytes of a certificate as the policy got it: a cert object, DER, or PEM
+-- (the $ssl_client_raw_cert fallback); nil when it cannot be read.
+local function der_of(x)
+  if type(x) ~= "string" then return x:der() end
+  if x:find("-----BEGIN", 1, true) then
+    local c = clientcert.parse(x)
+    return c and c:der()
+  end
+  return x
+end
+
+-- Sets the identity headers of an accepted client for the upstream (opts.forward).
+-- Returns nil, err when a certificate cannot be encoded (the caller fails closed).
+local function forward_identity(v, mode)
+  local req = sent[v]
+  if not req or req.cert == nil or req.cert == "" or not v.client then return true end -- anonymous
+  if mode == "xfcc" then
+    ngx.req.set_header("X-Forwarded-Client-Cert", forward.xfcc(v.client))
+    return true
+  end
+  local leaf = der_of(req.cert)
+  if not leaf then return nil, "cannot encode the client's certificate for Client-Cert" end
+  local ders = {}
+  for i, c in ipairs(req.chain or {}) do
+    ders[i] = der_of(c)
+    if not ders[i] then return nil, "cannot encode the client's chain for Client-Cert-Chain" end
+  end
+  ngx.req.set_header("Client-Cert", forward.byte_sequence(leaf))
+  local chain = forward.chain(ders)
+  if chain then ngx.req.set_header("Client-Cert-Chain", chain) end
+  return true
+end
+
 --- gate.enforce(policy[, opts]): decides, logs, and answers a rejected client
 -- (exits the request); returns the verdict for an accepted one. opts as for
 -- gate.verdict, and: var (an nginx variable, declared with `set`, that receives
--- the compact verdict JSON for the access log), log_accepted (default true).
+-- the compact verdict JSON for the access log), log_accepted (default true),
+-- forward ("rfc9440": Client-Cert and Client-Cert-Chain request headers for an
+-- accepted client; "xfcc": x-forwarded-client-cert). Whatever the options, the
+-- request headers Client-Cert, Client-Cert-Chain and X-Forwarded-Client-Cert a
+-- client sent are removed.
 function M.enforce(policy, opts)
   opts = check_opts(opts, "enforce")
+  -- never let a client's own identity headers reach an upstream
+  for _, h in ipairs(forward.HEADERS) do ngx.req.clear_header(h) end
   policy = M.current(policy)
   local vopts = {}
-  for k, val in pairs(opts) do if k ~= "var" and k ~= "log_accepted" then vopts[k] = val end end
+  for k, val in pairs(opts) do
+    if k ~= "var" and k ~= "log_accepted" and not ENFORCE_ONLY[k] then vopts[k] = val end
+  end
   local ok, v = pcall(M.verdict, policy, vopts)
   if not ok then v = gate_failure(tostring(v), { tls = {} }) ngx.ctx.clientcert = v end
   local tls = v.tls or {}
@@ -391,6 +455,13 @@ function M.enforce(policy, opts)
       :format(tostring(tls.nginx_verify))
     v = gate_failure("clientcert.nginx: misconfiguration: " .. why, { tls = tls, client = v.client, chain = v.chain })
     ngx.ctx.clientcert = v
+  end
+  if v.accepted and opts.forward then
+    local fok, ferr = forward_identity(v, opts.forward)
+    if not fok then
+      v = gate_failure("clientcert.nginx: " .. ferr, { tls = tls, client = v.client, chain = v.chain })
+      ngx.ctx.clientcert = v
+    end
   end
   -- a verdict served from the verdict cache: the client and chain parts of its
   -- JSON are built once per cache entry

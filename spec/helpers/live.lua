@@ -129,13 +129,15 @@ function M.stop(server)
   server.pid = nil
 end
 
---- status, body = live.curl(server, path, {cert =, key =}): one HTTPS request, bounded.
+--- status, body = live.curl(server, path, {cert =, key =, headers = {"Name: value", ...}}):
+-- one HTTPS request, bounded.
 function M.curl(server, path, opts)
   opts = opts or {}
   local body = os.tmpname()
   local cmd = ("curl -s -k --max-time 10 -o %s -w '%%{http_code}' "):format(sh_quote(body))
   if opts.cert then cmd = cmd .. "--cert " .. sh_quote(opts.cert) .. " " end
   if opts.key then cmd = cmd .. "--key " .. sh_quote(opts.key) .. " " end
+  for _, h in ipairs(opts.headers or {}) do cmd = cmd .. "-H " .. sh_quote(h) .. " " end
   cmd = cmd .. sh_quote(("https://127.0.0.1:%d%s"):format(server.port, path))
   local _, out = M.run(cmd)
   local text = M.read(body) or ""
@@ -143,11 +145,16 @@ function M.curl(server, path, opts)
   return tonumber(out:match("(%d%d%d)%s*$")), text
 end
 
---- status, body = live.s_client(server, path, {cert, key, chain, sess_out, sess_in, tls}):
--- a request through openssl s_client (for session resumption), bounded.
+--- status, body = live.s_client(server, path, {cert, key, chain, sess_out, sess_in, tls,
+-- servername (TLS SNI, default "localhost"; false: none), host (the Host header,
+-- default "localhost"; false: none)}): a request through openssl s_client (for
+-- session resumption, SNI), bounded.
 function M.s_client(server, path, opts)
-  local cmd = ("printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' | timeout 10 openssl s_client "
-    .. "-quiet -ign_eof -connect 127.0.0.1:%d -servername localhost"):format(path, server.port)
+  local host = opts.host == nil and "localhost" or opts.host
+  local sni = opts.servername == nil and "localhost" or opts.servername
+  local cmd = ("printf 'GET %s HTTP/1.0\\r\\n%s\\r\\n' | timeout 10 openssl s_client "
+    .. "-quiet -ign_eof -connect 127.0.0.1:%d %s"):format(path, host and ("Host: " .. host .. "\\r\\n") or "",
+    server.port, sni and ("-servername " .. sh_quote(sni)) or "-noservername")
   if opts.tls then cmd = cmd .. " -tls" .. opts.tls:gsub("%.", "_") end
   if opts.cert then cmd = cmd .. " -cert " .. sh_quote(opts.cert) .. " -key " .. sh_quote(opts.key) end
   if opts.chain then cmd = cmd .. " -cert_chain " .. sh_quote(opts.chain) end

@@ -215,3 +215,110 @@ describe("the OpenResty gate in a real nginx", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)
 end)
+
+-- Identity to the upstream: the example's /app/, /app-xfcc/, /app-optional/ and
+-- /public/ proxy to a second server block of the same nginx (a unix socket) that
+-- echoes the identity headers it received.
+describe("the gate's identity headers for a real upstream", function()
+  local dir, pki, server
+
+  setup(function()
+    server = live.openresty()
+    dir, pki = server.dir, server.pki
+  end)
+
+  teardown(function()
+    live.stop(server)
+    if dir then live.run("rm -rf " .. live.q(dir)) end
+  end)
+
+  -- What the application received: {client_cert =, client_cert_chain =, xfcc =}.
+  local function received(body)
+    assert.truthy(body:match("^app: "), body)
+    return { client_cert = body:match("client%-cert=%[(.-)%]\n"),
+             client_cert_chain = body:match("client%-cert%-chain=%[(.-)%]\n"),
+             xfcc = body:match("xfcc=%[(.-)%]\n") }
+  end
+
+  -- The RFC 9440 byte sequence of the first certificate of a PEM file (PEM's body
+  -- is the base64 of the DER).
+  local function byte_sequence(file)
+    local pem = live.read(file)
+    local b64 = pem:match("%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-(.-)%-%-%-%-%-END")
+    return ":" .. b64:gsub("%s", "") .. ":"
+  end
+
+  local forged = { "Client-Cert: :Zm9yZ2Vk:", "Client-Cert-Chain: :Zm9yZ2Vk:",
+                   "X-Forwarded-Client-Cert: Hash=00;Subject=\"CN=admin\"" }
+
+  it("gives the upstream the verified leaf and the chain sent, as RFC 9440 byte sequences", function()
+    local status, body = live.curl(server, "/app/x", { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key",
+      headers = forged })
+    assert.are.equal(200, status, body)
+    local got = received(body)
+    assert.are.equal(byte_sequence(pki .. "/alice.pem"), got.client_cert)
+    assert.are.equal(byte_sequence(pki .. "/inter.pem"), got.client_cert_chain)
+    assert.are.equal("", got.xfcc)                      -- the client's own copy is gone
+  end)
+
+  it("lists every certificate the client sent besides its leaf in Client-Cert-Chain", function()
+    local chain = dir .. "/inter-root.pem"
+    live.write(chain, live.read(pki .. "/inter.pem") .. live.read(pki .. "/root.pem"))
+    local status, body = live.s_client(server, "/app/x", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+      chain = chain })
+    assert.are.equal(200, status, body)
+    assert.are.equal(byte_sequence(pki .. "/inter.pem") .. ", " .. byte_sequence(pki .. "/root.pem"),
+      received(body).client_cert_chain)
+  end)
+
+  it("forwards the leaf on a resumed session too", function()
+    local sess = dir .. "/alice-app.sess"
+    local status, body = live.s_client(server, "/app/x", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+      chain = pki .. "/inter.pem", sess_out = sess, tls = "1.2" })
+    assert.are.equal(200, status, body)
+    status, body = live.s_client(server, "/app/x", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+      sess_in = sess, tls = "1.2" })
+    assert.are.equal(200, status, body)
+    assert.are.equal(byte_sequence(pki .. "/alice.pem"), received(body).client_cert)
+  end)
+
+  it("removes client-sent identity headers from an anonymous client's request", function()
+    local status, body = live.curl(server, "/app-optional/x", { headers = forged })
+    assert.are.equal(200, status, body)
+    local got = received(body)
+    assert.are.same({ client_cert = "", client_cert_chain = "", xfcc = "" }, got)
+  end)
+
+  it("does not reach the upstream for a refused client", function()
+    local status, body = live.curl(server, "/app/x", { cert = pki .. "/bob-chain.pem", key = pki .. "/bob.key",
+      headers = forged })
+    assert.are.equal(403, status, body)
+    assert.truthy(body:match("^403%.12 "), body)
+    status, body = live.curl(server, "/app/x", { headers = forged })
+    assert.are.equal(403, status, body)
+    assert.truthy(body:match("^403%.7 "), body)
+  end)
+
+  it("lets proxy_set_header clear them in a location without the gate", function()
+    local status, body = live.curl(server, "/public/x", { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key",
+      headers = forged })
+    assert.are.equal(200, status, body)
+    assert.are.same({ client_cert = "", client_cert_chain = "", xfcc = "" }, received(body))
+  end)
+
+  it("writes Envoy's x-forwarded-client-cert: Hash, quoted Subject, every URI and DNS name", function()
+    local status, body = live.curl(server, "/app-xfcc/x", { cert = pki .. "/carol-chain.pem", key = pki .. "/carol.key",
+      headers = forged })
+    assert.are.equal(200, status, body)
+    local got = received(body)
+    local _, fp = live.run("openssl x509 -in " .. live.q(pki .. "/carol.pem") .. " -noout -fingerprint -sha256")
+    fp = fp:match("=([%x:]+)"):gsub(":", ""):lower()
+    -- the subject's '"' (RFC 4514: \") as \22: no quote inside the quotes; the URI
+    -- holding ';' and '=' quoted
+    assert.are.equal("Hash=" .. fp .. ';Subject="CN=carol \\22c\\22\\, x,O=clientcert live";'
+      .. 'URI="spiffe://live.example/ns/a;b=c";URI=https://carol.example/;DNS=carol.example;DNS=carol2.example',
+      got.xfcc)
+    assert.are.equal("", got.client_cert)
+    assert.are.equal("", got.client_cert_chain)
+  end)
+end)
