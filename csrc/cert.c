@@ -299,9 +299,20 @@ static int cert_push_fingerprint_fact(lua_State *L, X509 *x, int fidx)
     return r;
 }
 
+/* Sets t[k] (t at -1) to the lowercase hex of a key identifier (the SKID, or the
+ * keyIdentifier of the AKID); leaves it nil when absent or empty. Hex only, so
+ * nothing a peer put there reaches a log or a terminal as it is. */
+static void cert_push_keyid(lua_State *L, const ASN1_OCTET_STRING *id, const char *k)
+{
+    if (id == NULL || ASN1_STRING_length(id) <= 0)
+        return;
+    cert_push_hex(L, "", ASN1_STRING_get0_data(id), (size_t)ASN1_STRING_length(id), "0123456789abcdef");
+    lua_setfield(L, -2, k);
+}
+
 /* Pushes a new table with the facts a certification-path element shows:
- * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca.
- * self_signed: 0 or 1 when the caller already knows it (a trust anchor's fact
+ * subject, issuer, serial, not_before, not_after, fingerprint, self_signed, is_ca,
+ * subject_key_id and authority_key_id (hex, when present). self_signed: 0 or 1 when the caller already knows it (a trust anchor's fact
  * kept by the store), -1 to compute it (a signature check). fidx: absolute
  * index of x's facts table (cert_push_facts, or the store's for its own
  * certificates), whose facts are used and completed; 0 for none. */
@@ -330,6 +341,8 @@ void cert_push_summary(lua_State *L, X509 *x, int self_signed, int fidx)
     lua_setfield(L, -2, "self_signed");
     lua_pushboolean(L, (flags & EXFLAG_CA) != 0);
     lua_setfield(L, -2, "is_ca");
+    cert_push_keyid(L, X509_get0_subject_key_id(x), "subject_key_id");        /* borrowed */
+    cert_push_keyid(L, X509_get0_authority_key_id(x), "authority_key_id");    /* borrowed */
     ERR_clear_error();
 }
 

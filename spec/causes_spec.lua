@@ -147,6 +147,18 @@ describe("causes.for_problem", function()
     assert.equals("invalid_certificate", causes.for_problem({ code_name = "X509_V_ERR_NONE_SUCH", depth = 0 }, chain))
   end)
 
+  it("calls a missing issuer above a certificate of the trust store that is not self-signed "
+    .. "intermediate_in_roots", function()
+    local chain = { el(0, { issuer = "CN=Test Issuing CA" }),
+                    el(1, { subject = "CN=Test Issuing CA", issuer = ROOT, self_signed = false, trusted = true }) }
+    for _, name in ipairs({ "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT", LOCALLY }) do
+      assert.equals("intermediate_in_roots", causes.for_problem({ code_name = name, depth = 1 }, chain, {}))
+    end
+    -- the same element sent by the client (not trusted): its issuer is missing
+    chain[2].trusted = false
+    assert.equals("missing_intermediate", causes.for_problem({ code_name = LOCALLY, depth = 1 }, chain, {}))
+  end)
+
   it("attaches a problem past the end of the chain to the last element", function()
     local chain = { el(0, { subject = "CN=x", issuer = "CN=x", self_signed = true }) }
     assert.equals("untrusted_root", causes.for_problem({ code_name = LOCALLY, depth = 3 }, chain))
@@ -172,7 +184,9 @@ describe("causes.list, causes.get, causes.rank", function()
     before("no_certificate", "invalid_certificate")
     before("invalid_certificate", "untrusted_root")
     before("untrusted_root", "expired")
-    before("missing_intermediate", "bad_signature")
+    before("missing_intermediate", "intermediate_in_roots")
+    before("intermediate_in_roots", "bad_signature")
+    before("intermediate_in_roots", "expired")
     before("bad_signature", "revoked")
     before("revoked", "expired")
     before("expired", "revocation_unknown")
@@ -200,7 +214,16 @@ describe("causes.list, causes.get, causes.rank", function()
         assert.is_true(#c.resolution >= 1, id)
         for _, r in ipairs(c.resolution) do
           assert.is_truthy(r.who == "server operator" or r.who == "client owner", id)
-          assert.is_string(r.step)
+          -- a step for every deployment, or (false) only for those that word it
+          assert.is_truthy(type(r.step) == "string" or r.step == false, id)
+          for k, v in pairs(r) do
+            if k ~= "who" and k ~= "step" then
+              assert.is_truthy(type(v) == "string" or v == false, id .. "." .. k)
+              local known = false
+              for _, d in ipairs(causes.DEPLOYMENTS) do if d == k then known = true end end
+              assert.is_true(known, id .. ": unknown deployment " .. tostring(k))
+            end
+          end
         end
       end
     end
@@ -208,7 +231,7 @@ describe("causes.list, causes.get, causes.rank", function()
 
   it("tells the operator to make client certificates optional when not needed", function()
     local text = {}
-    for _, r in ipairs(causes.get("no_certificate").resolution) do text[#text + 1] = r.step end
+    for _, r in ipairs(causes.get("no_certificate").resolution) do text[#text + 1] = r.step or nil end
     assert.matches("make them optional or switch them off", table.concat(text, " "), 1, true)
   end)
 end)
@@ -287,11 +310,111 @@ describe("causes.render", function()
 end)
 
 describe("causes.resolution", function()
+  local FACTS = { element = "the intermediate CA CN=x", element_issuer = "CN=Root", fingerprint = "ab12",
+                  subject = "CN=a", issuer = "CN=b", error = "e" }
+  -- the steps of id in deployment d as one text, and for one reader (who)
+  local function text(id, d, who)
+    local out = {}
+    for _, r in ipairs(causes.resolution(id, FACTS, d)) do
+      if not who or r.who == who then out[#out + 1] = r.step end
+    end
+    return table.concat(out, "\n")
+  end
+  local SERVER = "server operator"
+
   it("returns fresh steps with facts filled in", function()
     local steps = causes.resolution("denied_by_rule", { fingerprint = "ab12" })
     assert.matches("ab12", steps[#steps].step, 1, true)
     steps[1].step = "changed"
     assert.not_equals("changed", causes.get("denied_by_rule").resolution[1].step)
     assert.same({}, causes.resolution("ok"))
+  end)
+
+  it("words every rejection for each deployment: steps that read on their own, who acts", function()
+    assert.same({ "server", "library", "gate", "cli", "iis" }, causes.DEPLOYMENTS)
+    for _, d in ipairs(causes.DEPLOYMENTS) do
+      for _, id in ipairs(causes.list()) do
+        local steps = causes.resolution(id, FACTS, d)
+        if id ~= "ok" then assert.is_true(#steps >= 1, id .. " in " .. d) end
+        for _, r in ipairs(steps) do
+          assert.is_truthy(r.who == SERVER or r.who == "client owner", id)
+          assert.is_string(r.step)
+          -- numbered after filtering ("1." for the client, "(1)" in the operator's log line):
+          -- no step may lean on one left out
+          assert.not_matches("^Or ", r.step, id .. " in " .. d)
+          assert.not_matches("^Also ", r.step, id .. " in " .. d)
+          assert.not_matches("{[%w_]+}", r.step, id .. " in " .. d)  -- every placeholder filled
+        end
+      end
+    end
+    assert.same(causes.resolution("expired", FACTS), causes.resolution("expired", FACTS, "server"))
+  end)
+
+  it("raises for an unknown deployment", function()
+    assert.has_error(function() causes.resolution("expired", {}, "apache") end,
+      "clientcert.causes.resolution: deployment must be one of server, library, gate, cli, iis, got apache")
+  end)
+
+  it("names IIS only where IIS is the subject", function()
+    for _, d in ipairs({ "library", "gate", "cli" }) do
+      for _, id in ipairs(causes.list()) do
+        assert.not_matches("IIS", text(id, d), 1, true)
+        assert.not_matches("Trusted Root Certification", text(id, d), 1, true)
+        assert.not_matches("Schannel", text(id, d), 1, true)
+      end
+    end
+    assert.matches("Trusted Root Certification Authorities", text("untrusted_root", "iis", SERVER), 1, true)
+    assert.matches("Intermediate Certification Authorities", text("intermediate_in_roots", "iis"), 1, true)
+    -- and the generic no_certificate step does not open with IIS's settings
+    local generic = text("no_certificate", "server", SERVER)
+    assert.is_true(generic:find("nginx", 1, true) < generic:find("IIS", 1, true))
+  end)
+
+  it("tells a gate operator to trust a root in the policy file, never through nginx", function()
+    local gate = text("untrusted_root", "gate", SERVER)
+    assert.matches("add its root CA certificate to the roots of the policy file's trust", gate, 1, true)
+    assert.matches("optional_no_ca", gate, 1, true)
+    assert.not_matches("nginx: ssl_client_certificate", gate, 1, true)
+    assert.not_matches("install its root CA certificate in the server's", gate, 1, true)
+    -- anywhere else in the gate's steps, ssl_client_certificate is only named as what not to set
+    for _, id in ipairs(causes.list()) do
+      for _, r in ipairs(causes.resolution(id, FACTS, "gate")) do
+        local at = r.step:find("ssl_client_certificate", 1, true)
+        if at then assert.matches("without ssl_client_certificate", r.step, 1, true) end
+      end
+    end
+    -- the library and the CLI say where their roots come from
+    assert.matches("store:add_root", text("untrusted_root", "library", SERVER), 1, true)
+    assert.matches("--roots", text("untrusted_root", "cli", SERVER), 1, true)
+  end)
+
+  it("does not open the gate's no_certificate steps with another server's settings", function()
+    local steps = causes.resolution("no_certificate", FACTS, "gate")
+    local first = nil
+    for _, r in ipairs(steps) do if r.who == SERVER then first = first or r.step end end
+    assert.matches("^If this location does not need client certificates, make them optional or switch them off: "
+      .. "mode = \"optional\" or \"off\" in the policy file", first)
+    -- a step only the gate has: nginx must ask for the certificate
+    assert.matches("ssl_verify_client optional_no_ca", text("no_certificate", "gate", SERVER), 1, true)
+    assert.not_matches("ssl_verify_client optional_no_ca", text("no_certificate", "cli", SERVER), 1, true)
+    assert.equals(1, #causes.resolution("no_certificate", FACTS, "cli") - 1)
+  end)
+
+  it("words the intermediate-among-roots fix for each deployment", function()
+    assert.matches("with --intermediates instead of --roots", text("intermediate_in_roots", "cli"), 1, true)
+    assert.matches("(CN=Root) with --roots", text("intermediate_in_roots", "cli"), 1, true)
+    assert.matches("In the policy file's trust, load that certificate as an intermediate",
+      text("intermediate_in_roots", "gate"), 1, true)
+    assert.matches("store:add_intermediate", text("intermediate_in_roots", "library"), 1, true)
+    -- a missing intermediate's server step stands alone once the client's is filtered out
+    assert.matches("^If clients cannot send it, add the intermediate CA certificate to the intermediates of "
+      .. "the policy file's trust", text("missing_intermediate", "gate", SERVER))
+  end)
+
+  it("leaves out steps that do not apply to a deployment", function()
+    -- IIS has no purpose setting, no CRL switch
+    assert.equals(1, #causes.resolution("wrong_purpose", FACTS, "iis"))
+    assert.equals(2, #causes.resolution("wrong_purpose", FACTS, "gate"))
+    assert.equals(1, #causes.resolution("revocation_unknown", FACTS, "iis"))
   end)
 end)

@@ -60,7 +60,10 @@ describe("clientcert check --roots (no policy file)", function()
     assert.equals(1, code)
     assert.matches("^403%.16 Forbidden: Client's root CA is not trusted\nCause: untrusted_root\n", out)
     assert.matches("ends at the root CA CN=Elsewhere Root CA,O=Elsewhere Ltd", out, 1, true)
-    assert.matches("1. [server operator] If clients of this CA should be accepted, install its root CA", out, 1, true)
+    -- worded for this command: its flags, not another server's settings
+    assert.matches("1. [server operator] If clients of this CA should be accepted, give its root CA certificate "
+      .. "with --roots", out, 1, true)
+    assert.not_matches("IIS", out, 1, true)
     assert.matches("\n✗ CN=Elsewhere Root CA,O=Elsewhere Ltd\n", out, 1, true)
     assert.matches("\n  ✗ untrusted_root: self", out, 1, true)
   end)
@@ -132,7 +135,8 @@ describe("clientcert check --roots (no policy file)", function()
     assert.equals(1, code)
     assert.matches("^403%.17 Forbidden: Certificate expired\n", out)
     assert.matches("\nAlso: intermediate_in_roots (403.16 Intermediate CA among the trusted roots)\n", out, 1, true)
-    assert.matches("\n    1. [server operator] Move every certificate that is not self-signed", out, 1, true)
+    assert.matches("\n    1. [server operator] Give that certificate with --intermediates instead of --roots", out,
+      1, true)
   end)
 
   it("--json: one document with the verdict, resolution and chain", function()

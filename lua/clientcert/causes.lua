@@ -14,17 +14,21 @@
 --     never put a client-facing cause in front of a failed check.
 --   no_certificate, invalid_certificate, no_private_key: nothing else can be
 --     judged until there is a readable certificate whose key the client holds.
---   chain_too_long, untrusted_root, missing_intermediate: the path itself; until
---     it reaches a trusted root, every finding about its elements is moot (and a
---     client under an untrusted CA needs another certificate, not a renewal).
+--   chain_too_long, untrusted_root, missing_intermediate, intermediate_in_roots:
+--     the path itself; until it reaches a trusted root, every finding about its
+--     elements is moot (and a client under an untrusted CA needs another
+--     certificate, not a renewal). intermediate_in_roots is the path's cause when
+--     the client's chain reaches a certificate of the trust store that is not
+--     self-signed and no issuer is found above it: the client sent what it had to,
+--     the store is wrong (it is also named in `also`, or by an audit, when the
+--     store holds such a certificate and the client is rejected for another cause).
 --   bad_signature, invalid_ca, wrong_purpose: the path exists but a link is not
 --     valid, or the certificate is not for this use: each needs a reissue.
 --   revoked before expired / not_yet_valid: a revoked certificate must be
 --     replaced, never renewed, so renewing it first would be wasted work.
 --   revocation_unknown: the server's CRL upkeep; fixing it changes nothing for a
 --     client that is otherwise rejected.
---   intermediate_in_roots: a store misconfiguration, named in `also` (or by an
---     audit) next to the client-visible cause it explains.
+--   crl_bad_signature: a CRL that was ignored, named in `also` (or by an audit).
 --   denied_by_rule: only meaningful for an otherwise valid client.  ok: last.
 -- Not here: OCSP (its codes map to revocation_unknown but clientcert never asks).
 local core = require "clientcert.core"
@@ -34,6 +38,18 @@ local M = {}
 
 local SERVER, CLIENT = "server operator", "client owner"
 
+-- Where a verdict is read, and so what fixes it there (causes.resolution's
+-- deployment): "server" (any TLS server; the default: nginx, Apache, IIS and
+-- clientcert named as examples), "library" (clientcert used from Lua: the
+-- policy's options and store), "gate" (the OpenResty gate: the policy file's
+-- trust and options, nginx with ssl_verify_client optional_no_ca), "cli"
+-- (clientcert check: its flags, or the --policy file), "iis" (IIS on Windows).
+-- A step may carry a text of its own for a deployment (a field named after it),
+-- or false there to leave the step out; otherwise its `step` is used (a `step`
+-- of false: a step only for the deployments that give their own text).
+local DEPLOYMENTS = { server = true, library = true, gate = true, cli = true, iis = true }
+M.DEPLOYMENTS = { "server", "library", "gate", "cli", "iis" }
+
 local CATALOGUE = {
   { id = "internal_error", status = 500, substatus = "500",
     title = "Internal error while checking the client certificate",
@@ -41,7 +57,10 @@ local CATALOGUE = {
       .. "admitted. This says nothing about the certificate itself.",
     resolution = {
       { who = SERVER, step = "Look at the server log for this request: the verdict's error (and rule_error) "
-        .. "field says what failed (a policy rule that raised, a closed trust store, a bug)." },
+        .. "field says what failed (a policy rule that raised, a closed trust store, a bug).",
+        gate = "Look at nginx's error log for this request: the line \"clientcert: internal_error 500\" "
+        .. "says in error= (and in the verdict's rule_error) what failed (a policy rule that raised, "
+        .. "a gate option, a bug)." },
     } },
   { id = "no_certificate", status = 403, substatus = "403.7", title = "Client certificate required",
     message = "The client sent no certificate.",
@@ -49,8 +68,20 @@ local CATALOGUE = {
       { who = CLIENT, step = "Install a client certificate issued by a CA this server trusts, "
         .. "and select it when the browser or tool asks for one." },
       { who = SERVER, step = "If this resource does not need client certificates, make them optional or "
-        .. "switch them off (IIS: SSL Settings, Client certificates = Ignore or Accept; nginx: "
-        .. "ssl_verify_client optional or off; clientcert: mode = \"optional\" or \"off\")." },
+        .. "switch them off (nginx: ssl_verify_client optional or off; Apache: SSLVerifyClient optional or "
+        .. "none; IIS: SSL Settings, Client certificates = Ignore or Accept; clientcert: mode = \"optional\" "
+        .. "or \"off\").",
+        library = "If this resource does not need client certificates, make them optional or switch them off: "
+        .. "the policy's mode = \"optional\" or \"off\".",
+        gate = "If this location does not need client certificates, make them optional or switch them off: "
+        .. "mode = \"optional\" or \"off\" in the policy file, or no gate in that location.",
+        cli = "If the server does not need client certificates there, make them optional or switch them off: "
+        .. "mode = \"optional\" or \"off\" in a --policy file (the policy of --roots requires one).",
+        iis = "If this site does not need client certificates, make them optional or switch them off: "
+        .. "SSL Settings of the site, Client certificates = Accept or Ignore." },
+      { who = SERVER, step = false,
+        gate = "If the client says it sent one: nginx asks for a client certificate only when the server "
+        .. "block has ssl_verify_client optional_no_ca (the gate's setting); check that it is set there." },
     } },
   { id = "invalid_certificate", status = 403, substatus = "403.16", title = "Client certificate is invalid",
     message = "{element} cannot be used: {error}.",
@@ -58,7 +89,11 @@ local CATALOGUE = {
       { who = CLIENT, step = "Request a new certificate from your CA: this one is malformed or uses "
         .. "an unsupported algorithm or extension." },
       { who = SERVER, step = "If the certificate is well-formed, check which OpenSSL error is reported "
-        .. "and whether the verification options (strict mode, policies) are intended." },
+        .. "and whether the verification options (strict mode, policies) are intended.",
+        gate = "If the certificate is well-formed, check which OpenSSL error is reported and whether the "
+        .. "policy file's verify options (flags such as x509_strict, policies) are intended.",
+        cli = "If the certificate is well-formed, check which OpenSSL error is reported and whether the "
+        .. "--policy file's verify options (flags such as x509_strict, policies) are intended." },
     } },
   { id = "no_private_key", status = 403, substatus = "403.7", title = "No private key for the client certificate",
     message = "The private key given does not belong to the certificate {subject} (serial {serial}): {error}.",
@@ -71,8 +106,14 @@ local CATALOGUE = {
   { id = "chain_too_long", status = 403, substatus = "403.16", title = "Certificate chain too long",
     message = "The chain of {subject} is longer than the server allows ({error}).",
     resolution = {
-      { who = SERVER, step = "Raise the maximum verification depth (clientcert: verify.max_depth; "
-        .. "nginx: ssl_verify_depth) if this CA hierarchy is legitimate." },
+      { who = SERVER, step = "If this CA hierarchy is legitimate, raise the maximum verification depth "
+        .. "(nginx: ssl_verify_depth; clientcert: verify.max_depth).",
+        library = "If this CA hierarchy is legitimate, raise the policy's verify.max_depth.",
+        gate = "If this CA hierarchy is legitimate, raise verify.max_depth in the policy file, and nginx's "
+        .. "ssl_verify_depth to at least as much.",
+        cli = "If this CA hierarchy is legitimate, use a --policy file with a larger verify.max_depth.",
+        iis = "IIS has no setting for the depth: if this CA hierarchy is legitimate, the clients need "
+        .. "certificates from a shorter one." },
       { who = CLIENT, step = "Use a certificate from a shorter hierarchy." },
     } },
   { id = "untrusted_root", status = 403, substatus = "403.16", title = "Client's root CA is not trusted",
@@ -80,8 +121,19 @@ local CATALOGUE = {
       .. "trusted roots ({error}).",
     resolution = {
       { who = SERVER, step = "If clients of this CA should be accepted, install its root CA certificate "
-        .. "in the server's trusted root store (IIS: Trusted Root Certification Authorities of the "
-        .. "computer account; nginx: ssl_client_certificate / ssl_trusted_certificate)." },
+        .. "in the server's trusted root store (nginx: ssl_client_certificate or ssl_trusted_certificate; "
+        .. "IIS: Trusted Root Certification Authorities of the computer account; clientcert: the policy's "
+        .. "trust).",
+        library = "If clients of this CA should be accepted, add its root CA certificate to the roots of "
+        .. "the policy's trust (store:add_root, or clientcert.store{roots = ...}).",
+        gate = "If clients of this CA should be accepted, add its root CA certificate to the roots of the "
+        .. "policy file's trust (clientcert.store{roots = ...}), not to nginx: keep ssl_verify_client "
+        .. "optional_no_ca without ssl_client_certificate, since a client that nginx refuses but the policy "
+        .. "accepts is answered 500.",
+        cli = "If clients of this CA should be accepted, give its root CA certificate with --roots (or add "
+        .. "it to the roots of the --policy file's trust).",
+        iis = "If clients of this CA should be accepted, install its root CA certificate in Trusted Root "
+        .. "Certification Authorities of the computer account (certlm.msc)." },
       { who = SERVER, step = "If the root has the name of a trusted root but another key, it is forged "
         .. "or re-keyed: compare fingerprints before trusting anything." },
       { who = CLIENT, step = "Use a certificate issued by a CA that the server trusts." },
@@ -91,9 +143,42 @@ local CATALOGUE = {
       .. "the server, so no path to a trusted root can be built for {subject}.",
     resolution = {
       { who = CLIENT, step = "Send the full chain: configure the client to present its intermediate CA "
-        .. "certificates with its own certificate." },
-      { who = SERVER, step = "Or install the intermediate CA certificate in the server's intermediate "
-        .. "store (not among the trusted roots)." },
+        .. "certificates with its own certificate.",
+        cli = "Send the full chain: configure the client to present its intermediate CA certificates with "
+        .. "its own certificate (to check that here: a PEM bundle of them after the certificate, or --chain)." },
+      { who = SERVER, step = "If clients cannot send it, install the intermediate CA certificate in the "
+        .. "server's intermediate store (not among the trusted roots).",
+        library = "If clients cannot send it, add the intermediate CA certificate to the intermediates of "
+        .. "the policy's trust (store:add_intermediate, or clientcert.store{intermediates = ...}), not to "
+        .. "its roots.",
+        gate = "If clients cannot send it, add the intermediate CA certificate to the intermediates of the "
+        .. "policy file's trust (clientcert.store{intermediates = ...}), not to its roots.",
+        cli = "If clients cannot send it, give the intermediate CA certificate with --intermediates (not "
+        .. "--roots), or add it to the intermediates of the --policy file's trust.",
+        iis = "If clients cannot send it, install the intermediate CA certificate in Intermediate "
+        .. "Certification Authorities of the computer account (not in Trusted Root Certification "
+        .. "Authorities)." },
+    } },
+  { id = "intermediate_in_roots", status = 403, substatus = "403.16",
+    title = "Intermediate CA among the trusted roots",
+    message = "The server's trusted root store holds {element}, which is not self-signed: an intermediate CA "
+      .. "placed among the roots (issued by {element_issuer}).",
+    resolution = {
+      { who = SERVER, step = "Move every certificate that is not self-signed out of the trusted root store "
+        .. "into the intermediate store, and install the self-signed root CA that issued it "
+        .. "({element_issuer}) among the roots; some servers (IIS) reject every client otherwise.",
+        library = "Add that certificate to the intermediates of the policy's trust (store:add_intermediate, "
+        .. "or clientcert.store{intermediates = ...}) instead of its roots, and the self-signed root CA "
+        .. "that issued it ({element_issuer}) to its roots.",
+        gate = "In the policy file's trust, load that certificate as an intermediate (clientcert.store"
+        .. "{intermediates = ...}) instead of a root, and add the self-signed root CA that issued it "
+        .. "({element_issuer}) to its roots.",
+        cli = "Give that certificate with --intermediates instead of --roots, and the self-signed root CA "
+        .. "that issued it ({element_issuer}) with --roots (in a --policy file: the same in its trust).",
+        iis = "Move that certificate from Trusted Root Certification Authorities to Intermediate "
+        .. "Certification Authorities (computer account), and install the self-signed root CA that issued "
+        .. "it ({element_issuer}) among the trusted roots: IIS rejects every client (403.16) while a "
+        .. "certificate that is not self-signed is there." },
     } },
   { id = "bad_signature", status = 403, substatus = "403.16", title = "Signature in the chain does not verify",
     message = "The signature of {element} does not verify with its issuer's key ({error}).",
@@ -101,7 +186,11 @@ local CATALOGUE = {
       { who = CLIENT, step = "The certificate was altered or was not issued by the CA it names: "
         .. "obtain a fresh copy from your CA." },
       { who = SERVER, step = "Check that the CA certificate installed on the server is the right one "
-        .. "(compare its fingerprint with the CA's published one)." },
+        .. "(compare its fingerprint with the CA's published one).",
+        gate = "Check that the CA certificates of the policy file's trust are the right ones (clientcert "
+        .. "info FILE prints each one's sha256; compare with the CA's published fingerprints).",
+        cli = "Check that the CA certificates given (--roots, --intermediates) are the right ones (clientcert "
+        .. "info FILE prints each one's sha256; compare with the CA's published fingerprints)." },
     } },
   { id = "invalid_ca", status = 403, substatus = "403.16", title = "Issuer is not allowed to issue certificates",
     message = "{element} issued a certificate in the chain of {subject} but may not: {error}.",
@@ -117,7 +206,12 @@ local CATALOGUE = {
       { who = CLIENT, step = "Request a certificate whose Extended Key Usage includes Client Authentication "
         .. "(1.3.6.1.5.5.7.3.2), issued by CAs whose own EKU (if any) allows it." },
       { who = SERVER, step = "If the certificate is meant for this use, check the required purpose "
-        .. "(clientcert: verify.purpose)." },
+        .. "(clientcert: verify.purpose).",
+        library = "If the certificate is meant for this use, check the policy's verify.purpose.",
+        gate = "If the certificate is meant for this use, check verify.purpose in the policy file.",
+        cli = "If the certificate is meant for this use, check the purpose asked for (--purpose, or "
+        .. "verify.purpose in the --policy file).",
+        iis = false },
     } },
   { id = "revoked", status = 403, substatus = "403.13", title = "Client certificate revoked",
     message = "{element} (serial {element_serial}) was revoked by its issuer on {revoked_at}, reason: {reason}.",
@@ -131,8 +225,15 @@ local CATALOGUE = {
     resolution = {
       { who = CLIENT, step = "Renew the certificate with your CA and install the new one with its key." },
       { who = SERVER, step = "If an intermediate or root CA expired, install its renewed certificate "
-        .. "and ask clients to send the renewed chain." },
-      { who = SERVER, step = "Check the server clock if the dates look right." },
+        .. "and ask clients to send the renewed chain.",
+        library = "If an intermediate or root CA expired, put its renewed certificate in the policy's trust "
+        .. "and ask clients to send the renewed chain.",
+        gate = "If an intermediate or root CA expired, put its renewed certificate in the policy file's "
+        .. "trust and ask clients to send the renewed chain.",
+        cli = "If an intermediate or root CA expired, give its renewed certificate (--roots, "
+        .. "--intermediates, or the --policy file's trust) and the client's renewed chain." },
+      { who = SERVER, step = "Check the server clock if the dates look right.",
+        cli = "Check the time of the check (now, or --time) if the dates look right." },
     } },
   { id = "not_yet_valid", status = 403, substatus = "403.17", title = "Certificate not yet valid",
     message = "{element} is not valid before {element_not_before} (checked at {time}).",
@@ -140,15 +241,27 @@ local CATALOGUE = {
       { who = CLIENT, step = "Wait until the certificate's start date, or ask your CA why it was "
         .. "issued with a future date." },
       { who = SERVER, step = "Check the server clock (and time zone): a clock in the past rejects "
-        .. "new certificates." },
+        .. "new certificates.",
+        cli = "Check the time of the check (now, or --time): a time in the past rejects new certificates." },
     } },
   { id = "revocation_unknown", status = 403, substatus = "403.16", title = "Revocation status unknown",
     message = "The revocation status of {element} cannot be checked: {error}.",
     resolution = {
       { who = SERVER, step = "Install a current CRL for every CA in the chain, and refresh CRLs before "
-        .. "their nextUpdate (a scheduled download from each CA's CRL distribution point)." },
+        .. "their nextUpdate (a scheduled download from each CA's CRL distribution point).",
+        library = "Add a current CRL for every CA in the chain to the policy's trust (store:add_crl, or "
+        .. "clientcert.store{crls = ...}), and refresh CRLs before their nextUpdate.",
+        gate = "Give the policy file's trust a current CRL for every CA in the chain (clientcert.store"
+        .. "{crls = ...}), and refresh each before its nextUpdate (download to a temporary file, then mv "
+        .. "it over the old one; gate.watch reloads the policy when a file changes).",
+        cli = "Give a current CRL for every CA in the chain (--crl, or in the --policy file's trust)." },
       { who = SERVER, step = "If revocation need not be checked for this CA, set verify.crl_missing = "
-        .. "\"allow\" or verify.crl = \"leaf\" / \"none\" knowingly." },
+        .. "\"allow\" or verify.crl = \"leaf\" / \"none\" knowingly.",
+        gate = "If revocation need not be checked for this CA, set verify.crl_missing = \"allow\" or "
+        .. "verify.crl = \"leaf\" / \"none\" in the policy file knowingly.",
+        cli = "If revocation need not be checked for this CA, check without --crl, or set "
+        .. "verify.crl_missing = \"allow\" or verify.crl = \"leaf\" / \"none\" in the --policy file.",
+        iis = false },
     } },
   -- never the primary cause when another problem exists: named in also and in audits
   { id = "crl_bad_signature", status = 403, substatus = "403.16", title = "A CRL with a bad signature was ignored",
@@ -159,20 +272,15 @@ local CATALOGUE = {
         .. "CA's key. Download the CA's current CRL again from its distribution point and check it with "
         .. "openssl crl -CAfile <the CA certificate> -noout." },
     } },
-  { id = "intermediate_in_roots", status = 403, substatus = "403.16",
-    title = "Intermediate CA among the trusted roots",
-    message = "The server's trusted root store holds {element}, which is not self-signed: an intermediate CA "
-      .. "placed among the roots (issued by {element_issuer}).",
-    resolution = {
-      { who = SERVER, step = "Move every certificate that is not self-signed out of the trusted root store "
-        .. "into the intermediate store (on Windows: from Trusted Root Certification Authorities to "
-        .. "Intermediate Certification Authorities); some servers reject every client otherwise." },
-    } },
   { id = "denied_by_rule", status = 403, substatus = "403.12", title = "Client certificate denied by policy",
     message = "The certificate {subject} (issuer {issuer}) is valid but not allowed here: {rule_reason}.",
     resolution = {
       { who = SERVER, step = "If this client should be allowed, add it to the policy's allow list "
-        .. "(by issuer, subject, SAN or fingerprint) or change the rule." },
+        .. "(by issuer, subject, SAN or fingerprint) or change the rule.",
+        gate = "If this client should be allowed, add it to the allow list of the policy file "
+        .. "(by issuer, subject, SAN or fingerprint) or change its rule.",
+        cli = "If this client should be allowed, add it to the allow list of the --policy file "
+        .. "(by issuer, subject, SAN or fingerprint) or change its rule." },
       { who = CLIENT, step = "Ask the server operator for access, quoting the certificate fingerprint "
         .. "{fingerprint}." },
     } },
@@ -351,13 +459,16 @@ end
 -- * "issuer not found" for an element whose issuer has the name of a trusted root:
 --   a root with that name exists but did not sign it (a forged root, or the CA
 --   re-keyed its root) -> untrusted_root;
+-- * "issuer not found" for an element of the trust store (trusted) that is not
+--   self-signed: the client's chain reached the store, whose certificate there is
+--   an intermediate CA put among the roots -> intermediate_in_roots;
 -- * a signature failure (CERT_SIGNATURE_FAILURE, UNABLE_TO_DECRYPT_CERT_SIGNATURE)
 --   where the issuer is the trust anchor: the chain names a trusted root that did
---   not sign it -> untrusted_root, unless both key
---   identifiers are known and equal (the element claims that very key: it was
---   altered after issue -> bad_signature). Elements carry authority_key_id /
---   subject_key_id only when the core reports them; without them a tampered CA
---   directly under a trusted root is reported as untrusted_root too.
+--   not sign it -> untrusted_root, unless the element's authority key identifier
+--   equals the anchor's subject key identifier (the element claims that very key:
+--   it was altered after issue -> bad_signature). Elements carry authority_key_id
+--   and subject_key_id (hex) when the certificate has them; without them (an
+--   element without AKID, an anchor without SKID) it stays untrusted_root.
 -- Any other problem keeps its per-code cause; X509_V_OK is the only "ok".
 local SIGNATURE_FAILS = {
   X509_V_ERR_CERT_SIGNATURE_FAILURE = true, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE = true,
@@ -376,6 +487,7 @@ function M.for_problem(p, chain, root_subjects)
     end
   elseif id == "missing_intermediate" and el then
     if el.self_signed then return "untrusted_root" end
+    if el.trusted then return "intermediate_in_roots" end
     if root_subjects and el.issuer and root_subjects[el.issuer] then return "untrusted_root" end
   end
   return id
@@ -490,23 +602,23 @@ local CLIENT_SIDE = {
       { who = SERVER, step = "If clients of this CA should be accepted, trust its root CA and send it in the "
         .. "list of acceptable CAs (nginx: ssl_client_certificate; IIS: Trusted Root Certification "
         .. "Authorities of the computer account, or the binding's Client Certificate Trust store)." },
-      { who = CLIENT, step = "Or use a certificate issued under one of: {accepted}." },
+      { who = CLIENT, step = "Use a certificate issued under one of: {accepted}." },
     } },
   key_not_accepted = { cause = "invalid_certificate",
     message = "Your certificate's key ({key}) can make none of the signatures this server accepts from "
       .. "clients ({sigalgs}).",
     resolution = {
       { who = CLIENT, step = "Request a certificate with a key type the server accepts (one of: {sigalgs})." },
-      { who = SERVER, step = "Or allow a signature algorithm for this key type (OpenSSL servers: "
-        .. "ClientSignatureAlgorithms / SignatureAlgorithms, e.g. nginx ssl_conf_command)." },
+      { who = SERVER, step = "If such clients should be accepted, allow a signature algorithm for this key "
+        .. "type (OpenSSL servers: ClientSignatureAlgorithms / SignatureAlgorithms, e.g. nginx ssl_conf_command)." },
     } },
   signature_not_accepted = { cause = "invalid_certificate",
     message = "Your certificate is signed with {signature}, which is not among the signature algorithms this "
       .. "server lists ({sigalgs}): clients that follow RFC 8446 may not offer it, and strict servers refuse it.",
     resolution = {
       { who = CLIENT, step = "Request a certificate signed with an algorithm the server accepts." },
-      { who = SERVER, step = "Or allow that signature algorithm (OpenSSL servers: ClientSignatureAlgorithms "
-        .. "/ SignatureAlgorithms)." },
+      { who = SERVER, step = "If such clients should be accepted, allow that signature algorithm (OpenSSL "
+        .. "servers: ClientSignatureAlgorithms / SignatureAlgorithms)." },
     } },
   alert = {
     message = "The server refused the client with TLS alert {alert} ({number}){phase}: {title}.",
@@ -569,14 +681,28 @@ function M.client_side(kind, facts, cause)
            message = fill(k.message), resolution = steps }
 end
 
---- steps = causes.resolution(id, facts): a fresh list of {who, step} with facts filled in.
-function M.resolution(id, facts)
+--- steps = causes.resolution(id, facts[, deployment]): a fresh list of {who, step}
+-- with facts filled in, worded for where the verdict is read: deployment is
+-- "server" (default), "library", "gate", "cli" or "iis" (see DEPLOYMENTS above);
+-- steps that do not apply there are left out. Each step reads on its own (none
+-- starts with "Or"), so a reader shown only some of them (the gate's client,
+-- its operator) can follow it; number them after choosing which to show.
+function M.resolution(id, facts, deployment)
+  if deployment == nil then deployment = "server" end
+  if not DEPLOYMENTS[deployment] then
+    error(("clientcert.causes.resolution: deployment must be one of %s, got %s")
+      :format(table.concat(M.DEPLOYMENTS, ", "), tostring(deployment)), 2)
+  end
   local c = BY_ID[id] or BY_ID.invalid_certificate
   local out = {}
-  for i, r in ipairs(c.resolution) do
-    out[i] = { who = r.who, step = (r.step:gsub("{([%w_]+)}", function(k)
-      return facts and facts[k] and printable(facts[k]) or "(unknown)"
-    end)) }
+  for _, r in ipairs(c.resolution) do
+    local text = r[deployment]
+    if text == nil then text = r.step end
+    if text then
+      out[#out + 1] = { who = r.who, step = (text:gsub("{([%w_]+)}", function(k)
+        return facts and facts[k] and printable(facts[k]) or "(unknown)"
+      end)) }
+    end
   end
   return out
 end

@@ -264,7 +264,7 @@ local function gate_failure(detail, base)
   if c then
     v.cause, v.status, v.substatus, v.title = "internal_error", c.status, c.substatus, c.title
     v.message = causes.render("internal_error", {})
-    v.resolution = causes.resolution("internal_error", {})
+    v.resolution = causes.resolution("internal_error", {}, "gate")
   else
     v.cause, v.status, v.substatus, v.title = "internal_error", 500, "500", "Internal error"
     v.message = "The server could not check the client certificate."
@@ -306,7 +306,8 @@ function M.verdict(policy, opts)
     v = gate_failure("clientcert.nginx: " .. tostring(err), { tls = tls })
   else
     tls.resumed = peer.resumed
-    local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time() }
+    -- deployment: resolution steps say what fixes it with the gate (the policy file, nginx)
+    local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time(), deployment = "gate" }
     tls.chain_from = peer.chain and "handshake" or "none"
     local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
     if opts.chain_dict and not dict then

@@ -3,8 +3,10 @@
 --
 --   policy = clientcert.policy{mode = "require"|"optional"|"off", trust = store,
 --                              allow = {matcher, ...}, rule = function(info, verdict) end,
---                              verify = {crl=, crl_missing=, max_depth=, purpose=, ...}}
---   verdict = policy:check{cert = pem|der|cert|nil, chain = {...}, time = secs, key = pem|nil}
+--                              verify = {crl=, crl_missing=, max_depth=, purpose=, ...},
+--                              intermediate_in_roots = "warn"|"reject"}
+--   verdict = policy:check{cert = pem|der|cert|nil, chain = {...}, time = secs, key = pem|nil,
+--                          deployment = "library"|"gate"|"cli"|"server"|"iis"}
 --
 -- Fail closed: anything that goes wrong while checking (unparsable input, a
 -- raising rule, an internal error) is a rejection with a cause, never a raise
@@ -41,7 +43,13 @@ end
 
 local MODES = { require = true, optional = true, off = true }
 local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true,
-                      cache = true }
+                      cache = true, intermediate_in_roots = true }
+local IN_ROOTS = { warn = true, reject = true }
+local DEPLOYMENTS = {} -- the deployments causes.resolution words steps for
+for _, d in ipairs(causes.DEPLOYMENTS) do DEPLOYMENTS[d] = true end
+-- verdict table -> the deployment its steps are worded for (set by check; a
+-- side table, so that no verdict carries a field it did not have before)
+local DEPLOYMENT_OF = setmetatable({}, { __mode = "k" })
 -- matcher key -> how to read the value from cert:info()
 local MATCH_KEYS = {
   subject_cn = true, subject = true, issuer_cn = true, issuer = true, san_email = true,
@@ -260,10 +268,13 @@ local function build(opts)
   if not verify then return nil, verr end
   local cache, cerr = cache_new(opts.cache)
   if cerr then return nil, cerr end
+  local in_roots = opts.intermediate_in_roots
+  if in_roots == nil then in_roots = "warn" end
+  if not IN_ROOTS[in_roots] then return nil, "intermediate_in_roots must be \"warn\" or \"reject\"" end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
   if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
   return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
-                     verify = verify, name = opts.name, cache = cache }
+                     verify = verify, name = opts.name, cache = cache, intermediate_in_roots = in_roots }
 end
 
 --- policy = policy.new(opts): see the module header. A wrong option is a
@@ -492,7 +503,7 @@ local function verdict(id, accepted, facts, base, message)
   v.substatus = accepted and "200" or c.substatus
   v.title = c.title
   v.message = message or causes.render(id, facts)
-  v.resolution = accepted and {} or causes.resolution(id, facts)
+  v.resolution = accepted and {} or causes.resolution(id, facts, DEPLOYMENT_OF[v] or "library")
   v.also = v.also or {}
   return v
 end
@@ -633,17 +644,25 @@ end
 M.run_bounded = run_bounded
 
 --- verdict = policy:check{cert = pem|der|cert|nil, chain = {...}, time = secs, key = pem|nil,
---                        passphrase = string|nil}
+--                        passphrase = string|nil, deployment = string|nil}
 -- Returns {accepted, status, substatus, cause, title, message, resolution, also,
 -- client = info (when parsed), chain = per-element report, time, rule_error?,
--- rule_reason?, error? (an internal error's detail, for logs)}.
+-- rule_reason?, error? (an internal error's detail, for logs), note?}.
+-- deployment: where the verdict is read, which words its resolution steps
+-- (causes.resolution): "library" (default), "gate", "cli", "server" or "iis".
 function methods.check(self, req)
   local st = state_of(self)
   if not st then error("clientcert.policy.check: expected a policy (policy:check{...})", 2) end
   req = req or {}
   if type(req) ~= "table" then error("clientcert.policy.check: request must be a table", 2) end
   local when = util.time(req.time, "policy.check", 2)
+  local deployment = req.deployment
+  if deployment ~= nil and not DEPLOYMENTS[deployment] then
+    error(("clientcert.policy.check: deployment must be one of %s, got %s")
+      :format(table.concat(causes.DEPLOYMENTS, ", "), tostring(deployment)), 2)
+  end
   local base = { time = when, mode = st.mode, also = {}, chain = {} }
+  DEPLOYMENT_OF[base] = deployment
   if st.mode == "off" then
     local v = verdict("ok", true, {}, base)
     v.message = "Client certificates are not checked here (mode \"off\")."
@@ -744,6 +763,19 @@ function cache_window(cache, result, store, crl_mode)
   return lo, hi
 end
 
+-- el | nil: the first certificate among store's roots that is not self-signed,
+-- as a chain element without depth (facts_for calls it "the intermediate CA").
+local function root_not_self_signed(store)
+  for _, r in ipairs(store:roots()) do
+    local info = r:info()
+    if info and not info.self_signed then
+      return { subject = info.subject, issuer = info.issuer, serial = info.serial, self_signed = false,
+               not_before = info.not_before, not_after = info.not_after }
+    end
+  end
+  return nil
+end
+
 -- decide(self = the policy's state, req, base, when): the verdict of check.
 function M.decide(self, req, base, when)
   local cert = req.cert
@@ -820,9 +852,12 @@ function M.decide(self, req, base, when)
     end
   end
   if #ids > 0 then
-    -- an issuer problem with a non-self-signed certificate among the trusted roots:
-    -- name that misconfiguration too (looked at only on this rejection path)
-    if (ids[1] == "untrusted_root" or ids[1] == "missing_intermediate") and not first.intermediate_in_roots then
+    -- a certificate that is not self-signed among the trusted roots, which this
+    -- client's path did not stop at (that is the cause itself, from causes.for_problem):
+    -- named in also for an issuer problem, and for every rejection when the policy
+    -- rejects on it (looked at only on this rejection path)
+    if not first.intermediate_in_roots and (self.intermediate_in_roots == "reject"
+        or ids[1] == "untrusted_root" or ids[1] == "missing_intermediate") then
       -- counted by the store when each root was added: no certificate is read here
       if self.trust:stats().roots_not_self_signed > 0 then
         ids[#ids + 1] = "intermediate_in_roots"
@@ -832,18 +867,36 @@ function M.decide(self, req, base, when)
     local id = ids[1]
     local p = first[id]
     local el = p.depth and result.chain[math.min(p.depth + 1, #result.chain)] or nil
-    local v = verdict(id, false, facts_for(info, el, {
+    local facts = facts_for(info, el, {
       error = p.error, time = when, revoked_at = p.revoked_at, reason = p.reason or "unspecified",
-    }), base)
+    })
+    -- a certificate of the store: named as the store holds it, not by its place in this path
+    if id == "intermediate_in_roots" and el then facts.element = "the intermediate CA " .. tostring(el.subject) end
+    local v = verdict(id, false, facts, base)
     for i = 2, #ids do v.also[#v.also + 1] = ids[i] end
-    if v.also[1] == "crl_bad_signature" then -- move it to its rank among the others
-      local j = 1
-      while v.also[j + 1] and causes.rank(v.also[j + 1]) <= causes.rank("crl_bad_signature") do
-        v.also[j], v.also[j + 1] = v.also[j + 1], v.also[j]
-        j = j + 1
-      end
-    end
+    v.also = causes.order(v.also) -- crl_bad_signature and intermediate_in_roots at their ranks
     return v
+  end
+
+  -- a valid chain through a certificate of the trust store that is not
+  -- self-signed (warn: named in also), or a store that holds one (reject: servers
+  -- such as IIS refuse every client then, and so does this policy)
+  local in_roots
+  for _, el in ipairs(result.chain) do
+    if el.trusted and el.self_signed == false then in_roots = el break end
+  end
+  if self.intermediate_in_roots == "reject" and (in_roots or self.trust:stats().roots_not_self_signed > 0) then
+    local el = in_roots or root_not_self_signed(self.trust)
+    local facts = facts_for(info, el, {})
+    if el then facts.element = "the intermediate CA " .. tostring(el.subject) end
+    local v = verdict("intermediate_in_roots", false, facts, base)
+    v.note = "clientcert's own verification accepts this client's path; this policy (intermediate_in_roots = "
+      .. "\"reject\") refuses every client while a certificate that is not self-signed is among its trusted "
+      .. "roots, as servers such as IIS (Schannel) do."
+    return v
+  elseif in_roots then
+    base.also[#base.also + 1] = "intermediate_in_roots"
+    base.also = causes.order(base.also)
   end
 
   -- a valid chain: allow list, then the rule
@@ -955,7 +1008,7 @@ function methods.audit(self, opts)
 end
 
 -- Fields a policy shows (read-only; allow and verify as fresh copies).
-local FIELDS = { mode = true, name = true, trust = true, rule = true }
+local FIELDS = { mode = true, name = true, trust = true, rule = true, intermediate_in_roots = true }
 --- info = policy:cache_info(): {size, ttl, count, hits, misses} of the verdict
 -- cache, or nil when the policy has none.
 function methods.cache_info(self)

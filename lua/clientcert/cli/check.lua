@@ -1,9 +1,12 @@
 --- clientcert check [CERT] (--roots FILE | --policy FILE): the verdict a server
 -- would give this client, why, how to fix it, and the certification path.
--- With --roots (no policy file): the implicit policy mode = "require" over the
--- given roots, intermediates and CRLs; a store holding a certificate that is not
--- self-signed among its roots rejects with intermediate_in_roots (see run).
--- With --policy: the policy file decides. CERT omitted: the client sent none.
+-- With --roots (no policy file): the implicit policy mode = "require",
+-- intermediate_in_roots = "reject" (--intermediate-in-roots) over the given
+-- roots, intermediates and CRLs: a store holding a certificate that is not
+-- self-signed among its roots rejects every client, as IIS does.
+-- With --policy: the policy file decides (its own intermediate_in_roots, as the
+-- gate and policy:check use it). CERT omitted: the client sent none.
+-- Resolution steps are worded for this command (deployment "cli").
 local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
@@ -22,6 +25,9 @@ function M.define(cmd)
     .. "for the whole chain."):count("*")
   cmd:option("--purpose", "Required purpose (with --roots): client (default), server or any.")
     :choices({ "client", "server", "any" })
+  cmd:option("--intermediate-in-roots", "With --roots: reject (default) refuses every client while a root "
+    .. "is not self-signed, as IIS does; warn accepts a valid path and names it in Also.")
+    :choices({ "reject", "warn" })
   cmd:option("--policy", "Policy file (Lua, see examples/policies) instead of --roots.")
   cmd:option("--param", "KEY=VALUE passed to the policy file as params.KEY; repeat a key for a list.")
     :count("*")
@@ -51,11 +57,11 @@ end
 
 -- policy, store | nil, err: the policy to apply (store: the implicit policy's store).
 local function load_policy(a)
-  local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose
+  local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose or a.intermediate_in_roots
   if a.policy then
     if implicit then
-      return nil, nil, "clientcert: --roots, --intermediates, --crl and --purpose make the implicit policy; "
-        .. "a --policy file names its own trust (give one or the other)"
+      return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose and --intermediate-in-roots make "
+        .. "the implicit policy; a --policy file names its own trust (give one or the other)"
     end
     local params, perr = read_params(a.param)
     if not params then return nil, nil, perr end
@@ -68,38 +74,28 @@ local function load_policy(a)
   if #a.param > 0 then return nil, nil, "clientcert: --param is for a --policy file" end
   local store, err = c.server_store(a)
   if not store then return nil, nil, err end
-  return clientcert.policy{ mode = "require", trust = store, verify = { purpose = a.purpose or "client" } }, store
+  return clientcert.policy{ mode = "require", trust = store, verify = { purpose = a.purpose or "client" },
+                            intermediate_in_roots = a.intermediate_in_roots or "reject" }, store
 end
 
--- The implicit policy's store holds a certificate that is not self-signed among its
--- roots: servers such as IIS (Schannel) then reject every client with 403.16, even
--- one whose path is valid. An accepted verdict becomes that rejection (note says
--- that clientcert's own verification accepts the path); a rejection keeps its
--- cause, and intermediate_in_roots is named in also (policy:check does that when
--- the path does not reach a root).
-local function strict_roots(v, store)
-  if store:stats().roots_not_self_signed == 0 then return v end
-  local bad
+-- facts | nil: the certificate that is not self-signed among the policy's roots,
+-- for the Also: line of intermediate_in_roots (the path's own element when the
+-- client's chain reached it).
+local function in_roots_facts(v, policy)
+  for _, el in ipairs(v.chain or {}) do
+    if el.trusted and el.self_signed == false then
+      return { element = "the intermediate CA " .. el.subject, element_issuer = el.issuer }
+    end
+  end
+  local store = policy.trust
+  if not store then return nil end
   for _, r in ipairs(store:roots()) do
     local info = r:info()
-    if info and not info.self_signed then bad = info break end
+    if info and not info.self_signed then
+      return { element = "the intermediate CA " .. info.subject, element_issuer = info.issuer }
+    end
   end
-  if not bad then return v end
-  local facts = { element = "the intermediate CA " .. bad.subject, element_issuer = bad.issuer }
-  if not v.accepted then
-    local seen = false
-    for _, id in ipairs(v.also or {}) do if id == "intermediate_in_roots" then seen = true end end
-    if not seen then v.also[#v.also + 1] = "intermediate_in_roots" end
-    v.also_facts = facts
-    return v
-  end
-  local cause = causes.get("intermediate_in_roots")
-  v.accepted, v.cause, v.status, v.substatus, v.title = false, cause.id, cause.status, cause.substatus, cause.title
-  v.message = causes.render(cause.id, facts)
-  v.resolution = causes.resolution(cause.id, facts)
-  v.note = "clientcert's own verification accepts this client's path; servers such as IIS (Schannel) "
-    .. "reject every client while a certificate that is not self-signed is among the trusted roots."
-  return v
+  return nil
 end
 
 -- Problems found outside the chain verification, by depth, for the path tree.
@@ -114,15 +110,19 @@ local function extra_problems(v)
   for _, id in ipairs(ids) do
     if id == "no_private_key" then add(0, id, "the private key given does not belong to it") end
   end
+  local named = v.cause == "intermediate_in_roots"
+  for _, id in ipairs(v.also or {}) do if id == "intermediate_in_roots" then named = true end end
   for _, el in ipairs(v.chain or {}) do
-    if el.trusted and not el.self_signed and (v.cause == "intermediate_in_roots" or v.also_facts) then
+    local own = false -- the verification's own problem for it (the path stopped there)
+    for _, p in ipairs(el.problems or {}) do if p.cause == "intermediate_in_roots" then own = true end end
+    if named and not own and el.trusted and el.self_signed == false then
       add(el.depth, "intermediate_in_roots", "among the trusted roots, but not self-signed")
     end
   end
   return extra
 end
 
-local function print_text(out, v, a, when)
+local function print_text(out, v, a, when, policy)
   local paint = c.painter(out)
   local esc = require("clientcert.text").escape
   out:write(paint(v.accepted and "green" or "red", esc(c.status_line(v))), "\n")
@@ -136,11 +136,12 @@ local function print_text(out, v, a, when)
   for _, id in ipairs(v.also or {}) do
     local cause = causes.get(id)
     c.put(out, "Also: %s (%s %s)", id, cause and cause.substatus or "?", cause and cause.title or "")
-    if id == "intermediate_in_roots" and v.also_facts then
-      c.put(out, "  %s", causes.render(id, v.also_facts))
-      c.print_steps(out, causes.resolution(id, v.also_facts), "    ")
+    local facts = id == "intermediate_in_roots" and in_roots_facts(v, policy) or nil
+    if facts then
+      c.put(out, "  %s", causes.render(id, facts))
+      c.print_steps(out, causes.resolution(id, facts, "cli"), "    ")
     elseif cause then
-      c.print_steps(out, causes.resolution(id, {}), "    ")
+      c.print_steps(out, causes.resolution(id, {}, "cli"), "    ")
     end
   end
   if v.mode ~= "off" then
@@ -155,9 +156,9 @@ function M.run(a, out, eout)
     c.flat(a.param)
   local when = c.load_time(a, eout)
   if not when then return c.EXIT_ERROR end
-  local policy, store, perr = load_policy(a)
+  local policy, _, perr = load_policy(a)
   if not policy then put(eout, "%s", perr) return c.EXIT_ERROR end
-  local req = { time = when, chain = {} }
+  local req = { time = when, chain = {}, deployment = "cli" }
   if a.cert then
     local password, pok = c.password(a, eout)
     if not pok then return c.EXIT_ERROR end
@@ -178,11 +179,10 @@ function M.run(a, out, eout)
     req.key, req.passphrase = data, pass
   end
   local verdict = policy:check(req)
-  if store then verdict = strict_roots(verdict, store) end
   if a.json then
     c.emit_json(out, verdict)
   else
-    print_text(out, verdict, a, when)
+    print_text(out, verdict, a, when, policy)
   end
   return verdict.accepted and c.EXIT_OK or c.EXIT_REJECT
 end
