@@ -8,6 +8,7 @@ local clientcert = require "clientcert"
 
 local P = pki.path
 local T = "2030-06-01"
+local unpack_ = table.unpack or unpack -- luacheck: ignore 143
 
 -- code, out, err = check(args...): `clientcert check ARGS --time 2030-06-01` as a process.
 local function check(...)
@@ -139,6 +140,43 @@ describe("clientcert check --roots (no policy file)", function()
       1, true)
   end)
 
+  it("an intermediate as the only root: intermediate_in_roots first, the client not asked for a chain", function()
+    -- the chain reached the store's certificate, which is not self-signed: the client sent what it had to
+    for _, extra in ipairs({ {}, { "--chain", P("inter.pem") } }) do
+      local code, out = check(P("alice.pem"), "--roots", P("inter.pem"), unpack_(extra))
+      assert.equals(1, code)
+      assert.matches("^403%.16 Forbidden: Intermediate CA among the trusted roots\nCause: intermediate_in_roots\n", out)
+      assert.not_matches("Also:", out, 1, true)
+      assert.not_matches("Send the full chain", out, 1, true)
+      assert.same({ { "server operator", "Give that certificate with --intermediates instead of --roots, and the "
+        .. "self-signed root CA that issued it (CN=Test Root CA,O=clientcert tests) with --roots (in a --policy "
+        .. "file: the same in its trust)." } }, steps(out))
+      assert.matches("✗ CN=Test Issuing CA,O=clientcert tests  (trusted, but not self-signed)\n", out, 1, true)
+    end
+  end)
+
+  it("--intermediate-in-roots warn: a valid path is accepted, the intermediate named in Also", function()
+    local code, out = check(P("alice.pem"), "--roots", P("roots-with-inter.pem"), "--intermediate-in-roots", "warn")
+    assert.equals(0, code)
+    assert.matches("^200 OK\nCause: ok\n", out)
+    assert.matches("\nAlso: intermediate_in_roots (403.16 Intermediate CA among the trusted roots)\n", out, 1, true)
+    assert.not_matches("Note:", out, 1, true)
+    -- reject is the default
+    assert.equals(1, (check(P("alice.pem"), "--roots", P("roots-with-inter.pem"))))
+    assert.equals(1, (check(P("alice.pem"), "--roots", P("roots-with-inter.pem"), "--intermediate-in-roots",
+      "reject")))
+  end)
+
+  it("a tampered intermediate under the trusted root: 403.16 bad_signature, marked on the intermediate", function()
+    local code, out = check(P("alice.pem"), "--chain", P("inter-tampered.pem"), "--roots", P("root.pem"))
+    assert.equals(1, code)
+    assert.matches("^403%.16 Forbidden: Signature in the chain does not verify\nCause: bad_signature\n", out)
+    assert.matches("The signature of the intermediate CA CN=Test Issuing CA,O=clientcert tests (chain depth 1) "
+      .. "does not verify", out, 1, true)
+    assert.matches("└─ ✗ CN=Test Issuing CA,O=clientcert tests\n     valid 2020-01-01T00:00:00Z .. "
+      .. "2040-01-01T00:00:00Z, serial 1001\n     ✗ bad_signature: certificate signature failure\n", out, 1, true)
+  end)
+
   it("--json: one document with the verdict, resolution and chain", function()
     local code, out, err = check(P("old.pem"), "--roots", P("root.pem"), "--intermediates", P("inter.pem"), "--json")
     assert.equals("", err)
@@ -252,6 +290,14 @@ describe("clientcert check: usage and input errors exit 2 with one line on stder
     one_line_error(code, out, err, "check needs %-%-roots FILE")
     code, out, err = check(P("alice.pem"), "--roots", P("root.pem"), "--param", "a=b")
     one_line_error(code, out, err, "%-%-param is for a %-%-policy file")
+    -- the rule for an intermediate among the roots is the policy file's own
+    code, out, err = check(P("alice.pem"), "--intermediate-in-roots", "warn", "--policy",
+      "examples/policies/optional-api.lua")
+    one_line_error(code, out, err, "give one or the other")
+    code, out, err = check(P("alice.pem"), "--roots", P("root.pem"), "--intermediate-in-roots", "maybe")
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.matches("'--intermediate-in-roots' must be one of 'reject', 'warn'", err, 1, true)
   end)
 end)
 
@@ -347,4 +393,49 @@ describe("the README's examples, run on the README's demo PKI", function()
     assert.equals(1, code)
     assert.matches("Cause: untrusted_root", out, 1, true)
   end)
+end)
+
+describe("an intermediate among the roots: clientcert check, policy:check and a policy file agree", function()
+  -- a policy file as the gate loads it (clientcert.load_policy), its rule an option
+  local file = os.tmpname()
+  local f = assert(io.open(file, "wb"))
+  f:write([[
+local p = params
+return { mode = "require", verify = { purpose = "client" }, intermediate_in_roots = p.in_roots,
+         trust = assert(clientcert.store{ roots = p.roots, intermediates = p.intermediates }) }
+]])
+  f:close()
+  teardown(function() os.remove(file) end)
+
+  local function same(want, got, what)
+    assert.same({ want.accepted, want.cause, want.status, want.substatus, want.also },
+                { got.accepted, got.cause, got.status, got.substatus, got.also }, what)
+  end
+
+  for _, roots in ipairs({ "roots-with-inter.pem", "inter.pem" }) do
+    for _, rule in ipairs({ "reject", "warn" }) do
+      it(("--roots %s, intermediate_in_roots = %s"):format(roots, rule), function()
+        local policy = clientcert.policy{ mode = "require", trust = assert(clientcert.store{ roots = P(roots) }),
+                                          verify = { purpose = "client" }, intermediate_in_roots = rule }
+        local loaded = assert(clientcert.load_policy(file, { roots = P(roots), in_roots = rule }))
+        for _, client in ipairs({ { "alice.pem" }, { "old.pem" }, { "dave.pem", "inter-revoked.pem" },
+                                  { "alice.pem", "inter.pem" } }) do
+          local what = roots .. " " .. rule .. " " .. table.concat(client, "+")
+          local req = { cert = pki.read(client[1]), chain = { client[2] and pki.read(client[2]) },
+                        time = 1906502400, deployment = "gate" }
+          local want = policy:check(req)
+          same(want, loaded:check(req), what .. " (policy file, as the gate)")
+          local chain = client[2] and { "--chain", P(client[2]) } or {}
+          local code, out = check(P(client[1]), "--roots", P(roots), "--intermediate-in-roots", rule, "--json",
+            unpack_(chain))
+          assert.equals(want.accepted and 0 or 1, code, what)
+          same(want, cjson.decode(out), what .. " (check --roots)")
+          code, out = check(P(client[1]), "--policy", file, "--param", "roots=" .. P(roots), "--param",
+            "in_roots=" .. rule, "--json", unpack_(chain))
+          assert.equals(want.accepted and 0 or 1, code, what)
+          same(want, cjson.decode(out), what .. " (check --policy)")
+        end
+      end)
+    end
+  end
 end)

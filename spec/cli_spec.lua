@@ -4,6 +4,7 @@ local runner = require "helpers.cli"
 local run = runner.run
 local cjson = require "cjson"
 local pki = require "helpers.pki"
+local clientcert = require "clientcert"
 
 -- path = policy_file(src): a temporary policy file holding src.
 local function policy_file(src)
@@ -19,6 +20,10 @@ describe("clientcert command", function()
     local code, text = run("info", pki.path("nul.pem"))
     assert.equals(0, code)
     assert.matches("subject:     CN=alice\\00.evil.test,O=clientcert tests", text, 1, true)
+    -- the key identifiers (SKID, and the AKID's key identifier) as hex
+    local inter = clientcert.load(pki.path("inter.pem")):info()
+    assert.matches("\n  issuer key:  " .. inter.subject_key_id .. "\n", text, 1, true)
+    assert.matches("\n  key id:      %x+\n", text)
     code, text = run("info", "--json", pki.path("chain-alice.pem"))
     assert.equals(0, code)
     local first = cjson.decode(text:match("^[^\n]+"))

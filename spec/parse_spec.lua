@@ -194,6 +194,35 @@ describe("cert:info()", function()
     assert.equals(0, clientcert.load(pki.path("inter-pl0.pem")):info().path_len)
   end)
 
+  it("gives the subject and authority key identifiers as openssl x509 shows them (lowercase hex)", function()
+    -- {SKID, AKID} of a fixture as `openssl x509 -ext` prints them (colons and case removed)
+    local function openssl_ids(name)
+      local p = assert(io.popen("openssl x509 -noout -ext subjectKeyIdentifier,authorityKeyIdentifier -in '"
+        .. pki.path(name) .. "' 2>/dev/null"))
+      local out = p:read("*a")
+      p:close()
+      local function id(label)
+        local hex = out:match(label .. " Key Identifier: *\n%s*([%x:]+)")
+        return hex and hex:gsub(":", ""):lower() or nil
+      end
+      return id("Subject"), id("Authority")
+    end
+    for _, name in ipairs({ "alice.pem", "inter.pem", "root.pem", "server-only.pem", "forger.pem",
+                            "forged-inter.pem" }) do
+      local i = clientcert.load(pki.path(name)):info()
+      local skid, akid = openssl_ids(name)
+      assert.equals(skid, i.subject_key_id, name)
+      assert.equals(akid, i.authority_key_id, name)
+    end
+    local alice, inter = info, clientcert.load(pki.path("inter.pem")):info()
+    local root = clientcert.load(pki.path("root.pem")):info()
+    assert.matches("^[0-9a-f]+$", alice.subject_key_id)
+    assert.equals(inter.subject_key_id, alice.authority_key_id)
+    assert.equals(root.subject_key_id, inter.authority_key_id)
+    -- an absent extension: nil (the root has no AKID)
+    assert.is_nil(root.authority_key_id)
+  end)
+
   it("reports RSA and Ed25519 keys", function()
     assert.same({ type = "RSA", bits = 2048 }, clientcert.load(pki.path("bob.pem")):info().public_key)
     assert.equals("Ed25519", clientcert.load(pki.path("carol.pem")):info().public_key.type)

@@ -78,6 +78,39 @@ describe("policy:check", function()
     assert.not_matches("%z", v.message)
   end)
 
+  it("words the steps for where the verdict is read (deployment), the library's by default", function()
+    local function steps(v, who)
+      local out = {}
+      for _, r in ipairs(v.resolution) do if r.who == who then out[#out + 1] = r.step end end
+      return table.concat(out, "\n")
+    end
+    local case = { store = "plain", cert = "oscar.pem", chain = { "other-inter.pem", "other-root.pem" } }
+    local v = check_case(case)
+    assert.equals("untrusted_root", v.cause)
+    assert.matches("store:add_root", steps(v, "server operator"), 1, true)
+    local policy = clientcert.policy{ trust = cases.store(clientcert, "plain") }
+    local req = { cert = pki.read("oscar.pem"), chain = { pki.read("other-inter.pem"), pki.read("other-root.pem") },
+                  time = pki.T }
+    for d, want in pairs({ gate = "policy file's trust", cli = "--roots", iis = "Trusted Root Certification",
+                           server = "the server's trusted root store", library = "store:add_root" }) do
+      req.deployment = d
+      local vd = policy:check(req)
+      assert.equals("untrusted_root", vd.cause)
+      assert.matches(want, steps(vd, "server operator"), 1, true)
+      assert.same(require("clientcert.causes").resolution("untrusted_root", {}, d)[3], vd.resolution[3])
+      assert.is_nil(vd.deployment)
+    end
+    -- the gate's no_certificate: its own settings, never IIS's
+    req.cert, req.deployment = nil, "gate"
+    local text = steps(policy:check(req), "server operator")
+    assert.matches("mode = \"optional\" or \"off\" in the policy file", text, 1, true)
+    assert.not_matches("IIS", text, 1, true)
+    -- and an unknown deployment is a programmer error
+    req.deployment = "apache"
+    assert.has_error(function() policy:check(req) end,
+      "clientcert.policy.check: deployment must be one of server, library, gate, cli, iis, got apache")
+  end)
+
   it("rejects with a cause when the chain has a problem and a rule would accept", function()
     local v = check_case{ store = "with_inter", cert = "old.pem", policy = { rule = function() return true end } }
     assert.equals("expired", v.cause)
@@ -400,6 +433,15 @@ describe("clientcert.policy option checks", function()
     assert.has_error(function() clientcert.policy{ mode = "off", trust = {} } end)
     assert.has_error(function() clientcert.policy{ trust = store, allow = { bob = { subject_cn = "bob" } } } end)
     assert.has_error(function() clientcert.policy{ trust = store, allow = { { subject_cn_pattern = "[" } } } end)
+  end)
+
+  it("takes intermediate_in_roots = \"warn\" (default) or \"reject\", and shows it", function()
+    assert.equals("warn", clientcert.policy{ trust = store }.intermediate_in_roots)
+    assert.equals("reject", clientcert.policy{ trust = store, intermediate_in_roots = "reject" }.intermediate_in_roots)
+    for _, bad in ipairs({ "deny", true, 1 }) do
+      assert.has_error(function() clientcert.policy{ trust = store, intermediate_in_roots = bad } end,
+        "clientcert.policy: intermediate_in_roots must be \"warn\" or \"reject\"")
+    end
   end)
 
   it("needs no store in mode off", function()

@@ -69,6 +69,28 @@ describe("store:verify", function()
     assert.is_true(r.chain[3].self_signed)
   end)
 
+  it("gives each element's key identifiers: each AKID is its issuer's SKID on a good path", function()
+    local store = cases.store(clientcert, "with_inter")
+    for _, chain in ipairs({ {}, { pki.read("inter.pem") } }) do -- the store's intermediate, then the client's
+      local r = assert(store:verify(clientcert.load(pki.path("alice.pem")), { chain = chain, time = pki.T }))
+      assert.equals(3, #r.chain)
+      for i, el in ipairs(r.chain) do
+        assert.matches("^[0-9a-f]+$", el.subject_key_id)
+        local info = clientcert.load(pki.path(({ "alice.pem", "inter.pem", "root.pem" })[i])):info()
+        assert.equals(info.subject_key_id, el.subject_key_id)
+        assert.equals(info.authority_key_id, el.authority_key_id)
+        if i < 3 then assert.equals(r.chain[i + 1].subject_key_id, el.authority_key_id) end
+      end
+      assert.is_nil(r.chain[3].authority_key_id)
+    end
+    -- the tampered intermediate keeps the AKID it claims: the root's key
+    local r = assert(cases.store(clientcert, "plain"):verify(clientcert.load(pki.path("alice.pem")),
+      { chain = { pki.read("inter-tampered.pem") }, time = pki.T }))
+    assert.equals(r.chain[3].subject_key_id, r.chain[2].authority_key_id)
+    assert.equals("bad_signature", r.cause)
+    assert.equals("bad_signature", r.chain[2].status)
+  end)
+
   it("collects the problems of every element, not only the first", function()
     local store = cases.store(clientcert, "plain")
     -- at 2041 the leaf, the intermediate and the root have all expired

@@ -18,6 +18,7 @@ local function print_info(out, info, idx)
     { "key", ("%s %s%s"):format(info.public_key.type, tostring(info.public_key.bits or "?"),
       info.public_key.curve and (" " .. info.public_key.curve) or "") },
     { "signature", info.signature_algorithm }, { "sha256", info.fingerprint },
+    { "key id", info.subject_key_id or "(none)" }, { "issuer key", info.authority_key_id or "(none)" },
   }
   if idx then put(out, "certificate %d", idx) end
   for _, l in ipairs(lines) do put(out, "  %-12s %s", l[1] .. ":", l[2]) end
