@@ -100,6 +100,26 @@ describe("the OpenResty gate in a real nginx", function()
     for line in log:gmatch("[^\n]+") do assert.truthy(#line <= 2047, "log line over 2,047 bytes") end
   end)
 
+  it("words the steps for the gate: the policy file's trust, not nginx's or IIS's settings", function()
+    -- the operator adds a root to the policy, never to nginx (that makes the gate answer 500)
+    local _, log = expect("/", "oscar-chain", 403, nil, "untrusted_root", { key = "oscar" })
+    assert.truthy(log:find("operator: (1) If clients of this CA should be accepted, add its root CA certificate to "
+      .. "the roots of the policy file's trust", 1, true), log)
+    assert.falsy(log:find("nginx: ssl_client_certificate", 1, true), log)
+    assert.falsy(log:find("IIS", 1, true), log)
+    -- the client is told to send its chain; the operator's one step stands alone, numbered (1)
+    local body
+    body, log = expect("/", "alice", 403, nil, "missing_intermediate")
+    assert.truthy(body:find("\nWhat you can do:\n1. Send the full chain", 1, true), body)
+    assert.truthy(log:find("operator: (1) If clients cannot send it, add the intermediate CA certificate to the "
+      .. "intermediates of the policy file's trust", 1, true), log)
+    -- no certificate: nothing about IIS for the client or the operator
+    body, log = expect("/", nil, 403, nil, "no_certificate")
+    assert.falsy(body:find("IIS", 1, true), body)
+    assert.falsy(log:find("IIS", 1, true), log)
+    assert.truthy(log:find("operator: (1) If this location does not need client certificates", 1, true), log)
+  end)
+
   it("puts the compact verdict in an nginx variable for the access log", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
     live.sleep(0.05)
