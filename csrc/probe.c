@@ -14,8 +14,10 @@
  * SIGPIPE is blocked in the calling thread while the probe writes, and one
  * raised by it is discarded, so a server that closes early cannot kill the
  * process. What the server sends is bounded: CA names kept (PROBE_MAX_NAMES,
- * all counted), signature algorithms (PROBE_MAX_SIGALGS), the HTTP reply read
- * (PROBE_READ_MAX bytes) and each line returned (PROBE_LINE_MAX bytes). */
+ * all counted, and all compared with the client's issuers), the HTTP reply read
+ * (PROBE_READ_MAX bytes) and each line returned (PROBE_LINE_MAX bytes). The
+ * signature algorithms are all kept: the protocol bounds them (at most 32,767),
+ * and the key is judged against every one. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +40,8 @@
 
 #define PROBE_MT "clientcert.probe"
 #define PROBE_MAX_NAMES 4096          /* CA names kept (all are counted and sized) */
-#define PROBE_MAX_SIGALGS 64          /* signature algorithms kept */
+#define PROBE_MAX_SIGALGS 32768       /* signature algorithms: a 2-byte length of 2-byte codes */
+#define PROBE_MAX_CAND (2 * 64 + 1)   /* names compared with the CA list: the leaf's issuer, 64 chain certs' */
 #define PROBE_READ_MAX 16384          /* bytes of the HTTP reply read at most */
 #define PROBE_LINE_MAX 512            /* bytes of a returned line (status, body) */
 #define PROBE_BODY_MAX 2048           /* bytes of the body's start returned (body_head) */
@@ -58,9 +62,13 @@ typedef struct {
     STACK_OF(X509_NAME) *names;       /* owns: copies of the last request's CA names (at most PROBE_MAX_NAMES) */
     long ncount;                      /* names the last request held */
     long nsize;                       /* their encoded size: sum of (2 + DER length) */
+    long nempty;                      /* of them, names with no attribute (DER 30 00) */
     int names_oom;                    /* a copy failed: names is incomplete */
     int nsig;
-    struct { int code, sign, hash; } sig[PROBE_MAX_SIGALGS];
+    unsigned short *sig;              /* owns: the last request's signature algorithms (TLS codes), nsig */
+    int sig_oom;                      /* the copy failed: sig is empty */
+    int ncand;                        /* the client's names compared with the whole CA list, */
+    unsigned char listed[PROBE_MAX_CAND]; /* and whether each is on it (probe_candidates' order) */
     probe_alert got, sent;            /* first alert received / sent other than close_notify */
     int close_notify;                 /* the server sent close_notify */
 } probe_state;
@@ -116,6 +124,8 @@ static void probe_free(probe_box *b)
     b->pkey = NULL;
     sk_X509_NAME_pop_free(b->st.names, X509_NAME_free);
     b->st.names = NULL;
+    free(b->st.sig);
+    b->st.sig = NULL;
     probe_restore_signals(b);
     ERR_clear_error();
 }
@@ -158,16 +168,45 @@ static int probe_wait(int fd, short events, long long deadline)
 
 /* ---- callbacks -------------------------------------------------------- */
 
+/* The names a browser compares with the server's CA list, into cand (borrowed
+ * from the certificates): the leaf's issuer, then each chain certificate's
+ * subject and issuer (the first 64), without repeats (X509_NAME_cmp: canonical
+ * comparison). Returns how many. */
+static int probe_candidates(SSL *ssl, X509 *leaf, const X509_NAME **cand)
+{
+    STACK_OF(X509) *chain = NULL;                          /* borrowed from the SSL */
+    const X509_NAME *all[PROBE_MAX_CAND];
+    int n = 0, nc = 0, i, j, dup;
+
+    all[n++] = X509_get_issuer_name(leaf);
+    SSL_get0_chain_certs(ssl, &chain);
+    for (i = 0; chain != NULL && i < sk_X509_num(chain) && i < 64; i++) {
+        all[n++] = X509_get_subject_name(sk_X509_value(chain, i));
+        all[n++] = X509_get_issuer_name(sk_X509_value(chain, i));
+    }
+    for (i = 0; i < n; i++) {
+        for (j = 0, dup = 0; j < nc && !dup; j++)
+            dup = X509_NAME_cmp(all[i], cand[j]) == 0;
+        if (!dup)
+            cand[nc++] = all[i];
+    }
+    return nc;
+}
+
 /* Called by OpenSSL on the client whenever a CertificateRequest arrives (in
  * the handshake, or after it for TLS 1.3 post-handshake authentication),
  * before the client's certificate is chosen. Records the request, copies its
- * CA names (SSL_get0_peer_CA_list: borrowed, valid only now) and signature
- * algorithms. Returns 1: the configured certificate (if any) is sent as is. */
+ * CA names (SSL_get0_peer_CA_list: borrowed, valid only now; the first
+ * PROBE_MAX_NAMES, but the client's names are looked up in all of them) and
+ * all its signature algorithms. Returns 1: the configured certificate (if
+ * any) is sent as is. */
 static int probe_cert_cb(SSL *ssl, void *arg)
 {
     probe_state *st = (probe_state *)arg;
     const STACK_OF(X509_NAME) *ca = SSL_get0_peer_CA_list(ssl);   /* borrowed */
-    int i, n;
+    X509 *leaf = SSL_get_certificate(ssl);                         /* borrowed */
+    const X509_NAME *cand[PROBE_MAX_CAND];
+    int i, j, n;
 
     st->requests++;
     if (st->handshake_done)
@@ -178,13 +217,21 @@ static int probe_cert_cb(SSL *ssl, void *arg)
     st->names = sk_X509_NAME_new_null();
     st->ncount = 0;
     st->nsize = 0;
+    st->nempty = 0;
     st->names_oom = st->names == NULL;
+    st->ncand = leaf != NULL ? probe_candidates(ssl, leaf, cand) : 0;
+    memset(st->listed, 0, sizeof(st->listed));
     n = ca != NULL ? sk_X509_NAME_num(ca) : 0;
     for (i = 0; i < n; i++) {
         const X509_NAME *nm = sk_X509_NAME_value(ca, i);
         int len = i2d_X509_NAME(nm, NULL);
         st->ncount++;
         st->nsize += 2 + (len > 0 ? len : 0);
+        if (X509_NAME_entry_count(nm) == 0)
+            st->nempty++;
+        for (j = 0; j < st->ncand; j++)
+            if (!st->listed[j] && X509_NAME_cmp(cand[j], nm) == 0)
+                st->listed[j] = 1;
         if (st->names != NULL && sk_X509_NAME_num(st->names) < PROBE_MAX_NAMES) {
             X509_NAME *copy = X509_NAME_dup(nm);
             if (copy == NULL || !sk_X509_NAME_push(st->names, copy)) {
@@ -194,16 +241,17 @@ static int probe_cert_cb(SSL *ssl, void *arg)
         }
     }
     n = SSL_get_sigalgs(ssl, -1, NULL, NULL, NULL, NULL, NULL);
+    if (n > PROBE_MAX_SIGALGS)
+        n = PROBE_MAX_SIGALGS;
+    free(st->sig);
     st->nsig = 0;
-    for (i = 0; i < n && st->nsig < PROBE_MAX_SIGALGS; i++) {
-        int sign = 0, hash = 0, signhash = 0;
+    st->sig = n > 0 ? malloc((size_t)n * sizeof(*st->sig)) : NULL;
+    st->sig_oom = n > 0 && st->sig == NULL;
+    for (i = 0; i < n && st->sig != NULL; i++) {
         unsigned char rsig = 0, rhash = 0;
-        if (SSL_get_sigalgs(ssl, i, &sign, &hash, &signhash, &rsig, &rhash) == 0)
+        if (SSL_get_sigalgs(ssl, i, NULL, NULL, NULL, &rsig, &rhash) == 0)
             continue;
-        st->sig[st->nsig].code = (rhash << 8) | rsig;
-        st->sig[st->nsig].sign = sign;
-        st->sig[st->nsig].hash = hash;
-        st->nsig++;
+        st->sig[st->nsig++] = (unsigned short)((rhash << 8) | rsig);
     }
     ERR_clear_error();
     return 1;
@@ -391,8 +439,37 @@ static int probe_do_read(SSL *ssl, void *buf, int len)
 
 /* ---- building the report ------------------------------------------------ */
 
+/* The TLS alert descriptions (RFC 8446 section 6, RFC 5246 section 7.2, the
+ * IANA registry), by number; NULL for a number no RFC defines. OpenSSL's
+ * SSL_alert_desc_string_long has other spellings and, in 3.0, lacks 86, 109
+ * and 116 (certificate_required). */
+static const char *probe_alert_name(int n)
+{
+    static const struct { int number; const char *name; } alerts[] = {
+        { 0, "close_notify" }, { 10, "unexpected_message" }, { 20, "bad_record_mac" },
+        { 21, "decryption_failed" }, { 22, "record_overflow" }, { 30, "decompression_failure" },
+        { 40, "handshake_failure" }, { 41, "no_certificate" }, { 42, "bad_certificate" },
+        { 43, "unsupported_certificate" }, { 44, "certificate_revoked" }, { 45, "certificate_expired" },
+        { 46, "certificate_unknown" }, { 47, "illegal_parameter" }, { 48, "unknown_ca" },
+        { 49, "access_denied" }, { 50, "decode_error" }, { 51, "decrypt_error" },
+        { 60, "export_restriction" }, { 70, "protocol_version" }, { 71, "insufficient_security" },
+        { 80, "internal_error" }, { 86, "inappropriate_fallback" }, { 90, "user_canceled" },
+        { 100, "no_renegotiation" }, { 109, "missing_extension" }, { 110, "unsupported_extension" },
+        { 111, "certificate_unobtainable" }, { 112, "unrecognized_name" },
+        { 113, "bad_certificate_status_response" }, { 114, "bad_certificate_hash_value" },
+        { 115, "unknown_psk_identity" }, { 116, "certificate_required" }, { 120, "no_application_protocol" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++)
+        if (alerts[i].number == n)
+            return alerts[i].name;
+    return NULL;
+}
+
+/* Pushes {number, level, name} (name: nil for an unregistered number) as field of the table at -1. */
 static void probe_push_alert(lua_State *L, const probe_alert *a, const char *field)
 {
+    const char *name = probe_alert_name(a->number);
     if (!a->seen)
         return;
     lua_createtable(L, 0, 3);
@@ -400,8 +477,10 @@ static void probe_push_alert(lua_State *L, const probe_alert *a, const char *fie
     lua_setfield(L, -2, "number");
     lua_pushstring(L, a->level == SSL3_AL_WARNING ? "warning" : "fatal");
     lua_setfield(L, -2, "level");
-    lua_pushstring(L, SSL_alert_desc_string_long(a->number));
-    lua_setfield(L, -2, "description");
+    if (name != NULL) {
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "name");
+    }
     lua_setfield(L, -2, field);
 }
 
@@ -442,37 +521,21 @@ static void probe_push_http(lua_State *L, const char *buf, size_t n)
 }
 
 /* Pushes the list {name =, listed =} of the names a browser compares with the
- * server's CA list: the certificate's issuer, then each chain certificate's
- * subject and issuer, without repeats (X509_NAME_cmp: canonical comparison).
- * listed: the name is one of the CA names kept from the last request. */
+ * server's CA list (probe_candidates). listed: the name is on the whole list
+ * of the last request (compared in probe_cert_cb, not only with the names kept). */
 static void probe_push_issuer_names(lua_State *L, probe_box *b, X509 *leaf)
 {
-    STACK_OF(X509) *chain = NULL;                          /* borrowed from the SSL */
-    const X509_NAME *cand[2 * 64 + 1];
-    int nc = 0, i, j, k;
+    const X509_NAME *cand[PROBE_MAX_CAND];
+    int nc = probe_candidates(b->ssl, leaf, cand), i;
 
-    cand[nc++] = X509_get_issuer_name(leaf);
-    SSL_get0_chain_certs(b->ssl, &chain);
-    for (i = 0; chain != NULL && i < sk_X509_num(chain) && i < 64; i++) {
-        cand[nc++] = X509_get_subject_name(sk_X509_value(chain, i));
-        cand[nc++] = X509_get_issuer_name(sk_X509_value(chain, i));
-    }
-    lua_newtable(L);
-    k = 0;
+    lua_createtable(L, nc, 0);
     for (i = 0; i < nc; i++) {
-        int dup = 0, listed = 0;
-        for (j = 0; j < i && !dup; j++)
-            dup = X509_NAME_cmp(cand[i], cand[j]) == 0;
-        if (dup)
-            continue;
-        for (j = 0; b->st.names != NULL && j < sk_X509_NAME_num(b->st.names) && !listed; j++)
-            listed = X509_NAME_cmp(cand[i], sk_X509_NAME_value(b->st.names, j)) == 0;
         lua_createtable(L, 0, 2);
         cc_push_name_string(L, cand[i]);
         lua_setfield(L, -2, "name");
-        lua_pushboolean(L, listed);
+        lua_pushboolean(L, b->st.requests > 0 && i < b->st.ncand && b->st.listed[i]);
         lua_setfield(L, -2, "listed");
-        lua_rawseti(L, -2, ++k);
+        lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "issuer_names");
 }
@@ -499,24 +562,18 @@ static void probe_push_request(lua_State *L, probe_box *b)
     lua_setfield(L, -2, "ca_count");
     lua_pushinteger(L, (lua_Integer)st->nsize);
     lua_setfield(L, -2, "ca_size");
+    lua_pushinteger(L, (lua_Integer)st->nempty);
+    lua_setfield(L, -2, "ca_empty");
     lua_pushboolean(L, st->names_oom);
     lua_setfield(L, -2, "ca_names_incomplete");
-    lua_createtable(L, st->nsig, 0);
+    lua_createtable(L, st->nsig, 0);                       /* every code, in the server's order */
     for (i = 0; i < st->nsig; i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, st->sig[i].code);
-        lua_setfield(L, -2, "code");
-        if (st->sig[i].sign != NID_undef) {
-            lua_pushstring(L, OBJ_nid2sn(st->sig[i].sign));
-            lua_setfield(L, -2, "sign");
-        }
-        if (st->sig[i].hash != NID_undef) {
-            lua_pushstring(L, OBJ_nid2sn(st->sig[i].hash));
-            lua_setfield(L, -2, "hash");
-        }
+        lua_pushinteger(L, st->sig[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "sigalgs");
+    lua_pushboolean(L, st->sig_oom);
+    lua_setfield(L, -2, "sigalgs_incomplete");
 }
 
 static void probe_push_server(lua_State *L, probe_box *b, int verify)

@@ -243,18 +243,16 @@ describe("clientcert.probe against openssl s_server", function()
       end
     end)
 
-  it("connection refused: nil and an error, quickly", function()
+  it("connection refused: nil and an error (not a timeout)", function()
     local s = start("gone", "")
     local port = s.port
     live.stop(s)
-    local t0 = os.time()
-    local r, err = clientcert.probe{ host = "127.0.0.1", port = port, timeout = 5 }
+    local r, err = clientcert.probe{ host = "127.0.0.1", port = port, timeout = 30 }
     assert.is_nil(r)
     assert.are.equal(("clientcert.probe: 127.0.0.1:%d: connection refused"):format(port), err)
-    assert.is_true(os.time() - t0 <= 2)
   end)
 
-  it("a server that accepts TCP and never answers: nil after the timeout, no hang", function()
+  it("a server that accepts TCP and never answers: nil and the deadline's error, no hang", function()
     local s = start("silent", "")
     live.run("pkill -STOP -P " .. s.pid)                 -- the kernel still completes TCP connections
     local t0 = os.time()
@@ -263,13 +261,136 @@ describe("clientcert.probe against openssl s_server", function()
     live.run("pkill -CONT -P " .. s.pid)
     assert.is_nil(r)
     assert.are.equal(("clientcert.probe: 127.0.0.1:%d: TLS handshake timed out"):format(s.port), err)
-    assert.is_true(took <= 3, "took " .. took .. " s")
+    -- the deadline error is the behaviour; the bound only tells a hang from a slow run (valgrind, a busy machine)
+    assert.is_true(took < 60, "took " .. took .. " s")
   end)
 
   it("a name that does not resolve: nil and an error", function()
     local r, err = clientcert.probe{ host = "no-such-host.invalid", port = 443, timeout = 2 }
     assert.is_nil(r)
     assert.truthy(err:find("^clientcert%.probe: no%-such%-host%.invalid:443: cannot resolve"), err)
+  end)
+end)
+
+describe("clientcert.probe against a scripted TLS 1.2 server (spec/fixtures/tls12_server.lua)", function()
+  local cli = require "helpers.cli"
+  local servers, files = {}, {}
+
+  -- a DER copy of a fixture certificate, in a temporary file
+  local function der(name)
+    local path = os.tmpname()
+    files[#files + 1] = path
+    live.write(path, assert(clientcert.load_all(P(name)))[1]:der())
+    return path
+  end
+
+  -- a server (bob's RSA certificate: RSA key exchange) whose CertificateRequest lists
+  -- sigalgs (TLS codes) and empty_names empty CA names, then listed's subject; it ends
+  -- each connection with a fatal alert of number alert
+  local function scripted(sigalgs, empty_names, alert, listed)
+    local hex = {}
+    for i, code in ipairs(sigalgs) do hex[i] = ("%04x"):format(code) end
+    local s = live.tls12_server(der("bob.pem"), table.concat(hex), empty_names, alert, listed and der(listed))
+    servers[#servers + 1] = s
+    return s
+  end
+
+  -- n signature algorithms no RFC defines (0xfe00 + i), then the codes given
+  local function unknown_then(n, ...)
+    local list = {}
+    for i = 1, n do list[i] = 0xfe00 + i end
+    for _, code in ipairs({ ... }) do list[#list + 1] = code end
+    return list
+  end
+
+  -- the scheme the client signed its last CertificateVerify with, as the server saw it
+  local function signed_with(s)
+    local log = live.wait_for(function()
+      local l = live.read(s.log) or ""
+      return l:find("CertificateVerify", 1, true) and l
+    end)
+    return (log or ""):match(".*\n([^\n]*CertificateVerify[^\n]*)")
+  end
+
+  local function alice(s)
+    return assert(clientcert.probe{ host = "127.0.0.1", port = s.port, timeout = 30, tls = "1.2",
+      cert = P("alice.pem"), key = P("alice.key"), chain = P("inter.pem") })
+  end
+
+  teardown(function()
+    for _, s in ipairs(servers) do
+      live.stop(s)
+      live.run("rm -rf " .. q(s.dir))
+    end
+    for _, f in ipairs(files) do os.remove(f) end
+  end)
+
+  it("judges the key from every signature algorithm: the scheme OpenSSL signs with is the 101st", function()
+    local s = scripted(unknown_then(100, 0x0403), 0, 40)
+    local r = alice(s)
+    assert.are.equal("CertificateVerify 0x0403", signed_with(s))
+    assert.are.equal(101, r.sigalg_count)
+    assert.are.equal(64, #r.sigalgs)                      -- the report keeps a bounded list
+    assert.are.same({ code = 0xfe01, name = "0xfe01" }, r.sigalgs[1])
+    assert.is_true(r.client.key_accepted)
+    assert.are.equal("ecdsa_secp256r1_sha256", r.client.key_scheme)
+    assert.are.same({ "alert_other" }, kinds(r.findings))  -- handshake_failure, and no key_not_accepted
+  end)
+
+  it("a key that can make none of 101 algorithms: key_not_accepted, a bounded list in the message", function()
+    local s = scripted(unknown_then(100, 0x0807), 0, 40)   -- ed25519 last; alice's key is P-256
+    local r = alice(s)
+    assert.are.equal("no CertificateVerify", signed_with(s))   -- OpenSSL sends no certificate
+    assert.is_false(r.client.key_accepted)
+    assert.is_nil(r.client.key_scheme)
+    assert.are.equal("key_not_accepted", r.findings[1].kind)
+    assert.truthy(r.findings[1].message:find("0xfe10, and 85 more)", 1, true), r.findings[1].message)
+    assert.is_true(#r.findings[1].message < 600, r.findings[1].message)
+  end)
+
+  it("names an alert no RFC defines by its number: 255 (unknown)", function()
+    local s = scripted({ 0x0403 }, 0, 255)
+    local r = alice(s)
+    assert.are.same({ number = 255, name = "unknown", level = "fatal" }, r.alert)
+    assert.are.equal("alert_other", r.findings[1].kind)
+    assert.truthy(r.message:find("TLS alert 255 (unknown), which", 1, true), r.message)
+    local code, out, err = cli.exec({ "probe", "127.0.0.1:" .. s.port, "--tls", "1.2", "--timeout", "30" })
+    assert.are.equal(1, code, err)
+    assert.truthy(out:find("\nServer's answer: TLS alert 255 (unknown), fatal\n", 1, true), out)
+    assert.falsy(out:find("alert alert", 1, true), out)
+  end)
+
+  it("16,383 empty CA names: all counted, the empty ones summarized in one line", function()
+    local s = scripted({ 0x0403 }, 16383, 40)
+    local r = alice(s)
+    assert.are.equal(16383, r.ca_count)
+    assert.are.equal(16383, r.ca_empty)
+    assert.are.equal(16383 * 4, r.ca_size)
+    assert.are.equal(4096, #r.ca_names)                  -- the names kept
+    assert.is_true(r.ca_names_incomplete)
+    assert.is_false(r.client.offered)
+    assert.truthy(r.resolution[2].step:find("one of: 16383 empty names.", 1, true), r.resolution[2].step)
+    local code, out, err = cli.exec({ "probe", "127.0.0.1:" .. s.port, "--tls", "1.2", "--timeout", "30",
+      "--cert", P("alice.pem"), "--key", P("alice.key") })
+    assert.are.equal(1, code, err)
+    assert.truthy(out:find("Acceptable CA names: 16383 (16383 empty), 65532 bytes", 1, true), out)
+    assert.truthy(out:find("\n  (16383 empty, with no attribute: not printed)\n", 1, true), out)
+    local lines = select(2, out:gsub("\n", ""))
+    assert.is_true(lines < 30, lines .. " lines:\n" .. out)
+  end)
+
+  it("the client's issuer listed after 5,000 other names (more than are kept): offered", function()
+    local s = scripted({ 0x0403 }, 5000, 40, "inter.pem")
+    local r = alice(s)
+    assert.are.equal(5001, r.ca_count)
+    assert.are.equal(4096, #r.ca_names)
+    assert.is_true(r.client.offered)
+    assert.are.equal("CN=Test Issuing CA,O=clientcert tests", r.client.offered_by)
+    local code, out = cli.exec({ "probe", "127.0.0.1:" .. s.port, "--tls", "1.2", "--timeout", "30",
+      "--cert", P("alice.pem"), "--key", P("alice.key") })
+    assert.are.equal(1, code)
+    assert.truthy(out:find("\n  ... and 1 more (--json lists the first 4096 of all 5001)\n", 1, true), out)
+    assert.truthy(out:find("\n  (5000 empty, with no attribute: not printed)\n", 1, true), out)
   end)
 end)
 
@@ -319,6 +440,20 @@ describe("clientcert probe (the command) against openssl s_server", function()
     code, out = cli.exec(args(nil, "--json"))
     assert.are.equal(1, code)
     assert.truthy(out:find('"cause":"no_certificate"', 1, true), out)
+  end)
+
+  it("a --timeout below a millisecond is a usage error: exit 2, one line", function()
+    for _, t in ipairs({ "0.0001", "0.0004" }) do
+      local code, out, err = cli.exec({ "probe", "127.0.0.1:" .. s.port, "--timeout", t })
+      assert.are.equal(2, code, err)
+      assert.are.equal("", out)
+      assert.are.equal(("clientcert: --timeout must be seconds, at least 0.001 and at most 3600, got '%s'\n")
+        :format(t), err)
+    end
+    local ok, err = pcall(clientcert.probe, { host = "127.0.0.1", port = s.port, timeout = 0.0001 })
+    assert.is_false(ok)
+    assert.truthy(err:find("clientcert.probe: timeout must be seconds, at least 0.001", 1, true), err)
+    assert.falsy(err:find("timeout_ms", 1, true), err)
   end)
 
   it("exits 2 for a connection error or a usage error", function()

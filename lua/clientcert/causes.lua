@@ -582,7 +582,8 @@ end
 -- server, as findings. Each finding names the catalogue cause the server would
 -- give (cause; nil when the finding is about no client certificate at all), a
 -- message written for the client's owner, and steps that say who must act.
--- Facts: target, issuer, count, size, accepted, key, signature, sigalgs, alert,
+-- Facts: target, issuer, count, size, accepted, key, signature, sigalgs, alert (its label:
+-- "certificate_expired (45)", "255 (unknown)"),
 -- number, title, status_line, first_line, phase.
 local CLIENT_SIDE = {
   not_requested = { cause = "no_certificate",
@@ -621,10 +622,10 @@ local CLIENT_SIDE = {
         .. "servers: ClientSignatureAlgorithms / SignatureAlgorithms)." },
     } },
   alert = {
-    message = "The server refused the client with TLS alert {alert} ({number}){phase}: {title}.",
+    message = "The server refused the client with TLS alert {alert}{phase}: {title}.",
     resolution = nil },      -- the catalogue cause's own steps
   alert_other = {
-    message = "The server ended the connection with TLS alert {alert} ({number}){phase}, which is not "
+    message = "The server ended the connection with TLS alert {alert}{phase}, which is not "
       .. "about the client certificate.",
     resolution = {
       { who = SERVER, step = "Check the server's TLS settings (protocol versions, ciphers, server name) "

@@ -10,11 +10,13 @@
 --     name in its chain (subjects and issuers of the chain given), on the
 --     server's list of acceptable CA names (an empty list: any certificate);
 --   * can the certificate's key sign with an algorithm the server accepts, and
---     is the certificate signed with one (judged from the CertificateRequest's
+--     is the certificate signed with one (judged from all of the CertificateRequest's
 --     signature_algorithms; signature_algorithms_cert is not exposed by OpenSSL);
---   * the outcome: a TLS alert (mapped to the catalogue), or the HTTP reply.
+--   * the outcome: a TLS alert (its name as the C core gives it, mapped to the
+--     catalogue here), or the HTTP reply.
 -- Every string that came from the server is escaped before it is printed
--- (clientcert.text, clientcert.cli.common.put) and bounded here.
+-- (clientcert.text, clientcert.cli.common.put) and bounded here; the report keeps
+-- the first MAX_SIGALGS signature algorithms (sigalg_count counts them all).
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
@@ -27,22 +29,8 @@ M.SCHANNEL_LIMIT = 16384
 
 local MAX_LINE = 512       -- bytes kept of a server-derived line or name
 local MAX_KEY = 64 * 1024 * 1024
-
--- TLS alert descriptions (RFC 8446 section 6, RFC 5246 section 7.2).
-local ALERTS = {
-  [0] = "close_notify", [10] = "unexpected_message", [20] = "bad_record_mac", [21] = "decryption_failed",
-  [22] = "record_overflow", [30] = "decompression_failure", [40] = "handshake_failure",
-  [41] = "no_certificate", [42] = "bad_certificate", [43] = "unsupported_certificate",
-  [44] = "certificate_revoked", [45] = "certificate_expired", [46] = "certificate_unknown",
-  [47] = "illegal_parameter", [48] = "unknown_ca", [49] = "access_denied", [50] = "decode_error",
-  [51] = "decrypt_error", [60] = "export_restriction", [70] = "protocol_version",
-  [71] = "insufficient_security", [80] = "internal_error", [86] = "inappropriate_fallback",
-  [90] = "user_canceled", [100] = "no_renegotiation", [109] = "missing_extension",
-  [110] = "unsupported_extension", [111] = "certificate_unobtainable", [112] = "unrecognized_name",
-  [113] = "bad_certificate_status_response", [114] = "bad_certificate_hash_value",
-  [115] = "unknown_psk_identity", [116] = "certificate_required", [120] = "no_application_protocol",
-}
-M.ALERTS = ALERTS
+local MAX_SIGALGS = 64     -- signature algorithms kept in the report (all are judged)
+local MAX_LISTED = 16      -- names of signature algorithms in a finding's message
 
 -- Alert -> catalogue cause, for alerts about the client's certificate.
 -- handshake_failure (40) is what TLS 1.2 servers send for a missing required
@@ -91,6 +79,13 @@ local SCHEMES = {
 function M.scheme_name(code)
   local s = SCHEMES[code]
   return s and s[1] or ("0x%04x"):format(code)
+end
+
+--- label = probe.alert_label(alert): "certificate_expired (45)", or "255 (unknown)"
+-- for a number no RFC names (alert: {number, name} of a report).
+function M.alert_label(a)
+  if a.name == "unknown" then return ("%d (unknown)"):format(a.number) end
+  return ("%s (%d)"):format(a.name, a.number)
 end
 
 local OPTS = {
@@ -163,26 +158,27 @@ local function key_text(pk)
   return pk.type
 end
 
--- Can a key (cert:info().public_key) sign with one of the schemes under protocol?
-local function key_accepted(pk, schemes, tls13)
-  for _, s in ipairs(schemes) do
-    local d = SCHEMES[s.code]
+-- Can a key (cert:info().public_key) sign with one of the schemes (codes) under
+-- protocol? true and the first such code, or false.
+local function key_accepted(pk, codes, tls13)
+  for _, code in ipairs(codes) do
+    local d = SCHEMES[code]
     if d and d[2] == pk.type and (not tls13 or d.tls13) and (not tls13 or not d[3] or d[3] == pk.curve) then
-      return true
+      return true, code
     end
   end
   return false
 end
 
--- Is the certificate signed with one of the schemes? nil when its algorithm is unknown here.
-local function signature_accepted(alg, schemes)
+-- Is the certificate signed with one of the schemes (codes)? nil when its algorithm is unknown here.
+local function signature_accepted(alg, codes)
   local known = false
   for _, d in pairs(SCHEMES) do
     for _, a in ipairs(d[4]) do if a == alg then known = true end end
   end
   if not known then return nil end
-  for _, s in ipairs(schemes) do
-    local d = SCHEMES[s.code]
+  for _, code in ipairs(codes) do
+    local d = SCHEMES[code]
     if d then for _, a in ipairs(d[4]) do if a == alg then return true end end end
   end
   return false
@@ -225,7 +221,8 @@ local function judge(opts, c, raw)
     host = opts.host, port = opts.port, servername = c.servername, path = c.path, address = raw.address,
     handshake = raw.handshake, protocol = raw.protocol, cipher = raw.cipher, error = bounded(raw.error),
     requested = (raw.requests or 0) > 0, ca_names = {}, ca_count = raw.ca_count, ca_size = raw.ca_size,
-    sigalgs = {}, findings = {}, warnings = {},
+    ca_empty = raw.ca_empty, sigalgs = {}, sigalg_count = raw.sigalgs and #raw.sigalgs,
+    sigalgs_incomplete = raw.sigalgs_incomplete or nil, findings = {}, warnings = {},
   }
   if raw.requested_after_handshake and not raw.requested_in_handshake then
     r.request_phase = "post_handshake"
@@ -239,16 +236,14 @@ local function judge(opts, c, raw)
   for i, n in ipairs(raw.ca_names or {}) do r.ca_names[i] = bounded(n) end
   r.ca_names_incomplete = raw.ca_names_incomplete or (r.ca_count or 0) > #r.ca_names or nil
   r.over_schannel_limit = r.requested and (r.ca_size or 0) > M.SCHANNEL_LIMIT or nil
-  for i, s in ipairs(raw.sigalgs or {}) do r.sigalgs[i] = { code = s.code, name = M.scheme_name(s.code) } end
+  local codes = raw.sigalgs or {}
+  for i = 1, math.min(#codes, MAX_SIGALGS) do r.sigalgs[i] = { code = codes[i], name = M.scheme_name(codes[i]) } end
   local names = {}
-  for i, s in ipairs(r.sigalgs) do names[i] = s.name end
-  if raw.alert then
-    r.alert = { number = raw.alert.number, name = ALERTS[raw.alert.number] or ("alert " .. raw.alert.number),
-                level = raw.alert.level }
-  end
-  if raw.alert_sent then
-    r.alert_sent = { number = raw.alert_sent.number, name = ALERTS[raw.alert_sent.number]
-                     or ("alert " .. raw.alert_sent.number), level = raw.alert_sent.level }
+  for i = 1, math.min(#codes, MAX_LISTED) do names[i] = r.sigalgs[i].name end
+  if #codes > MAX_LISTED then names[#names + 1] = ("and %d more"):format(#codes - MAX_LISTED) end
+  -- the alert's name is the core's (RFC 8446's identifiers); "unknown" for a number no RFC names
+  for field, a in pairs({ alert = raw.alert, alert_sent = raw.alert_sent }) do
+    r[field] = { number = a.number, name = a.name or "unknown", level = a.level }
   end
   if raw.status_line then
     r.http = { status_line = bounded(raw.status_line), first_line = bounded(raw.first_line),
@@ -280,17 +275,23 @@ local function judge(opts, c, raw)
           if n.listed then r.client.offered, r.client.offered_by = true, n.name break end
         end
       end
-      if #r.sigalgs > 0 then
-        r.client.key_accepted = key_accepted(info.public_key, r.sigalgs, r.protocol == "TLSv1.3")
-        r.client.signature_accepted = signature_accepted(info.signature_algorithm, r.sigalgs)
+      if #codes > 0 then
+        local ok, code = key_accepted(info.public_key, codes, r.protocol == "TLSv1.3")
+        r.client.key_accepted, r.client.key_scheme = ok, code and M.scheme_name(code)
+        r.client.signature_accepted = signature_accepted(info.signature_algorithm, codes)
       end
     end
     if not r.requested and r.handshake then
       add(r.findings, "not_requested")
     elseif r.client.offered == false then
-      local accepted = {}
-      for i = 1, math.min(#r.ca_names, 5) do accepted[i] = r.ca_names[i] end
-      if #r.ca_names > 5 then accepted[#accepted + 1] = ("and %d more"):format(#r.ca_names - 5) end
+      local accepted, empty = {}, r.ca_empty or 0
+      for _, n in ipairs(r.ca_names) do
+        if #accepted == 5 then break end
+        if n ~= "" then accepted[#accepted + 1] = n end
+      end
+      local more = (r.ca_count or #r.ca_names) - empty - #accepted
+      if more > 0 then accepted[#accepted + 1] = ("and %d more"):format(more) end
+      if empty > 0 then accepted[#accepted + 1] = ("%d empty names"):format(empty) end
       facts.accepted = accepted
       add(r.findings, "issuer_not_listed")
     end
@@ -304,7 +305,7 @@ local function judge(opts, c, raw)
   if r.alert and r.alert.level == "fatal" then
     local cause = ALERT_CAUSES[r.alert.name]
     if r.alert.name == "handshake_failure" and r.requested and not c.cert then cause = "no_certificate" end
-    facts.alert, facts.number = r.alert.name, r.alert.number
+    facts.alert, facts.number = M.alert_label(r.alert), r.alert.number
     facts.phase = r.handshake and " after the handshake" or ""
     if cause then
       facts.title = causes.get(cause).title
@@ -365,7 +366,7 @@ function M.probe(opts, collect, read_file, level)
   util.integer(opts.port, "probe", "port", 1, 65535, level)
   if opts.timeout == nil then opts = setmetatable({ timeout = 10 }, { __index = opts }) end
   local t = opts.timeout
-  if not (t == t and t > 0 and t <= 3600) then raise("timeout must be seconds, more than 0 and at most 3600", level) end
+  if not (t >= 0.001 and t <= 3600) then raise("timeout must be seconds, at least 0.001 and at most 3600", level) end
   if opts.tls ~= nil and opts.tls ~= "1.2" and opts.tls ~= "1.3" then
     raise("tls must be \"1.2\", \"1.3\" or nil", level)
   end

@@ -54,28 +54,60 @@ function M.openresty()
 end
 
 
+-- A server command that prints "ACCEPT 127.0.0.1:PORT" when it listens, started in
+-- a new temporary directory (its working directory) with its life bounded by
+-- `timeout 120`. Returns {port, dir, pid (of timeout), log, signal = "TERM"} for
+-- live.stop; raises (after stopping it) when it does not listen within 10 s.
+local function listener(what, cmd)
+  local ok, out = M.run("mktemp -d /tmp/clientcert-sserver.XXXXXX")
+  assert(ok, out)
+  local dir = out:gsub("%s+$", "")
+  local server = { dir = dir, log = dir .. "/out.log", signal = "TERM" }
+  -- one shell both starts it and waits (at most 10 s) for its ACCEPT line
+  M.run(("cd %s && (timeout 120 %s > out.log 2>&1 < /dev/null & "
+    .. "echo $! > pid); for i in $(seq 1 200); do grep -q '^ACCEPT' out.log && break; sleep 0.05; done")
+    :format(sh_quote(dir), cmd))
+  server.pid = (M.read(dir .. "/pid") or ""):match("%d+")
+  server.port = tonumber((M.read(server.log) or ""):match("ACCEPT 127%.0%.0%.1:(%d+)"))
+  if not server.port then
+    local log = M.read(server.log) or "(no log)"
+    M.stop(server)
+    error(what .. " did not start: " .. log)
+  end
+  return server
+end
+
 --- server = live.s_server(args): `openssl s_server -accept 127.0.0.1:0 <args>` (the
 -- kernel picks a free port; read back from its ACCEPT line) in a new temporary
 -- directory, its life bounded by `timeout 120`. args: the other s_server arguments,
 -- already quoted. Returns {port, dir, pid (of timeout), log, signal = "TERM"} for
 -- live.stop; raises (after stopping it) when it does not listen within 10 s.
 function M.s_server(args)
-  local ok, out = M.run("mktemp -d /tmp/clientcert-sserver.XXXXXX")
-  assert(ok, out)
-  local dir = out:gsub("%s+$", "")
-  local server = { dir = dir, log = dir .. "/out.log", signal = "TERM" }
-  -- one shell both starts it and waits (at most 10 s) for its ACCEPT line
-  M.run(("cd %s && (timeout 120 openssl s_server -accept 127.0.0.1:0 %s > out.log 2>&1 < /dev/null & "
-    .. "echo $! > pid); for i in $(seq 1 200); do grep -q '^ACCEPT' out.log && break; sleep 0.05; done")
-    :format(sh_quote(dir), args))
-  server.pid = (M.read(dir .. "/pid") or ""):match("%d+")
-  server.port = tonumber((M.read(server.log) or ""):match("ACCEPT 127%.0%.0%.1:(%d+)"))
-  if not server.port then
-    local log = M.read(server.log) or "(no log)"
-    M.stop(server)
-    error("openssl s_server did not start: " .. log)
+  return listener("openssl s_server", "openssl s_server -accept 127.0.0.1:0 " .. args)
+end
+
+--- server = live.tls12_server(cert_der, sigalgs, empty_names, alert[, listed_der]): the
+-- scripted TLS 1.2 server of spec/fixtures/tls12_server.lua (under luajit) on a free
+-- 127.0.0.1 port, like live.s_server; its log (server.log) says, per connection,
+-- which scheme the client signed its CertificateVerify with.
+function M.tls12_server(cert_der, sigalgs, empty_names, alert, listed_der)
+  local _, cwd = M.run("pwd")                          -- the checkout: the server runs in its own directory
+  local script = cwd:gsub("%s+$", "") .. "/spec/fixtures/tls12_server.lua"
+  return listener("spec/fixtures/tls12_server.lua", ("luajit %s %s %s %d %d %s"):format(sh_quote(script),
+    sh_quote(cert_der), sh_quote(sigalgs), empty_names, alert, listed_der and sh_quote(listed_der) or ""))
+end
+
+--- ok = live.wait_for(f[, seconds]): calls f every 50 ms until it returns a true
+-- value or seconds (default 10) have passed; returns f's last value.
+function M.wait_for(f, seconds)
+  local tries = math.floor((seconds or 10) / 0.05)
+  local v = f()
+  for _ = 1, tries do
+    if v then return v end
+    M.sleep(0.05)
+    v = f()
   end
-  return server
+  return v
 end
 
 --- server = live.nginx(http_conf, files): a plain nginx (no Lua module) whose http

@@ -5,6 +5,7 @@ local clientcert = require "clientcert"
 local text = require "clientcert.text"
 local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
+local clientcert_probe = require "clientcert.probe"
 
 local M = { name = "probe",
   summary = "Probe a live TLS server: what it asks of client certificates, and why a client is refused." }
@@ -36,6 +37,8 @@ end
 
 local function yes(v) return v and "yes" or "no" end
 
+local MAX_PRINTED = 32     -- CA names and signature algorithms printed (--json has what the report keeps)
+
 local function print_report(out, r)
   local paint = c.painter(out)
   c.put(out, "Probed %s:%d%s (address %s, server name %s)", r.host, r.port, r.path, r.address or "?",
@@ -51,12 +54,24 @@ local function print_report(out, r)
   else
     c.put(out, "Client certificate requested: yes (%s)", r.request_phase == "post_handshake"
       and "after the handshake" or "in the handshake")
-    c.put(out, "Acceptable CA names: %d, %d bytes encoded (each name's DER + 2)%s", r.ca_count or 0, r.ca_size or 0,
+    local count = r.ca_count or 0
+    c.put(out, "Acceptable CA names: %d%s, %d bytes encoded (each name's DER + 2)%s", count,
+      (r.ca_empty or 0) > 0 and (" (%d empty)"):format(r.ca_empty) or "", r.ca_size or 0,
       r.over_schannel_limit and ", OVER the 16384-byte Schannel limit" or "")
-    for _, n in ipairs(r.ca_names) do c.put(out, "  %s", n) end
-    if r.ca_names_incomplete then c.put(out, "  (more names not listed)") end
-    local names = {}
-    for i, a in ipairs(r.sigalgs) do names[i] = a.name end
+    -- the first MAX_PRINTED names with an attribute; the rest and the empty ones counted
+    local shown, empty = 0, r.ca_empty or 0
+    for _, name in ipairs(r.ca_names) do
+      if shown == MAX_PRINTED then break end
+      if name ~= "" then c.put(out, "  %s", name) shown = shown + 1 end
+    end
+    if count - empty > shown then
+      c.put(out, "  ... and %d more%s", count - empty - shown, #r.ca_names > MAX_PRINTED
+        and (" (--json lists the first %d of all %d)"):format(#r.ca_names, count) or "")
+    end
+    if empty > 0 then c.put(out, "  (%d empty, with no attribute: not printed)", empty) end
+    local names, n = {}, r.sigalg_count or #r.sigalgs
+    for i = 1, math.min(#r.sigalgs, MAX_PRINTED) do names[i] = r.sigalgs[i].name end
+    if n > #names then names[#names + 1] = ("... and %d more"):format(n - #names) end
     c.put(out, "Signature algorithms accepted: %s", #names > 0 and table.concat(names, ", ") or "(none sent)")
   end
   if r.client then
@@ -66,13 +81,16 @@ local function print_report(out, r)
       c.put(out, "  on the server's list: %s%s", yes(cl.offered),
         cl.offered_by and (" (" .. cl.offered_by .. ")") or "")
     end
-    if cl.key_accepted ~= nil then c.put(out, "  key %s accepted: %s", cl.key, yes(cl.key_accepted)) end
+    if cl.key_accepted ~= nil then
+      c.put(out, "  key %s accepted: %s%s", cl.key, yes(cl.key_accepted),
+        cl.key_scheme and (" (" .. cl.key_scheme .. ")") or "")
+    end
     if cl.signature_accepted ~= nil then
       c.put(out, "  signature %s accepted: %s", cl.signature_algorithm, yes(cl.signature_accepted))
     end
   end
   if r.alert then
-    c.put(out, "Server's answer: TLS alert %s (%d), %s%s", r.alert.name, r.alert.number, r.alert.level,
+    c.put(out, "Server's answer: TLS alert %s, %s%s", clientcert_probe.alert_label(r.alert), r.alert.level,
       r.handshake and ", after the handshake" or "")
   elseif r.http then
     c.put(out, "Server's answer: %s", r.http.status_line)
@@ -103,8 +121,8 @@ function M.run(a, out, eout)
   local host, port = target(a.target)
   if not host then c.put(eout, "clientcert: %s", port) return c.EXIT_ERROR end
   local timeout = a.timeout:match("^%d+%.?%d*$") and tonumber(a.timeout)
-  if not timeout or timeout <= 0 or timeout > 3600 then
-    c.put(eout, "clientcert: --timeout must be seconds, more than 0 and at most 3600, got '%s'", a.timeout)
+  if not timeout or timeout < 0.001 or timeout > 3600 then
+    c.put(eout, "clientcert: --timeout must be seconds, at least 0.001 and at most 3600, got '%s'", a.timeout)
     return c.EXIT_ERROR
   end
   if (a.key or #(a.chain or {}) > 0) and not a.cert then
