@@ -34,8 +34,11 @@ describe("the OpenResty gate in a real nginx", function()
     assert.are.equal(want_status, status, body)
     local first = body:match("^[^\n]*")
     if want_first then assert.are.equal(want_first, first) end
-    live.sleep(0.05)
-    local log = live.log_since(server, mark)
+    -- the worker may write its log line just after the reply: wait for it (at most 10 s)
+    local log = live.wait_for(function()
+      local text = live.log_since(server, mark)
+      return text:find("clientcert: " .. want_cause .. " ", 1, true) and text
+    end) or live.log_since(server, mark)
     assert.truthy(log:find("clientcert: " .. want_cause .. " ", 1, true),
       "no log line with cause " .. want_cause .. " in:\n" .. log)
     return body, log
@@ -121,10 +124,13 @@ describe("the OpenResty gate in a real nginx", function()
   end)
 
   it("puts the compact verdict in an nginx variable for the access log", function()
+    local access_mark = #(live.read(dir .. "/logs/access.log") or "")
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
-    live.sleep(0.05)
-    local access = live.read(dir .. "/logs/access.log") or ""
-    local last = access:match("([^\n]*)\n$") or ""
+    -- nginx writes the access log line when the request ends: wait for it (at most 10 s)
+    local last = live.wait_for(function()
+      local line = (live.read(dir .. "/logs/access.log") or ""):sub(access_mark + 1):match("([^\n]*)\n$")
+      return line
+    end) or ""
     assert.truthy(last:find('"cause\\":\\"ok\\"', 1, true) or last:find('\\"cause\\":\\"ok\\"', 1, true), last)
   end)
 
