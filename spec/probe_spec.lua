@@ -20,7 +20,7 @@ end
 -- clientcert.probe for the named client ("alice", or nil for none) against s.
 local function probe(s, who, opts)
   opts = opts or {}
-  local o = { host = "127.0.0.1", port = s.port, timeout = opts.timeout or 5, tls = opts.tls,
+  local o = { host = "127.0.0.1", port = s.port, timeout = opts.timeout or 30, tls = opts.tls,
               roots = opts.roots, servername = opts.servername, path = opts.path }
   if who then
     o.cert, o.key = P(who .. ".pem"), P(who .. ".key")
@@ -415,7 +415,7 @@ describe("clientcert probe (the command) against openssl s_server", function()
   end)
 
   local function args(who, ...)
-    local a = { "probe", "127.0.0.1:" .. s.port, "--timeout", "5" }
+    local a = { "probe", "127.0.0.1:" .. s.port, "--timeout", "30" }
     if who then
       for _, v in ipairs({ "--cert", P(who .. ".pem"), "--key", P(who .. ".key"), "--chain", P("inter.pem") }) do
         a[#a + 1] = v
@@ -478,7 +478,7 @@ describe("clientcert probe (the command) against openssl s_server", function()
   end)
 
   it("escapes and bounds every string the server sends (CA names, status line, body line)", function()
-    local a = { "probe", "127.0.0.1:" .. hostile.port, "--path", "/evil.txt", "--timeout", "5" }
+    local a = { "probe", "127.0.0.1:" .. hostile.port, "--path", "/evil.txt", "--timeout", "30" }
     local code, out, err = cli.exec(a)
     assert.are.equal(1, code, err)
     for _, o in ipairs({ out, (select(2, cli.exec(a, { env = { NO_COLOR = "" } }))) }) do
@@ -489,7 +489,7 @@ describe("clientcert probe (the command) against openssl s_server", function()
     end
     assert.truthy(out:find("\\x1b[2J", 1, true), out)
     assert.truthy(out:find("\\u202e", 1, true), out)
-    local r = assert(clientcert.probe{ host = "127.0.0.1", port = hostile.port, path = "/evil.txt", timeout = 5 })
+    local r = assert(clientcert.probe{ host = "127.0.0.1", port = hostile.port, path = "/evil.txt", timeout = 30 })
     assert.is_true(#r.http.status_line <= 600, #r.http.status_line)
     assert.are.equal(403, r.http.status)
     assert.are.equal("\27[31mResult: OK\194\155 forged", r.http.first_line)   -- raw in the report, escaped in output
