@@ -125,6 +125,15 @@ int probe_open(lua_State *L);                /* adds probe (a TLS client's view 
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */
 
+/* crlcheck.c: OpenSSL 3.0's check_crl (x509_vfy.c), mirrored for the case where
+ * only the CRL's signature is left to check (see the file's header). */
+int crlcheck_init(void);                     /* finds OpenSSL's check_crl; 0 on failure */
+/* 1 when check_crl would pass crl once its signature by *issuer (the chain
+ * element at *issuer_depth, key *key; all borrowed) verifies; 0: ask OpenSSL. */
+int crlcheck_plain(X509_STORE_CTX *ctx, X509_CRL *crl, X509 **issuer, int *issuer_depth,
+                   EVP_PKEY **key);
+int crlcheck_openssl(X509_STORE_CTX *ctx, X509_CRL *crl);  /* OpenSSL's own check_crl */
+
 /* codes.c */
 int codes_open(lua_State *L);                /* adds verify_codes, verify_code_names, verify_error_string */
 /* Pushes the X509_V_ERR_* name of a verify code, or nil if the build's headers name none. */

@@ -510,110 +510,27 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X
     return all;
 }
 
-/* OpenSSL's own check_crl (x509_vfy.c), taken from a context initialised on a
- * store without a check_crl of its own: store_check_crl hands it every case it
- * does not settle itself. A constant function address, set once in store_open. */
-static X509_STORE_CTX_check_crl_fn store_openssl_check_crl;
-
-/* Is the CRL's time window valid at the verification time, exactly as OpenSSL's
- * check_crl_time(ctx, crl, 0) decides (USE_CHECK_TIME / NO_CHECK_TIME)? */
-static int store_crl_time_ok(X509_STORE_CTX *ctx, const X509_CRL *crl)
-{
-    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);    /* borrowed */
-    unsigned long flags = X509_VERIFY_PARAM_get_flags(param);
-    time_t t, *pt = NULL;
-    const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);       /* borrowed */
-    if ((flags & X509_V_FLAG_USE_CHECK_TIME) != 0) {
-        t = X509_VERIFY_PARAM_get_time(param);
-        pt = &t;
-    } else if ((flags & X509_V_FLAG_NO_CHECK_TIME) != 0) {
-        return 1;
-    }
-    if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), pt) >= 0)   /* 0: bad field, 1: not yet */
-        return 0;
-    return next == NULL || X509_cmp_time(next, pt) > 0;           /* 0: bad field, -1: expired */
-}
-
-/* Does every CRL distribution point of x have neither reasons nor cRLIssuer (or
- * has x none)? Then a CRL without an issuing distribution point, named like x's
- * issuer, covers all of x's reasons (OpenSSL's crl_crldp_check: scope). */
-static int store_crldp_plain(X509 *x)
-{
-    STACK_OF(DIST_POINT) *dps;                                     /* owns */
-    int i, crit = -1, plain = 1;
-    if (X509_get_ext_by_NID(x, NID_crl_distribution_points, -1) < 0)
-        return 1;
-    dps = (STACK_OF(DIST_POINT) *)X509_get_ext_d2i(x, NID_crl_distribution_points, &crit, NULL);
-    if (dps == NULL)
-        return 0;
-    for (i = 0; i < sk_DIST_POINT_num(dps); i++) {
-        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-        if (dp->reasons != NULL || dp->CRLissuer != NULL)
-            plain = 0;
-    }
-    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
-    return plain;
-}
-
 /* check_crl (X509_STORE_set_check_crl): the CRL OpenSSL's get_crl chose for the
- * chain element at error_depth. When everything OpenSSL's check_crl looks at is
- * known to pass -- the CRL has no issuing distribution point and is no delta
- * CRL; its issuer is the certificate's issuer, which is the next chain element
- * (the element itself at the top), with a matching authority key identifier;
- * the certificate's distribution points are plain; the issuer may sign CRLs;
- * the CRL is in date at the verification time; the issuer's key is there and
- * Suite B allows it -- the only costly step, the signature, is answered by
- * store_crl_verified (verified once per CRL and issuer key). Then OpenSSL's own
- * check_crl would also return 1 without reporting anything, which is what this
- * returns. Every other case (a CRL out of date, a signature that fails, indirect
- * or delta CRLs, extended CRL support, anything unsure) goes to OpenSSL's own
- * check_crl, so errors, their codes and their order are OpenSSL's. Dates are
- * compared at every verification; nothing about time is remembered. */
+ * chain element at error_depth. crlcheck.c tells when only the signature is left
+ * to check (then OpenSSL's own check_crl would also return 1 without reporting
+ * anything once it verifies), and store_crl_verified answers it (verified once
+ * per CRL and issuer key). Every other case goes to OpenSSL's own check_crl. */
 static int store_check_crl(X509_STORE_CTX *ctx, X509_CRL *crl)
 {
     store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
-    unsigned long flags = X509_VERIFY_PARAM_get_flags(X509_STORE_CTX_get0_param(ctx));
-    int depth = X509_STORE_CTX_get_error_depth(ctx), n, cidx, crit = -1, ok = 0;
-    X509 *x, *issuer;                                              /* borrowed */
+    X509 *issuer;                                                  /* borrowed */
     EVP_PKEY *key;                                                 /* borrowed */
-    AUTHORITY_KEYID *akid = NULL;                                  /* owns */
+    int cidx, ok;
 
-    if (s == NULL || s->box == NULL || chain == NULL || crl == NULL
-        || (flags & (X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)) != 0)
-        goto openssl;
-    n = sk_X509_num(chain);
-    if (depth < 0 || depth >= n)
-        goto openssl;
-    x = sk_X509_value(chain, depth);
-    cidx = depth < n - 1 ? depth + 1 : depth;                      /* as crl_akid_check */
-    issuer = sk_X509_value(chain, cidx);
-    if (x != X509_STORE_CTX_get_current_cert(ctx)
-        || X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1) >= 0
-        || X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0
-        || X509_NAME_cmp(X509_get_issuer_name(x), X509_CRL_get_issuer(crl)) != 0
-        || !store_crldp_plain(x))
-        goto openssl;
-    akid = (AUTHORITY_KEYID *)X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, NULL);
-    if ((akid == NULL && crit != -1) || X509_check_akid(issuer, akid) != X509_V_OK)
-        goto openssl;
-    if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) != 0
-        && (X509_get_key_usage(issuer) & KU_CRL_SIGN) == 0)
-        goto openssl;
-    if (!store_crl_time_ok(ctx, crl) || (key = X509_get0_pubkey(issuer)) == NULL
-        || X509_CRL_check_suiteb(crl, key, flags) != X509_V_OK)
-        goto openssl;
-    if (!store_crl_verified(s->box, store_owns_issuer(ctx, s, issuer, cidx), crl, issuer, key))
-        goto openssl;
-    ok = 1;
-openssl:
-    AUTHORITY_KEYID_free(akid);
+    if (s == NULL || s->box == NULL)
+        return crlcheck_openssl(ctx, crl);
+    ok = crlcheck_plain(ctx, crl, &issuer, &cidx, &key)
+         && store_crl_verified(s->box, store_owns_issuer(ctx, s, issuer, cidx), crl, issuer, key);
     ERR_clear_error();
     if (ok)
         return 1;
-    if (s != NULL && s->box != NULL)
-        s->box->crl_openssl_checks++;
-    return store_openssl_check_crl(ctx, crl);
+    s->box->crl_openssl_checks++;
+    return crlcheck_openssl(ctx, crl);
 }
 
 /* Verify callback: records each problem and lets verification go on, so the
@@ -1175,17 +1092,8 @@ static int store_facts(lua_State *L)
  * which those Lua methods call) and _store_facts in the module table at -1. */
 int store_open(lua_State *L)
 {
-    if (store_openssl_check_crl == NULL) {     /* OpenSSL's default, from a plain store */
-        X509_STORE *plain = X509_STORE_new();  /* owns, freed below */
-        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        if (plain != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, plain, NULL, NULL))
-            store_openssl_check_crl = X509_STORE_CTX_get_check_crl(ctx);
-        X509_STORE_CTX_free(ctx);
-        X509_STORE_free(plain);
-        ERR_clear_error();
-        if (store_openssl_check_crl == NULL)
-            return luaL_error(L, "clientcert.core: cannot set up CRL checking");
-    }
+    if (!crlcheck_init())                      /* OpenSSL's default check_crl */
+        return luaL_error(L, "clientcert.core: cannot set up CRL checking");
     cc_new_class(L, CC_STORE_MT, store_meta, store_methods);
     luaL_newmetatable(L, STORE_SCRATCH_MT);   /* M, mt */
     lua_pushcfunction(L, store_scratch_free);
