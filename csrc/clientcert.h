@@ -18,7 +18,8 @@
 /* Limits on hostile input (documented in README "Limits"). */
 #define CC_MAX_INPUT      (64L * 1024 * 1024) /* bytes of PEM/DER accepted by one parse call */
 #define CC_MAX_BUNDLE     100000              /* certificates in one parse_all */
-#define CC_MAX_TIME       253402300799LL      /* 9999-12-31T23:59:59Z, the last time clientcert takes */
+#define CC_MAX_TIME       253402300799LL      /* 9999-12-31T23:59:59Z, the last time clientcert takes
+                                               * (Lua: core.MAX_TIME, the one definition) */
 #define CC_MIN_DATE       (-62167219200LL)    /* 0000-01-01T00:00:00Z, the first date it can print */
 
 typedef struct { X509 *x; } cc_cert_box;         /* owns one X509 reference */
@@ -115,7 +116,13 @@ X509_CRL *crl_check(lua_State *L, int idx);  /* raises unless a live clientcert.
 const char *crl_reason_name(int code);
 
 /* sysio.c */
-int sysio_open(lua_State *L);                /* adds read_file, time_format, time_parse */
+int sysio_open(lua_State *L);                /* adds read_file, isatty */
+
+/* dir.c */
+int dir_open(lua_State *L);                  /* adds list_dir */
+
+/* calendar.c */
+int calendar_open(lua_State *L);             /* adds time_format, time_parse, MAX_TIME */
 /* Days since 1970-01-01 of a proleptic Gregorian date (the one calendar). */
 long long cc_days_from_civil(long long y, int m, int d);
 

@@ -38,6 +38,8 @@ int luaopen_clientcert_core(lua_State *L)
     store_open(L);
     codes_open(L);
     sysio_open(L);
+    dir_open(L);
+    calendar_open(L);
     probe_open(L);
     lua_pushcfunction(L, core_error_pending);          /* M, fn */
     lua_setfield(L, -2, "_openssl_error_pending");     /* M */

@@ -15,7 +15,6 @@
 #define STORE_MAX_PROBLEMS 256   /* recorded problems per verification */
 #define STORE_MAX_IGNORED 32     /* recorded ignored (forged) CRLs per verification */
 #define STORE_MAX_SIGS 4096      /* remembered CRL signature checks per store */
-#define STORE_MAX_TIME 253402300799LL /* 9999-12-31T23:59:59Z, as util.MAX_TIME */
 /* max_depth above this is clamped: OpenSSL computes depth + 1 and more in int */
 #define STORE_DEPTH_CLAMP (INT_MAX / 2)
 
@@ -592,15 +591,20 @@ static int store_rawfield(lua_State *L, int idx, const char *k)
     return lua_type(L, -1);
 }
 
-/* Raises "clientcert.store.verify: <name> must be an integer <range>, got <v>"
- * for the value at -1, in util.integer's words (%.17g for a number). */
-static void store_int_error(lua_State *L, const char *name, const char *range)
+/* Raises "clientcert.store.verify: <name> must be an integer between <min> and
+ * <max>, got <v>" (or "<min> or more" when max is LLONG_MAX) for the value at
+ * -1, in util.integer's words (%.17g for a number). */
+static void store_int_error(lua_State *L, const char *name, long long min, long long max)
 {
-    char got[64];
+    char got[64], range[64];
     if (lua_type(L, -1) == LUA_TNUMBER)
         snprintf(got, sizeof(got), "%.17g", (double)lua_tonumber(L, -1));
     else
         snprintf(got, sizeof(got), "%s", luaL_typename(L, -1));
+    if (max == LLONG_MAX)
+        snprintf(range, sizeof(range), "%lld or more", min);
+    else
+        snprintf(range, sizeof(range), "between %lld and %lld", min, max);
     luaL_error(L, "clientcert.store.verify: %s must be an integer %s, got %s", name, range, got);
 }
 
@@ -608,18 +612,18 @@ static void store_int_error(lua_State *L, const char *name, const char *range)
  * With max = LLONG_MAX (no upper bound), a whole float past lua_Integer's range
  * (2^63, 1e300) is an integer too, read as LLONG_MAX. */
 static void store_opt_int(lua_State *L, int idx, const char *k, long long min, long long max,
-                          const char *range, long long *v)
+                          long long *v)
 {
     lua_Integer n = 0;
     if (store_rawfield(L, idx, k) != LUA_TNIL) {
         if (!cc_tointeger(L, -1, &n)) {
             lua_Number d = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
             if (max != LLONG_MAX || !(d >= 9223372036854775807.0 && d <= DBL_MAX))
-                store_int_error(L, k, range);
+                store_int_error(L, k, min, max);
             n = (lua_Integer)LLONG_MAX;
         }
         if ((long long)n < min || (long long)n > max)
-            store_int_error(L, k, range);
+            store_int_error(L, k, min, max);
         *v = (long long)n;
     }
     lua_pop(L, 1);
@@ -669,9 +673,9 @@ static void store_read_opts(lua_State *L, int idx, int ncrl, store_scratch *s)
     crl = store_opt_enum(L, idx, "crl", crls, ncrl > 0 ? 2 : 0, "\"none\", \"leaf\" or \"chain\"");
     o->ignore_missing_crl = store_opt_enum(L, idx, "crl_missing", missing, 0,
                                            "\"reject\" or \"allow\"") == 1;
-    store_opt_int(L, idx, "max_depth", 0, LLONG_MAX, "0 or more", &depth);
-    store_opt_int(L, idx, "auth_level", 0, 5, "between 0 and 5", &level);
-    store_opt_int(L, idx, "time", 0, STORE_MAX_TIME, "between 0 and 253402300799", &when);
+    store_opt_int(L, idx, "max_depth", 0, LLONG_MAX, &depth);
+    store_opt_int(L, idx, "auth_level", 0, 5, &level);
+    store_opt_int(L, idx, "time", 0, CC_MAX_TIME, &when);
     o->purpose = purpose == 0 ? X509_PURPOSE_SSL_CLIENT : purpose == 1 ? X509_PURPOSE_SSL_SERVER : 0;
     if (crl == 1)
         o->flags |= X509_V_FLAG_CRL_CHECK;

@@ -4,11 +4,13 @@
 -- Each checker returns the normalised value, or raises
 -- "clientcert.<where>: <what>" at the given level (as error() counts levels,
 -- from the checker's caller: 2 = the function that called the checker).
+local core = require("clientcert.core")
+
 local M = {}
 
 -- The latest time clientcert accepts: 9999-12-31T23:59:59Z (the last second an
--- X.509 GeneralizedTime can express).
-M.MAX_TIME = 253402300799
+-- X.509 GeneralizedTime can express), defined once in C (CC_MAX_TIME).
+M.MAX_TIME = core.MAX_TIME
 
 local function raise(where, what, level)
   error(("clientcert.%s: %s"):format(where, what), (level or 2) + 1)
