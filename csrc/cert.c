@@ -623,6 +623,7 @@ static int cert_info(lua_State *L)
     lua_setfield(L, -2, "public_key");
     lua_pushinteger(L, X509_get_version(x) + 1);
     lua_setfield(L, -2, "version");
+    rev_push_cert_urls(L, x);                           /* info (+ the URL lists) */
     if ((flags & EXFLAG_CRITICAL) != 0) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "extensions_unsupported_critical");

@@ -141,6 +141,12 @@ int crlcheck_plain(X509_STORE_CTX *ctx, X509_CRL *crl, X509 **issuer, int *issue
                    EVP_PKEY **key);
 int crlcheck_openssl(X509_STORE_CTX *ctx, X509_CRL *crl);  /* OpenSSL's own check_crl */
 
+/* revocation.c */
+int rev_open(lua_State *L);                 /* adds ocsp_request, ocsp_check, cert_urls */
+/* Sets ocsp_urls, ca_issuers_urls, crl_urls (lists of URL strings, bytes outside
+ * printable ASCII percent-encoded) on the table at -1. */
+void rev_push_cert_urls(lua_State *L, X509 *x);
+
 /* codes.c */
 int codes_open(lua_State *L);                /* adds verify_codes, verify_code_names, verify_error_string */
 /* Pushes the X509_V_ERR_* name of a verify code, or nil if the build's headers name none. */
