@@ -219,7 +219,8 @@ static int rev_set_time(lua_State *L, const ASN1_GENERALIZEDTIME *t, const char 
  * returns 1 (the result). */
 static int rev_problem(lua_State *L, rev_scratch *s, const char *code, const char *detail)
 {
-    rev_scratch_free(s);
+    if (s != NULL)
+        rev_scratch_free(s);
     ERR_clear_error();
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "ok");
@@ -375,6 +376,113 @@ static int rev_ocsp_check(lua_State *L)
     return 1;
 }
 
+/* Why a CRL issued by issuer does not speak for cert (RFC 5280 5.2.5, 6.3.3),
+ * or NULL when it is a complete CRL covering cert and every reason. */
+static const char *rev_crl_scope_problem(X509_CRL *crl, X509 *cert)
+{
+    int crit = 0;
+    ISSUING_DIST_POINT *idp;
+    const char *why = NULL;
+    void *delta = X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, NULL);
+
+    if (delta != NULL) {
+        ASN1_INTEGER_free(delta);
+        return "it is a delta CRL";
+    }
+    if (crit == -2)
+        return "its deltaCRLIndicator appears twice";
+    idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
+    if (idp == NULL)
+        return crit == -1 ? NULL : "its issuingDistributionPoint cannot be read";
+    if (idp->indirectCRL > 0)
+        why = "it is an indirect CRL";
+    else if (idp->onlysomereasons != NULL)
+        why = "it covers only some revocation reasons";
+    else if (idp->onlyattr > 0)
+        why = "it covers attribute certificates only";
+    else if (idp->onlyuser > 0 && (X509_get_extension_flags(cert) & EXFLAG_CA) != 0)
+        why = "it covers end-entity certificates only";
+    else if (idp->onlyCA > 0 && (X509_get_extension_flags(cert) & EXFLAG_CA) == 0)
+        why = "it covers CA certificates only";
+    ISSUING_DIST_POINT_free(idp);
+    return why;
+}
+
+/* crl_status(crl, cert, issuer, {time = T [, skew = S]}) -> result table for a
+ * CRL fetched from cert's distribution point, never an error for bad data:
+ *   {ok = true, status = "good"|"revoked", this_update, next_update?, revoked_at?, reason?}
+ *   {ok = false, problem = "wrong_issuer"|"bad_signature"|"scope"|"not_yet_valid"|"stale"
+ *    |"malformed", detail}
+ * issuer must be cert's issuer as verified against the store. signature_verified
+ * = true (internal, for lua/clientcert/revocation.lua's memo of this very CRL
+ * object and issuer key) skips the signature check. */
+static int rev_crl_status(lua_State *L)
+{
+    X509_CRL *crl = crl_check(L, 1);
+    X509 *cert = cert_check(L, 2), *issuer = cert_check(L, 3);
+    EVP_PKEY *ikey = X509_get0_pubkey(issuer);               /* borrowed */
+    X509_REVOKED *rev = NULL;                                /* borrowed from crl */
+    lua_Integer when = 0, skew = REV_DEFAULT_SKEW;
+    long long tu, nu;
+    const char *why;
+    int crit = 0, sig_known;
+    ASN1_ENUMERATED *code;
+
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_getfield(L, 4, "time");
+    luaL_argcheck(L, cc_tointeger(L, -1, &when) && when >= 0 && when <= CC_MAX_TIME, 4,
+                  "time: integer Unix seconds between 0 and 253402300799 expected");
+    lua_getfield(L, 4, "skew");
+    luaL_argcheck(L, lua_isnil(L, -1) || (cc_tointeger(L, -1, &skew) && skew >= 0 && skew <= 86400),
+                  4, "skew: integer seconds between 0 and 86400 expected");
+    lua_getfield(L, 4, "signature_verified");                /* internal: the caller's memo */
+    sig_known = lua_toboolean(L, -1);
+    lua_settop(L, 4);
+    ERR_clear_error();
+    lua_newtable(L);                                         /* result */
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0
+        || X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) != 0)
+        return rev_problem(L, NULL, "wrong_issuer", "the CRL is not issued by the certificate's issuer");
+    if (!sig_known && (ikey == NULL || X509_CRL_verify(crl, ikey) != 1))
+        return rev_problem(L, NULL, "bad_signature", "the CRL's signature is not the issuer's");
+    if ((why = rev_crl_scope_problem(crl, cert)) != NULL)
+        return rev_problem(L, NULL, "scope", why);
+    if (cc_asn1_time_to_unix(X509_CRL_get0_lastUpdate(crl), &tu) != 0)
+        return rev_problem(L, NULL, "malformed", "the CRL's thisUpdate cannot be read");
+    lua_pushinteger(L, (lua_Integer)tu);
+    lua_setfield(L, -2, "this_update");
+    if (X509_CRL_get0_nextUpdate(crl) != NULL) {
+        if (cc_asn1_time_to_unix(X509_CRL_get0_nextUpdate(crl), &nu) != 0)
+            return rev_problem(L, NULL, "malformed", "the CRL's nextUpdate cannot be read");
+        lua_pushinteger(L, (lua_Integer)nu);
+        lua_setfield(L, -2, "next_update");
+        if (nu < (long long)when - skew)
+            return rev_problem(L, NULL, "stale", "the CRL's nextUpdate has passed");
+    }
+    if (tu > (long long)when + skew)
+        return rev_problem(L, NULL, "not_yet_valid", "the CRL's thisUpdate is in the future");
+    if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1 && rev != NULL) {
+        long long at;
+        lua_pushliteral(L, "revoked");
+        lua_setfield(L, -2, "status");
+        if (cc_asn1_time_to_unix(X509_REVOKED_get0_revocationDate(rev), &at) == 0) {
+            lua_pushinteger(L, (lua_Integer)at);
+            lua_setfield(L, -2, "revoked_at");
+        }
+        code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL); /* owns */
+        lua_pushstring(L, crl_reason_name(code != NULL ? (int)ASN1_ENUMERATED_get(code) : -1));
+        ASN1_ENUMERATED_free(code);
+        lua_setfield(L, -2, "reason");
+    } else {
+        lua_pushliteral(L, "good");
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ok");
+    ERR_clear_error();
+    return 1;
+}
+
 /* cert_urls(cert) -> {ocsp_urls = {...}, ca_issuers_urls = {...}, crl_urls = {...}} */
 static int rev_cert_urls(lua_State *L)
 {
@@ -394,6 +502,8 @@ int rev_open(lua_State *L)
     lua_setfield(L, -2, "ocsp_request");
     lua_pushcfunction(L, rev_ocsp_check);
     lua_setfield(L, -2, "ocsp_check");
+    lua_pushcfunction(L, rev_crl_status);
+    lua_setfield(L, -2, "crl_status");
     lua_pushcfunction(L, rev_cert_urls);
     lua_setfield(L, -2, "cert_urls");
     return 0;
