@@ -470,8 +470,9 @@ static int rev_crl_status(lua_State *L)
             lua_setfield(L, -2, "revoked_at");
         }
         code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL); /* owns */
-        lua_pushstring(L, crl_reason_name(code != NULL ? (int)ASN1_ENUMERATED_get(code) : -1));
+        why = crl_reason_name(code != NULL ? (int)ASN1_ENUMERATED_get(code) : -1); /* static */
         ASN1_ENUMERATED_free(code);
+        lua_pushstring(L, why);
         lua_setfield(L, -2, "reason");
     } else {
         lua_pushliteral(L, "good");
