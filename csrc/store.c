@@ -336,7 +336,7 @@ static int store_crls(lua_State *L)
 typedef struct {
     int purpose;                 /* X509_PURPOSE_*, 0 = any */
     unsigned long flags;
-    int depth, level, check_time, ignore_missing_crl;
+    int depth, level, check_time, ignore_missing_crl, certs;
     int bad_policy;              /* an OID in opts.policies did not parse */
     long long when;
 } store_opts;
@@ -687,6 +687,7 @@ static void store_read_opts(lua_State *L, int idx, int ncrl, store_scratch *s)
     if (store_opt_bool(L, idx, "partial_chain", 0))
         o->flags |= X509_V_FLAG_PARTIAL_CHAIN;
     o->check_time = store_opt_bool(L, idx, "check_time", 1);
+    o->certs = store_opt_bool(L, idx, "certs", 0);
     if (!o->check_time)
         o->flags |= X509_V_FLAG_NO_CHECK_TIME;
 
@@ -933,6 +934,19 @@ static void store_push_result(lua_State *L, const store_scratch *s, X509_STORE_C
         lua_rawseti(L, -2, i + 1);                            /* known, r, chain */
     }
     lua_setfield(L, -2, "chain");                             /* known, r */
+    if (s->o.certs) {                                         /* the path's objects */
+        lua_createtable(L, n, 0);                             /* known, r, certs */
+        for (i = 0; i < n; i++) {
+            X509 *x = sk_X509_value(chain, i);                /* borrowed from ctx */
+            cc_cert_box *box = cert_newbox(L);                /* box first: a raise leaks nothing */
+            if (X509_up_ref(x))
+                box->x = x;                                   /* owns one reference */
+            else
+                luaL_error(L, "clientcert.store.verify: cannot reference certificate");
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "certs");                         /* known, r */
+    }
     lua_remove(L, -2);                                        /* r */
 }
 

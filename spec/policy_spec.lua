@@ -33,7 +33,8 @@ describe("policy:check", function()
       if not accepted then
         assert.is_true(#v.resolution >= 1)
         for _, step in ipairs(v.resolution) do
-          assert.is_truthy(step.who == "server operator" or step.who == "client owner")
+          assert.is_truthy(step.who == "server operator" or step.who == "client owner"
+            or step.who == "certificate authority")
           assert.is_string(step.step)
         end
       end

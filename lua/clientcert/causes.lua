@@ -36,7 +36,7 @@ local textlib = require "clientcert.text"
 
 local M = {}
 
-local SERVER, CLIENT = "server operator", "client owner"
+local SERVER, CLIENT, CA = "server operator", "client owner", "certificate authority"
 
 -- Where a verdict is read, and so what fixes it there (causes.resolution's
 -- deployment): "server" (any TLS server; the default: nginx, Apache, IIS and
@@ -262,6 +262,14 @@ local CATALOGUE = {
         cli = "If revocation need not be checked for this CA, check without --crl, or set "
         .. "verify.crl_missing = \"allow\" or verify.crl = \"leaf\" / \"none\" in the --policy file.",
         iis = false },
+      { who = SERVER, step = "When the error names a URL (OCSP responder or CRL distribution point), check that "
+        .. "this server reaches it (firewall, outbound HTTP proxy, nginx's resolver for host names), or accept "
+        .. "clients when no source answers knowingly: revocation = {unavailable = \"accept\"} (soft-fail).",
+        cli = "When the error names a URL (OCSP responder or CRL distribution point), check that this machine "
+        .. "reaches it (firewall, outbound HTTP proxy), or accept when no source answers knowingly: --soft-fail." },
+      { who = CA, step = "Publish a fresh CRL before the current one's nextUpdate, and keep the OCSP responder "
+        .. "answering for every certificate issued, signed by the CA or by a responder certificate it issued "
+        .. "with id-kp-OCSPSigning." },
     } },
   -- never the primary cause when another problem exists: named in also and in audits
   { id = "crl_bad_signature", status = 403, substatus = "403.16", title = "A CRL with a bad signature was ignored",

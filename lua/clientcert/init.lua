@@ -203,7 +203,7 @@ end
 local VERIFY_OPTS = {
   chain = true, time = true, purpose = "string", crl = "string",
   crl_missing = "string", max_depth = true, partial_chain = "boolean",
-  check_time = "boolean", flags = true, policies = true, auth_level = true,
+  check_time = "boolean", certs = "boolean", flags = true, policies = true, auth_level = true,
 }
 
 -- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.

@@ -15,6 +15,7 @@ local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
 local lru = require "clientcert.lru"
+local revocation = require "clientcert.revocation"
 
 local M = {}
 
@@ -30,6 +31,7 @@ local STATE_KEY = {}
 local IS_POLICY = setmetatable({}, { __mode = "k" }) -- policy -> true
 local methods = {}
 local cache_new, parse_cached, chain_certs, cache_key, cache_window -- below, with the verdict cache
+local revocation_env, effective_crl_mode -- below, before decide
 -- The verdict last served from a verdict cache entry, that entry, and the client
 -- and chain tables the verdict was served with (for M.json_parts; one slot: the
 -- gate asks right after the check)
@@ -43,7 +45,7 @@ end
 
 local MODES = { require = true, optional = true, off = true }
 local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true,
-                      cache = true, intermediate_in_roots = true }
+                      cache = true, intermediate_in_roots = true, revocation = true }
 local IN_ROOTS = { warn = true, reject = true }
 local DEPLOYMENTS = {} -- the deployments causes.resolution words steps for
 for _, d in ipairs(causes.DEPLOYMENTS) do DEPLOYMENTS[d] = true end
@@ -271,10 +273,18 @@ local function build(opts)
   local in_roots = opts.intermediate_in_roots
   if in_roots == nil then in_roots = "warn" end
   if not IN_ROOTS[in_roots] then return nil, "intermediate_in_roots must be \"warn\" or \"reject\"" end
+  local rev
+  if opts.revocation ~= nil then
+    local rok, r = pcall(revocation.options, opts.revocation, "policy")
+    if not rok then return nil, (tostring(r):gsub("^.-clientcert%.policy: ", "")) end
+    rev = r
+    rev.cache = revocation.memory_cache(cache and cache.size or 10000)
+  end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
   if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
   return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
-                     verify = verify, name = opts.name, cache = cache, intermediate_in_roots = in_roots }
+                     verify = verify, name = opts.name, cache = cache, intermediate_in_roots = in_roots,
+                     revocation = rev }
 end
 
 --- policy = policy.new(opts): see the module header. A wrong option is a
@@ -776,8 +786,25 @@ local function root_not_self_signed(store)
   return nil
 end
 
+-- The services revocation fetching uses for one check: the policy's own fetch,
+-- else the caller's (the gate: cosockets and its shared dict), else the default
+-- (cosockets where nginx allows them, else LuaSocket); the policy's cache unless
+-- the caller brings one.
+function revocation_env(self, req)
+  local env = type(req._revocation) == "table" and req._revocation or {}
+  return { fetch = self.revocation.fetch or env.fetch or revocation.default_fetch(),
+           cache = env.cache or self.revocation.cache, sleep = env.sleep }
+end
+
+-- The verification's CRL mode: the verify option, else "chain" when the store holds CRLs.
+function effective_crl_mode(self)
+  if self.verify.crl then return self.verify.crl end
+  return next(revocation.crl_issuers(self.trust)) and "chain" or "none"
+end
+
 -- decide(self = the policy's state, req, base, when): the verdict of check.
 function M.decide(self, req, base, when)
+  local revocation_certs -- the verified path's objects, when revocation needs them
   local cert = req.cert
   if cert == nil or cert == "" or cert == false then
     local v = verdict("no_certificate", self.mode == "optional", {}, base)
@@ -822,11 +849,16 @@ function M.decide(self, req, base, when)
     info, ierr = cert:info()
     if not info then return reject_invalid(base, nil, ierr) end
     base.client = info
-    local vopts = { chain = chain, time = when }
+    local vopts = { chain = chain, time = when, certs = self.revocation and true or nil }
     for k, val in pairs(self.verify) do vopts[k] = val end
     local verr
     result, verr = self.trust:verify(cert, vopts)
     if not result then return reject_invalid(base, info, verr) end
+    if self.revocation and self.revocation.issuers and not result.ok then
+      -- AIA chasing: a missing intermediate fetched from an allowed caIssuers URL
+      result = revocation.chase(self.revocation, revocation_env(self, req), self.trust, cert, vopts, result)
+    end
+    revocation_certs, result.certs = result.certs, nil -- objects never enter the verdict cache
     if cache then
       cache.misses = cache.misses + 1
       local lo, hi = cache_window(cache, result, self.trust, self.verify.crl)
@@ -873,6 +905,9 @@ function M.decide(self, req, base, when)
     -- a certificate of the store: named as the store holds it, not by its place in this path
     if id == "intermediate_in_roots" and el then facts.element = "the intermediate CA " .. tostring(el.subject) end
     local v = verdict(id, false, facts, base)
+    if id == "revoked" then -- said by a CRL file of the store
+      v.revocation = { source = "file", status = "revoked", revoked_at = p.revoked_at, reason = p.reason }
+    end
     for i = 2, #ids do v.also[#v.also + 1] = ids[i] end
     v.also = causes.order(v.also) -- crl_bad_signature and intermediate_in_roots at their ranks
     return v
@@ -899,7 +934,32 @@ function M.decide(self, req, base, when)
     base.also = causes.order(base.also)
   end
 
-  -- a valid chain: allow list, then the rule
+  -- a valid chain: its revocation (fetched), then the allow list, then the rule
+  local soft
+  if self.revocation then
+    local out = revocation.judge(self.revocation, revocation_env(self, req), self.trust, {
+      chain = result.chain, certs = revocation_certs }, effective_crl_mode(self), function()
+        local vopts = { chain = chain, time = when, certs = true }
+        for k, val in pairs(self.verify) do vopts[k] = val end
+        local r = self.trust:verify(cert, vopts)
+        return r and r.ok and r.certs or nil
+      end, when)
+    if out.status == "revoked" then
+      local a = out.answer
+      local v = verdict("revoked", false, facts_for(info, result.chain[out.depth + 1], {
+        time = when, revoked_at = a.revoked_at, reason = a.reason or "unspecified" }), base)
+      v.revocation = revocation.report(a)
+      return v
+    elseif out.status == "unknown" then
+      if self.revocation.unavailable == "reject" then
+        local v = verdict("revocation_unknown", false, facts_for(info, result.chain[out.depth + 1], {
+          time = when, error = revocation.why(out.answer) }), base)
+        v.revocation = revocation.report(out.answer)
+        return v
+      end
+      soft = out
+    end
+  end
   if #self.allow > 0 then
     local admitted, why = false, nil
     for _, m in ipairs(self.allow) do
@@ -922,6 +982,11 @@ function M.decide(self, req, base, when)
     if hit then hit.ok_message = message end
   end
   local v = verdict("ok", true, nil, base, message)
+  if soft then -- soft-fail: accepted, the unknown revocation named in also and in the log
+    v.also[#v.also + 1] = "revocation_unknown"
+    v.also = causes.order(v.also)
+    v.revocation = revocation.report(soft.answer)
+  end
   if self.rule then
     -- the rule sees copies: nothing it changes reaches this verdict or a later check
     local rinfo, rv
