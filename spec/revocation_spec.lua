@@ -8,6 +8,7 @@ local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local revocation = require "clientcert.revocation"
 local live = require "spec.helpers.live"
+local cli = require "spec.helpers.cli"
 
 local q = live.q
 
@@ -328,6 +329,63 @@ describe("clientcert.revocation", function()
       local ok, err = pcall(clientcert.policy, { trust = store, revocation = { scope = "root" } })
       assert.is_false(ok)
       assert.matches("clientcert.policy: revocation.scope", err, 1, true)
+    end)
+  end)
+  describe("the command", function()
+    local function p(name) return pki .. "/" .. name .. ".pem" end
+
+    it("check --revocation rejects a client revoked at the responder, naming the source", function()
+      local code, out = cli.run("check", p("leaf-ocsponly"), "--roots", p("root"), "--intermediates", p("inter"),
+        "--revocation", "ocsp,crl", "--time", tostring(now()))
+      assert.equals(1, code)
+      assert.matches("Cause: revoked", out, 1, true)
+      assert.matches(("Revocation: ocsp http://127.0.0.1:%d/"):format(ports.ocsp), out, 1, true)
+      code = cli.run("check", p("leaf-ocsponly"), "--roots", p("root"), "--intermediates", p("inter"),
+        "--revocation", "crl", "--time", tostring(now()))
+      assert.equals(0, code)
+    end)
+
+    it("check --soft-fail accepts with revocation_unknown in Also; --fetch-issuers needs --allow-url", function()
+      local code, out = cli.run("check", p("leaf-dead"), "--roots", p("root"), "--intermediates", p("inter"),
+        "--revocation", "ocsp", "--soft-fail", "--timeout", "1", "--time", tostring(now()))
+      assert.equals(0, code)
+      assert.matches("Also: revocation_unknown", out, 1, true)
+      local c2, _, err = cli.run("check", p("leaf-good"), "--roots", p("root"), "--revocation", "crl",
+        "--fetch-issuers")
+      assert.equals(2, c2)
+      assert.matches("needs urls", err, 1, true)
+      local c3, out3 = cli.run("check", p("leaf-good"), "--roots", p("root"), "--revocation", "crl", "--fetch-issuers",
+        "--allow-url", ("http://127.0.0.1:%d/"):format(ports.http), "--time", tostring(now()))
+      assert.equals(0, c3, out3)
+      local c4, _, err4 = cli.run("check", p("leaf-good"), "--roots", p("root"), "--soft-fail")
+      assert.equals(2, c4)
+      assert.matches("go with --revocation", err4, 1, true)
+    end)
+
+    it("revocation prints what each URL answers, judged", function()
+      local code, out = cli.run("revocation", p("leaf-revoked"), "--issuer", p("inter"), "--roots", p("root"))
+      assert.equals(1, code)
+      assert.matches("revoked, on ", out, 1, true)
+      assert.matches("signed by a delegated responder", out, 1, true)
+      assert.matches("serves the issuer", out, 1, true)
+      assert.matches("Verdict: revoked", out, 1, true)
+      local c2, out2 = cli.run("revocation", p("leaf-good"), "--issuer", p("inter"), "--json")
+      assert.equals(0, c2, out2)
+      local c3, out3 = cli.run("revocation", p("other-leaf"), "--issuer", p("other-root"), "--roots", p("root"))
+      assert.equals(1, c3)
+      assert.matches("nothing is fetched", out3, 1, true)
+      assert.equals("listening\n", live.read(pki .. "/trap.conns"))
+    end)
+
+    it("crl-status --fetch checks the CRLs at the CAs' distribution points", function()
+      local code, out = cli.run("crl-status", "--fetch", "--roots", p("root"), "--intermediates", p("inter"))
+      assert.equals(0, code, out)
+      assert.matches(("http://127.0.0.1:%d/root.crl: CRL of CN=Revocation Test Root"):format(ports.http), out, 1,
+        true)
+      assert.matches("signature:   ok", out, 1, true)
+      local c2, _, err = cli.run("crl-status")
+      assert.equals(2, c2)
+      assert.matches("--crl FILE or --fetch", err, 1, true)
     end)
   end)
 end)

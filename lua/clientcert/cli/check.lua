@@ -37,6 +37,14 @@ function M.define(cmd)
   cmd:option("--passphrase-env", "Environment variable holding the --key file's passphrase.")
   cmd:option("--password-env", "Environment variable holding the PKCS#12 file's password.")
   cmd:option("--time", "Check time instead of now.")
+  cmd:option("--revocation", "Fetch revocation (with --roots): ocsp, crl or ocsp,crl (the order tried): the "
+    .. "OCSP responder and CRL distribution point the certificates name.")
+  cmd:flag("--soft-fail", "With --revocation: accept when no source answers (revocation_unknown in Also).")
+  cmd:flag("--fetch-issuers", "With --revocation: fetch a missing intermediate from the leaf's caIssuers URL "
+    .. "(only URLs that --allow-url allows).")
+  cmd:option("--allow-url", "With --revocation: fetch only URLs starting with this prefix; repeatable.")
+    :count("*")
+  cmd:option("--timeout", "With --revocation: seconds for each fetch (connect and read), default 3.")
   cmd:flag("--json", "Print the verdict as one JSON object.")
   cmd:flag("--ascii", "Draw the certification path with ASCII marks (+, x) instead of UTF-8 (✓, ✗).")
 end
@@ -55,9 +63,33 @@ local function read_params(list)
   return params
 end
 
+-- revocation | nil, nil | nil, err: the implicit policy's revocation option from
+-- --revocation, --soft-fail, --fetch-issuers, --allow-url and --timeout.
+local function revocation_option(a)
+  local allow = c.flat(a.allow_url)
+  if not a.revocation then
+    if a.soft_fail or a.fetch_issuers or #allow > 0 or a.timeout then
+      return nil, "clientcert: --soft-fail, --fetch-issuers, --allow-url and --timeout go with --revocation"
+    end
+    return nil
+  end
+  local sources = {}
+  for s in (a.revocation .. ","):gmatch("([^,]*),") do sources[#sources + 1] = s end
+  local timeout
+  if a.timeout then
+    timeout = tonumber(a.timeout)
+    if not timeout or timeout <= 0 or timeout > 60 then
+      return nil, ("clientcert: --timeout wants seconds between 0 and 60, got '%s'"):format(a.timeout)
+    end
+  end
+  return { sources = sources, unavailable = a.soft_fail and "accept" or "reject", timeout = timeout,
+           issuers = a.fetch_issuers or nil, urls = #allow > 0 and allow or nil }
+end
+
 -- policy, store | nil, err: the policy to apply (store: the implicit policy's store).
 local function load_policy(a)
   local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose or a.intermediate_in_roots
+    or a.revocation
   if a.policy then
     if implicit then
       return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose and --intermediate-in-roots make "
@@ -74,8 +106,12 @@ local function load_policy(a)
   if #a.param > 0 then return nil, nil, "clientcert: --param is for a --policy file" end
   local store, err = c.server_store(a)
   if not store then return nil, nil, err end
-  return clientcert.policy{ mode = "require", trust = store, verify = { purpose = a.purpose or "client" },
-                            intermediate_in_roots = a.intermediate_in_roots or "reject" }, store
+  local rev, rerr = revocation_option(a)
+  if rerr then return nil, nil, rerr end
+  local ok, policy = pcall(clientcert.policy, { mode = "require", trust = store, revocation = rev,
+    verify = { purpose = a.purpose or "client" }, intermediate_in_roots = a.intermediate_in_roots or "reject" })
+  if not ok then return nil, nil, (tostring(policy):gsub("^.-clientcert%.policy", "clientcert")) end
+  return policy, store
 end
 
 -- facts | nil: the certificate that is not self-signed among the policy's roots,
@@ -132,6 +168,12 @@ local function print_text(out, v, a, when, policy)
   if not v.accepted and v.resolution and #v.resolution > 0 then
     c.put(out, "How to fix:")
     c.print_steps(out, v.resolution)
+  end
+  if v.revocation and v.revocation.source then
+    local r = v.revocation
+    c.put(out, "Revocation: %s%s%s%s", r.source, r.url and (" " .. r.url) or "",
+      r.next_update and (", next update " .. c.iso(r.next_update)) or "",
+      r.status == "unknown" and r.error and (": no answer: " .. r.error) or "")
   end
   for _, id in ipairs(v.also or {}) do
     local cause = causes.get(id)

@@ -8,7 +8,10 @@ local M = { name = "crl-status",
             summary = "Check CRLs: issuer, signature against the issuer's key, this/next update, entries, staleness." }
 
 function M.define(cmd)
-  cmd:option("--crl", "CRL file (PEM bundle of CRLs, or one DER CRL); repeatable."):count("+")
+  cmd:option("--crl", "CRL file (PEM bundle of CRLs, or one DER CRL); repeatable."):count("*")
+  cmd:flag("--fetch", "Also download the CRL at each CRL distribution point (http://) named by the "
+    .. "--roots/--intermediates certificates, and check it the same way.")
+  cmd:option("--timeout", "With --fetch: seconds for each download (connect and read), default 10.", "10")
   cmd:option("--roots", "Root certificates to find each CRL's issuer among (PEM bundle or DER); repeatable.")
     :count("*")
   cmd:option("--intermediates", "Intermediate CAs to find each CRL's issuer among; repeatable."):count("*")
@@ -96,6 +99,48 @@ function M.run(a, out, eout)
   if not inters then return c.EXIT_ERROR end
   local issuers = (#roots > 0 or #inters > 0) and { roots = roots, intermediates = inters } or nil
   local entries, ok = {}, true
+  if #c.flat(a.crl) == 0 and not a.fetch then
+    c.put(eout, "clientcert: crl-status needs --crl FILE or --fetch (with --roots/--intermediates)")
+    return c.EXIT_ERROR
+  end
+  if a.fetch then
+    local timeout = tonumber(a.timeout)
+    if not timeout or timeout <= 0 or timeout > 600 then
+      c.put(eout, "clientcert: --timeout wants seconds between 0 and 600, got '%s'", a.timeout)
+      return c.EXIT_ERROR
+    end
+    if not issuers then
+      c.put(eout, "clientcert: crl-status --fetch needs the CAs whose distribution points to fetch "
+        .. "(--roots/--intermediates)")
+      return c.EXIT_ERROR
+    end
+    local revocation = require "clientcert.revocation"
+    local seen = {}
+    local cas = c.flat(roots)
+    for _, x in ipairs(inters) do cas[#cas + 1] = x end
+    for _, ca in ipairs(cas) do
+      for _, url in ipairs((ca:info() or {}).crl_urls or {}) do
+        if not seen[url] then
+          seen[url] = true
+          local bytes, ferr = revocation.blocking_fetch(url, nil, timeout, revocation.DEFAULTS.max_bytes)
+          local crl, perr
+          if bytes then crl, perr = clientcert.parse_crl(bytes) end
+          if crl then
+            local e = M.status(crl, url, 1, issuers, when, a.warn_days)
+            e.of, e.url = 1, url
+            ok = ok and e.ok
+            entries[#entries + 1] = e
+          else
+            ok = false
+            entries[#entries + 1] = { file = url, url = url, index = 1, of = 1, ok = false, state = "unavailable",
+              signature = "not_checked", issuer = (ca:info() or {}).issuer,
+              problems = { { check = "unavailable", message = bytes and ("not a CRL: " .. tostring(perr))
+                or ("cannot download it: " .. tostring(ferr)) } } }
+          end
+        end
+      end
+    end
+  end
   for _, path in ipairs(c.flat(a.crl)) do
     local data, err = c.read(path, "crl_status")
     if not data then c.put(eout, "%s", err) return c.EXIT_ERROR end
@@ -123,7 +168,7 @@ function M.run(a, out, eout)
     c.put(out, "  this update: %s", e.last_update and c.iso(e.last_update) or "(none)")
     c.put(out, "  next update: %s", e.next_update and c.iso(e.next_update) or "(none: never stale)")
     c.put(out, "  entries:     %d%s", e.count or 0, e.crl_number and (", CRL number " .. e.crl_number) or "")
-    local state = ({ current = "current", stale_soon = "STALE SOON", stale = "STALE",
+    local state = ({ current = "current", stale_soon = "STALE SOON", stale = "STALE", unavailable = "UNAVAILABLE",
                      not_yet_valid = "NOT YET VALID", no_next_update = "current (no next update)" })[e.state]
     out:write("  status:      ", paint(e.state == "current" and "green" or "red", state), "\n")
     for _, p in ipairs(e.problems) do
