@@ -89,7 +89,7 @@ describe("clientcert crl-status", function()
     bad({ "crl-status", "--crl", pki.path("inter.crl"), "--roots", pki.path("scan/junk/garbage.pem") },
       "garbage%.pem")
     bad({ "crl-status", "--crl", pki.path("inter.crl"), "--nope" }, "unknown option '%-%-nope'")
-    bad({ "crl-status" }, "missing option '%-%-crl'")
+    bad({ "crl-status" }, "needs %-%-crl FILE or %-%-fetch")
   end)
 end)
 
