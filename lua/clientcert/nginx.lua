@@ -222,12 +222,29 @@ end
 
 local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
                nginx_refused = "boolean", var = "string", time = "number", source = "string",
-               forward = "string", metrics = "string", sni = "string", short_var = "string" }
+               forward = "string", metrics = "string", sni = "string", short_var = "string",
+               revocation_dict = "string" }
 -- Options whose value is one of a closed set (enforce's own).
 local CHOICES = { forward = { rfc9440 = true, xfcc = true }, sni = { match = true } }
 local CHOICE_TEXT = { forward = '"rfc9440" or "xfcc"', sni = '"match"' }
 -- Options only enforce takes (gate.verdict does not answer or forward).
 local ENFORCE_ONLY = { forward = true, metrics = true, sni = true, short_var = true }
+
+-- The revocation services of a policy checked in this worker, per lua_shared_dict
+-- name: answers shared by all workers (cache), fetched over cosockets (a slow
+-- responder never blocks the worker), waits for another request's fetch of the
+-- same answer with ngx.sleep.
+local revocation_envs = {}
+local function revocation_env(name)
+  local env = revocation_envs[name]
+  if env then return env end
+  local dict = ngx.shared[name]
+  if not dict then return nil, ("clientcert.nginx: no lua_shared_dict named '%s' (revocation_dict)"):format(name) end
+  local revocation = require "clientcert.revocation"
+  env = { cache = revocation.dict_cache(dict), fetch = revocation.cosocket_fetch, sleep = ngx.sleep }
+  revocation_envs[name] = env
+  return env
+end
 
 local function check_opts(opts, where)
   if opts == nil then return {} end
@@ -326,6 +343,11 @@ function M.verdict(policy, opts)
         end
       end
     end
+    if not v and opts.revocation_dict then
+      local env, rerr = revocation_env(opts.revocation_dict)
+      if not env then v = gate_failure(rerr, { tls = tls }) end
+      req._revocation = env
+    end
     v = v or policy:check(req)
     v.tls = tls
     sent[v] = req
@@ -385,6 +407,10 @@ function M.log(v, level, json, parts)
   -- where the certificates came from: source, chain, resumed or not (fallbacks show here)
   local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
     tls.resumed and ",resumed" or "", tls.nginx_refused and ",nginx-refused" or "")
+  local rv = type(v.revocation) == "table" and v.revocation or nil
+  if rv then -- where the revocation answer (or its absence) came from
+    err = err .. (" revocation=%s,%s"):format(text.escape(tostring(rv.source)), text.escape(tostring(rv.url or "-")))
+  end
   local line = ("clientcert: %s %s%s%s %s"):format(v.cause or "?", v.substatus or "?", from, err,
     json or text.verdict_json(v, parts))
   local steps = operator_steps(v)

@@ -197,6 +197,7 @@ local function value_json(x)
   local t = type(x)
   if t == "string" then return json_string(x) end
   if t == "boolean" then return x and "true" or "false" end
+  if t == "table" and x.raw then return x.raw end -- JSON text made by object()
   return M.json(x)
 end
 
@@ -250,13 +251,23 @@ function M.verdict_json_parts(client, chain)
            chain = chain_part(chain, true) }
 end
 
+-- Where a revocation answer came from (verdict.revocation), as nested JSON text.
+local function revocation_part(r, max_text)
+  if type(r) ~= "table" then return nil end
+  return { raw = object(18, { "source", str(r.source, 16), "status", str(r.status, 16),
+    "url", str(r.url, max_text), "this_update", int(r.this_update), "next_update", int(r.next_update),
+    "revoked_at", int(r.revoked_at), "reason", str(r.reason, 32), "error", str(r.error, max_text),
+    "cached", r.cached == true or nil }) }
+end
+
 -- The verdict's own fields (max_text: a shorter cut for its texts).
 local function head(v, also, max_text)
-  return object(24, { "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
+  return object(26, { "time", int(v.time), "accepted", v.accepted == true, "status", int(v.status),
     "substatus", str(v.substatus, 16), "cause", str(v.cause, 64), "title", str(v.title, max_text),
     "message", str(v.message, max_text and max_text * 2 or MESSAGE_MAX), "mode", str(v.mode, 16),
     "also", also, "rule_reason", str(v.rule_reason, max_text),
-    "rule_error", str(v.rule_error, max_text), "error", str(v.error, max_text) })
+    "rule_error", str(v.rule_error, max_text), "error", str(v.error, max_text),
+    "revocation", revocation_part(v.revocation, max_text) })
 end
 
 local function client_json(client, parts, names)
@@ -278,7 +289,8 @@ end
 -- at most VERDICT_JSON_MAX bytes whatever the certificate holds.
 -- Keys, in this order: time, accepted, status, substatus, cause, title,
 -- message, mode, also, rule_reason, rule_error, error (an internal error's
--- detail), client {subject, issuer, serial, fingerprint, not_before,
+-- detail), revocation {source, status, url, this_update, next_update,
+-- revoked_at, reason, error, cached} (fetched revocation), client {subject, issuer, serial, fingerprint, not_before,
 -- not_after}, chain [{depth, subject, issuer, serial, status, trusted,
 -- self_signed}], omitted. The client's own element of the chain (depth 0)
 -- carries no subject, issuer or serial when client is there (they are in

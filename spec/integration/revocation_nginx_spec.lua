@@ -1,0 +1,163 @@
+-- Revocation fetched inside nginx (worker_processes 2): the gate asks the OCSP
+-- responder and the CRL distribution point over cosockets, keeps the answers in a
+-- lua_shared_dict shared by the workers, and a slow responder for one client does
+-- not delay another. Real components only: nginx with the lua module, `openssl
+-- ocsp`, python3's http.server, spec/fixtures/listener.py, curl.
+local live = require "spec.helpers.live"
+
+local q = live.q
+
+local function free_port()
+  local ok, out = live.run("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+    .. "print(s.getsockname()[1])'")
+  assert(ok, out)
+  return assert(tonumber(out:match("%d+")))
+end
+
+-- Does file hold text within secs (polled every 50 ms)?
+local function wait_for(file, text, secs)
+  for _ = 1, secs * 20 do
+    if (live.read(file) or ""):find(text, 1, true) then return true end
+    live.sleep(0.05)
+  end
+  return false
+end
+
+local function start(dir, name, cmd, ready)
+  local server = { dir = dir, signal = "TERM", log = dir .. "/" .. name .. ".log" }
+  live.run(("cd %s && (timeout 300 %s > %s 2>&1 < /dev/null & echo $! > %s.pid); "
+    .. "for i in $(seq 1 200); do grep -q %s %s && break; sleep 0.05; done")
+    :format(q(dir), cmd, q(server.log), name, q(ready), q(server.log)))
+  server.pid = (live.read(dir .. "/" .. name .. ".pid") or ""):match("%d+")
+  assert(server.pid and (live.read(server.log) or ""):find(ready, 1, true),
+    name .. " did not start: " .. tostring(live.read(server.log)))
+  return server
+end
+
+local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+worker_processes 2;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
+  lua_package_path "@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;;";
+  lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
+  lua_shared_dict clientcert_revocation 1m;
+  init_by_lua_block {
+    local clientcert = require "clientcert"
+    local store = assert(clientcert.store{ roots = "@PKI@/root.pem", intermediates = "@PKI@/inter.pem" })
+    package.loaded.rev_policy = clientcert.policy{ trust = store, revocation = { timeout = 2 } }
+  }
+  server {
+    listen 127.0.0.1:@PORT@ ssl;
+    ssl_certificate @PKI@/server.pem;
+    ssl_certificate_key @PKI@/server.key;
+    ssl_verify_client optional_no_ca;
+    location / {
+      access_by_lua_block {
+        require("clientcert.nginx").enforce(package.loaded.rev_policy, { revocation_dict = "clientcert_revocation" })
+      }
+      content_by_lua_block { ngx.say("ok ", ngx.ctx.clientcert.cause) }
+    }
+  }
+}
+]]
+
+describe("the gate with revocation = {...} (nginx, 2 workers)", function()
+  local dir, pki, ports, servers, nginx
+
+  local function curl(leaf, max)
+    local out = os.tmpname()
+    local _, code = live.run(("curl -s --max-time %d --cacert %s --cert %s --key %s -o %s "
+      .. "-w '%%{http_code} %%{time_total}' https://127.0.0.1:%d/"):format(max or 10, q(pki .. "/root.pem"),
+      q(pki .. "/" .. leaf .. ".pem"), q(pki .. "/" .. leaf .. ".key"), q(out), nginx.port))
+    local body = live.read(out) or ""
+    os.remove(out)
+    local status, secs = code:match("(%d+) ([%d.]+)")
+    return tonumber(status), body, tonumber(secs)
+  end
+
+  setup(function()
+    local _, cwd = live.run("pwd")
+    local checkout = cwd:gsub("%s+$", "")
+    local ok, out = live.run("mktemp -d /tmp/clientcert-revnginx.XXXXXX")
+    assert(ok, out)
+    dir = out:gsub("%s+$", "")
+    pki = dir .. "/pki"
+    ports = {}
+    for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "nginx" }) do ports[k] = free_port() end
+    ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
+      ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
+    assert(ok, out)
+    servers = {}
+    servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
+      .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
+    servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
+      :format(ports.http), "Serving HTTP")
+    servers.hang = start(pki, "hang", ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout),
+      ports.hang, q(pki .. "/hang.conns")), "")
+    live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done"):format(q(pki .. "/hang.conns")))
+    live.run(("mkdir -p %s/logs %s/conf %s/tmp && chmod -R a+rX %s"):format(q(dir), q(dir), q(dir), q(dir)))
+    local conf = CONF:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki):gsub("@PORT@", tostring(ports.nginx))
+    live.write(dir .. "/conf/nginx.conf", conf)
+    ok, out = live.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
+      :format(q(dir), q(dir)))
+    assert(ok, out .. (live.read(dir .. "/logs/error.log") or ""))
+    live.run(("for i in $(seq 1 50); do [ -s %s/logs/nginx.pid ] && break; sleep 0.1; done"):format(q(dir)))
+    nginx = { dir = dir, port = ports.nginx, log = dir .. "/logs/error.log",
+              pid = (live.read(dir .. "/logs/nginx.pid") or ""):match("%d+") }
+    assert(nginx.pid, "nginx did not start")
+  end)
+
+  teardown(function()
+    live.stop(nginx)
+    for _, s in pairs(servers or {}) do live.stop(s) end
+    if dir then live.run("rm -rf " .. q(dir)) end
+  end)
+
+  it("accepts a good client and refuses a revoked one (403.13), the log naming source and URL", function()
+    local status, body = curl("leaf-good")
+    assert.equals(200, status, body)
+    assert.matches("ok ok", body, 1, true)
+    status, body = curl("leaf-revoked")
+    assert.equals(403, status)
+    assert.matches("revoked", body, 1, true)
+    local line = ("revocation=ocsp,http://127.0.0.1:%d/"):format(ports.ocsp)
+    assert.is_true(wait_for(nginx.log, line, 5), "no log line naming the source and URL")
+    status, body = curl("leaf-dead")
+    assert.equals(403, status)
+    assert.matches("Revocation status unknown", body, 1, true)
+  end)
+
+  it("answers a client's second request from the shared cache with the responder stopped", function()
+    assert.equals(200, (curl("leaf-good")))
+    live.stop(servers.ocsp)
+    live.stop(servers.http)
+    for _ = 1, 4 do -- both workers: the answer is in the shared dict
+      local status, body = curl("leaf-good")
+      assert.equals(200, status, body)
+    end
+  end)
+
+  it("a slow responder for client A does not delay a cached client B", function()
+    assert.equals(200, (curl("leaf-good")))
+    -- four requests of A wait on the listener that never answers (2 s timeout each)
+    local pids = {}
+    for i = 1, 4 do
+      local _, out = live.run(("(curl -s --max-time 10 --cacert %s --cert %s --key %s -o /dev/null "
+        .. "https://127.0.0.1:%d/ > /dev/null 2>&1 & echo $!)"):format(q(pki .. "/root.pem"),
+        q(pki .. "/leaf-hang.pem"), q(pki .. "/leaf-hang.key"), nginx.port))
+      pids[i] = out:match("%d+")
+    end
+    live.run(("for i in $(seq 1 100); do [ $(grep -c connection %s) -ge 2 ] && break; sleep 0.02; done")
+      :format(q(pki .. "/hang.conns")))
+    local status, body, secs = curl("leaf-good")
+    assert.equals(200, status, body)
+    assert.is_true(secs < 0.5, ("B took %s s while A waited"):format(secs))
+    for _, pid in ipairs(pids) do live.run("wait " .. pid .. " 2>/dev/null; kill " .. pid .. " 2>/dev/null") end
+  end)
+end)
