@@ -125,7 +125,7 @@ rock-install: ## (run by luarocks make) copy the module and Lua files into INST_
 
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS = parse parse_all parse_crl verify
+FUZZ_TARGETS = parse parse_all parse_crl verify ocsp
 FUZZ_SECONDS ?= 15
 FUZZ_SEED ?= 0
 CORPUS = ../shared/conformance/parse-corpus
@@ -139,6 +139,7 @@ FUZZ_ID_parse = 1
 FUZZ_ID_parse_all = 2
 FUZZ_ID_parse_crl = 3
 FUZZ_ID_verify = 4
+FUZZ_ID_ocsp = 5
 
 fuzz-build: $(addprefix build/fuzz/,$(FUZZ_TARGETS)) ## build the libFuzzer targets (clang)
 
@@ -150,11 +151,21 @@ fuzz-seeds: ## seed corpora: the parse corpus, and chains from the test PKI for 
 	bash spec/fixtures/mkpki.sh build/fuzz/pki > /dev/null
 	lua5.4 fuzz/seed-verify.lua build/fuzz/pki build/fuzz/seeds/verify
 	cp build/fuzz/pki/*.crl build/fuzz/seeds/crls/
+	@mkdir -p build/fuzz/seeds/ocsp
+	bash spec/fixtures/revocation.sh build/fuzz/rev 1 2 3 4 5 > /dev/null
+	for l in good revoked unknown; do \
+	  openssl ocsp -issuer build/fuzz/rev/inter.pem -cert build/fuzz/rev/leaf-$$l.pem -no_nonce \
+	    -reqout build/fuzz/rev/req-$$l.der > /dev/null && \
+	  openssl ocsp -index build/fuzz/rev/index.txt -rsigner build/fuzz/rev/responder.pem \
+	    -rkey build/fuzz/rev/responder.key -CA build/fuzz/rev/inter.pem -nmin 60 \
+	    -reqin build/fuzz/rev/req-$$l.der -respout build/fuzz/seeds/ocsp/$$l.der > /dev/null || exit 1; \
+	done
+	cp build/fuzz/rev/www/*.crl build/fuzz/seeds/ocsp/
 
 fuzz: fuzz-build fuzz-seeds ## run each fuzzer FUZZ_SECONDS (15) with FUZZ_SEED (0 = random); crashers go to fuzz/crashers/
 	@mkdir -p fuzz/crashers build/fuzz/work
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  case $$t in parse_crl) seeds=crls;; verify) seeds=verify;; *) seeds=certs;; esac; \
+	  case $$t in parse_crl) seeds=crls;; verify) seeds=verify;; ocsp) seeds=ocsp;; *) seeds=certs;; esac; \
 	  mkdir -p build/fuzz/work/$$t; \
 	  echo "-- fuzzing $$t for $(FUZZ_SECONDS)s"; \
 	  ASAN_OPTIONS=detect_leaks=1 build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=65536 \

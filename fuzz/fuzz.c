@@ -1,6 +1,8 @@
 /* fuzz.c: libFuzzer targets that drive clientcert.core through the Lua C API,
  * exactly as Lua code calls it. Built once per target with -DFUZZ_TARGET=n:
  *   1 parse + info   2 parse_all + info   3 parse_crl + info   4 store:verify
+ *   5 ocsp_check of the input as an OCSP response (and crl_status of it as a
+ *     CRL), for a request about build/fuzz/rev/leaf-good.pem (fuzz-seeds makes it)
  * Target 4 reads the input as length-prefixed DER parts (2-byte big-endian
  * length each): part 1 is added as a trusted root, part 2 is the client's
  * certificate, the rest its chain; verification runs at a fixed time. */
@@ -31,6 +33,17 @@ static lua_State *fuzz_state(void)
             "  c:matches_key(data) end\n"
             "elseif target == 2 then local l = core.parse_all(data); if l then info_all(l) end\n"
             "elseif target == 3 then local c = core.parse_crl(data); if c then c:info(); c:der() end\n"
+            "elseif target == 5 then\n"
+            "  if not ocsp_ctx then\n"
+            "    local function rd(p) local f = assert(io.open(p, 'rb')); local s = f:read('a'); f:close(); return s end\n"
+            "    local issuer = assert(core.parse(rd('build/fuzz/rev/inter.pem')))\n"
+            "    local leaf = assert(core.parse(rd('build/fuzz/rev/leaf-good.pem')))\n"
+            "    ocsp_ctx = { issuer = issuer, leaf = leaf, req = assert(core.ocsp_request(leaf, issuer)) }\n"
+            "  end\n"
+            "  local r = core.ocsp_check(data, ocsp_ctx.req, ocsp_ctx.issuer, { time = os.time() })\n"
+            "  assert(r.ok == true or type(r.problem) == 'string')\n"
+            "  local crl = core.parse_crl(data)\n"
+            "  if crl then core.crl_status(crl, ocsp_ctx.leaf, ocsp_ctx.issuer, { time = os.time() }) end\n"
             "else\n"
             "  local parts, i = {}, 1\n"
             "  while i + 1 <= #data and #parts < 12 do\n"
