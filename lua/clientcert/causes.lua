@@ -266,7 +266,8 @@ local CATALOGUE = {
         .. "this server reaches it (firewall, outbound HTTP proxy, nginx's resolver for host names), or accept "
         .. "clients when no source answers knowingly: revocation = {unavailable = \"accept\"} (soft-fail).",
         cli = "When the error names a URL (OCSP responder or CRL distribution point), check that this machine "
-        .. "reaches it (firewall, outbound HTTP proxy), or accept when no source answers knowingly: --soft-fail." },
+        .. "reaches it (firewall, outbound HTTP proxy), or accept when no source answers knowingly: --soft-fail.",
+        iis = false },
       { who = CA, step = "Publish a fresh CRL before the current one's nextUpdate, and keep the OCSP responder "
         .. "answering for every certificate issued, signed by the CA or by a responder certificate it issued "
         .. "with id-kp-OCSPSigning." },
