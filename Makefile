@@ -192,6 +192,14 @@ bench: all build/bench/raw_openssl build/bench/raw_scan build/bench/pki-rsa/done
 	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/lua5.4/?.so;;' \
 	  lua5.4 bench/bench.lua build/bench/pki-rsa build/bench/pki-ec build/bench/raw_openssl $(BENCH_ROUNDS) $(BENCH_N)
 	for L in lua5.4 luajit; do LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH="./build/$$L/?.so;;" $$L bench/scan.lua build/bench/scan-pki build/bench/raw_scan; done
+	bash spec/fixtures/revocation.sh build/bench/rev 1 2 3 4 5 > /dev/null
+	openssl ocsp -issuer build/bench/rev/inter.pem -cert build/bench/rev/leaf-good.pem -no_nonce \
+	  -reqout build/bench/rev/bench.req > /dev/null
+	openssl ocsp -index build/bench/rev/index.txt -rsigner build/bench/rev/responder.pem \
+	  -rkey build/bench/rev/responder.key -CA build/bench/rev/inter.pem -nmin 600 \
+	  -reqin build/bench/rev/bench.req -respout build/bench/rev/bench-good.ocsp > /dev/null
+	for L in lua5.4 luajit; do LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH="./build/$$L/?.so;;" \
+	  $$L bench/revocation.lua build/bench/rev $(BENCH_ROUNDS) $(BENCH_N); done
 
 bench-hostile: lua54 ## time and peak memory on hostile inputs (large bundles, long chains, huge CRL)
 	bash bench/mkhostile.sh build/bench/hostile

@@ -279,6 +279,7 @@ local function build(opts)
     if not rok then return nil, (tostring(r):gsub("^.-clientcert%.policy: ", "")) end
     rev = r
     rev.cache = revocation.memory_cache(cache and cache.size or 10000)
+    rev.envs = {}
   end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
   if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
@@ -791,7 +792,16 @@ end
 -- (cosockets where nginx allows them, else LuaSocket); the policy's cache unless
 -- the caller brings one.
 function revocation_env(self, req)
-  local env = type(req._revocation) == "table" and req._revocation or {}
+  local env = req._revocation
+  if type(env) ~= "table" then -- the policy's own services (one table per transport)
+    local fetch = self.revocation.fetch or revocation.default_fetch()
+    local own = self.revocation.envs[fetch]
+    if not own then
+      own = { fetch = fetch, cache = self.revocation.cache }
+      self.revocation.envs[fetch] = own
+    end
+    return own
+  end
   return { fetch = self.revocation.fetch or env.fetch or revocation.default_fetch(),
            cache = env.cache or self.revocation.cache, sleep = env.sleep }
 end

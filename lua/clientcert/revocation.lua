@@ -392,15 +392,28 @@ local function usable(o, a, when)
   return true
 end
 
+-- Decoded cache records, by their text (an answer is read on every check; its
+-- text is the same until it is replaced): bounded, emptied when full. Records
+-- are shared: callers copy what they hand out (M.report).
+local decoded, ndecoded = {}, 0
+local function cached_answer(s)
+  if s == nil then return nil end
+  local a = decoded[s]
+  if a then return a end
+  a = M.decode(s)
+  if not a then return nil end
+  a.cached = true
+  if ndecoded >= 1024 then decoded, ndecoded = {}, 0 end
+  decoded[s], ndecoded = a, ndecoded + 1
+  return a
+end
+
 -- The answer for one certificate: cached, else asked of each source in order.
 local function element_answer(o, env, path, i, when)
   local fp, issuer_fp = path[i].fingerprint, path[i + 1].fingerprint
   local key = "rev|" .. fp .. "|" .. issuer_fp
-  local cached = M.decode(env.cache:get(key))
-  if cached and usable(o, cached, when) then
-    cached.cached = true
-    return cached
-  end
+  local cached = cached_answer(env.cache:get(key))
+  if cached and usable(o, cached, when) then return cached end
   local lock = env.cache.lock and env.cache:lock(key, o.timeout * #o.sources + 1)
   if env.cache.lock and not lock and env.sleep then
     -- another check fetches this very answer: wait for it (bounded)
@@ -408,11 +421,8 @@ local function element_answer(o, env, path, i, when)
     while waited < o.timeout * #o.sources + 1 do
       env.sleep(step)
       waited = waited + step
-      cached = M.decode(env.cache:get(key))
-      if cached and usable(o, cached, when) then
-        cached.cached = true
-        return cached
-      end
+      cached = cached_answer(env.cache:get(key))
+      if cached and usable(o, cached, when) then return cached end
       if env.cache:lock(key, o.timeout * #o.sources + 1) then lock = true break end
     end
   end
@@ -511,6 +521,16 @@ end
 function M.judge(o, env, trust, result, crl_mode, reverify, when)
   local chain = result.chain
   local issuers = (crl_mode == "chain" or crl_mode == "leaf") and M.crl_issuers(trust) or {}
+  -- the common case first: every answer needed is "good", from a file or the cache
+  local all_good = true
+  for i = 1, math.min(o.scope == "leaf" and 1 or #chain - 1, #chain - 1) do
+    local el = chain[i]
+    if not ((crl_mode == "chain" or i == 1) and issuers[el.issuer]) then
+      local a = cached_answer(env.cache:get("rev|" .. el.fingerprint .. "|" .. chain[i + 1].fingerprint))
+      if not (a and a.status == "good" and usable(o, a, when)) then all_good = false break end
+    end
+  end
+  if all_good then return { status = "good" } end
   local path = {}
   for i, el in ipairs(chain) do
     path[i] = { fingerprint = el.fingerprint, cert = result.certs and result.certs[i],
