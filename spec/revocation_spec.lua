@@ -51,25 +51,34 @@ describe("clientcert.revocation", function()
     assert(ok, out)
     dir = out:gsub("%s+$", "")
     pki = dir .. "/pki"
-    ports = {}
-    for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "http500", "big", "redirect", "rogue" }) do
-      ports[k] = free_port()
-    end
-    ok, out = live.run(("bash %s %s %d %d %d %d %d"):format(q(fixtures .. "revocation.sh"), q(pki), ports.ocsp,
-      ports.http, ports.dead, ports.hang, ports.trap))
-    assert(ok, out)
-    servers = {}
-    servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
-      .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
-    servers.rogue = start(pki, "rogue", ("openssl ocsp -index index.txt -port %d -rsigner rogue.pem "
-      .. "-rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue), "ACCEPT")
-    servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
-      :format(ports.http), "Serving HTTP")
-    for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
-      servers[mode] = start(pki, mode, ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode,
-        ports[mode], q(pki .. "/" .. mode .. ".conns")), "")
-      assert(live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done; [ -s %s ]")
-        :format(q(pki .. "/" .. mode .. ".conns"), q(pki .. "/" .. mode .. ".conns"))), mode .. " did not start")
+    -- a free port can be taken by another process before a server binds it: a
+    -- failed start makes the PKI and the servers again on other ports (3 tries)
+    for attempt = 1, 3 do
+      local up, err = pcall(function()
+        ports = {}
+        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "http500", "big", "redirect", "rogue" }) do
+          ports[k] = free_port()
+        end
+        ok, out = live.run(("bash %s %s %d %d %d %d %d"):format(q(fixtures .. "revocation.sh"), q(pki), ports.ocsp,
+          ports.http, ports.dead, ports.hang, ports.trap))
+        assert(ok, out)
+        servers = {}
+        servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
+          .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
+        servers.rogue = start(pki, "rogue", ("openssl ocsp -index index.txt -port %d -rsigner rogue.pem "
+          .. "-rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue), "ACCEPT")
+        servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
+          :format(ports.http), "Serving HTTP")
+        for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
+          servers[mode] = start(pki, mode, ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode,
+            ports[mode], q(pki .. "/" .. mode .. ".conns")), "")
+          assert(live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done; [ -s %s ]")
+            :format(q(pki .. "/" .. mode .. ".conns"), q(pki .. "/" .. mode .. ".conns"))), mode .. " did not start")
+        end
+      end)
+      if up then break end
+      for _, s in pairs(servers or {}) do live.stop(s) end
+      if attempt == 3 then error(err) end
     end
     store = assert(clientcert.store{ roots = pki .. "/root.pem", intermediates = pki .. "/inter.pem" })
   end)

@@ -88,29 +88,39 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
     assert(ok, out)
     dir = out:gsub("%s+$", "")
     pki = dir .. "/pki"
-    ports = {}
-    for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "nginx" }) do ports[k] = free_port() end
-    ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
-      ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
-    assert(ok, out)
-    servers = {}
-    servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
-      .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
-    servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
-      :format(ports.http), "Serving HTTP")
-    servers.hang = start(pki, "hang", ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout),
-      ports.hang, q(pki .. "/hang.conns")), "")
-    live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done"):format(q(pki .. "/hang.conns")))
-    live.run(("mkdir -p %s/logs %s/conf %s/tmp && chmod -R a+rX %s"):format(q(dir), q(dir), q(dir), q(dir)))
-    local conf = CONF:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki):gsub("@PORT@", tostring(ports.nginx))
-    live.write(dir .. "/conf/nginx.conf", conf)
-    ok, out = live.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
-      :format(q(dir), q(dir)))
-    assert(ok, out .. (live.read(dir .. "/logs/error.log") or ""))
-    live.run(("for i in $(seq 1 50); do [ -s %s/logs/nginx.pid ] && break; sleep 0.1; done"):format(q(dir)))
-    nginx = { dir = dir, port = ports.nginx, log = dir .. "/logs/error.log",
-              pid = (live.read(dir .. "/logs/nginx.pid") or ""):match("%d+") }
-    assert(nginx.pid, "nginx did not start")
+    -- a free port can be taken by another process before a server binds it: a
+    -- failed start makes the PKI and the servers again on other ports (3 tries)
+    for attempt = 1, 3 do
+      local up, err = pcall(function()
+        ports = {}
+        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "nginx" }) do ports[k] = free_port() end
+        ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
+          ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
+        assert(ok, out)
+        servers = {}
+        servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
+          .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
+        servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
+          :format(ports.http), "Serving HTTP")
+        servers.hang = start(pki, "hang", ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout),
+          ports.hang, q(pki .. "/hang.conns")), "")
+        live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done"):format(q(pki .. "/hang.conns")))
+        live.run(("mkdir -p %s/logs %s/conf %s/tmp && chmod -R a+rX %s"):format(q(dir), q(dir), q(dir), q(dir)))
+        local conf = CONF:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki):gsub("@PORT@", tostring(ports.nginx))
+        live.write(dir .. "/conf/nginx.conf", conf)
+        ok, out = live.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
+          :format(q(dir), q(dir)))
+        assert(ok, out .. (live.read(dir .. "/logs/error.log") or ""))
+        live.run(("for i in $(seq 1 50); do [ -s %s/logs/nginx.pid ] && break; sleep 0.1; done"):format(q(dir)))
+        nginx = { dir = dir, port = ports.nginx, log = dir .. "/logs/error.log",
+                  pid = (live.read(dir .. "/logs/nginx.pid") or ""):match("%d+") }
+        assert(nginx.pid, "nginx did not start")
+      end)
+      if up then break end
+      live.stop(nginx)
+      for _, s in pairs(servers or {}) do live.stop(s) end
+      if attempt == 3 then error(err) end
+    end
   end)
 
   teardown(function()
