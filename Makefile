@@ -42,7 +42,13 @@ testjit: luajit
 lint: ## warnings-as-errors C build and luacheck
 	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUA54_INC) -fsyntax-only $(SRC)
 	$(CC) $(WARN) -Werror $(PICFLAGS) $(LUAJIT_INC) -fsyntax-only $(SRC)
+	$(CC) $(WARN) -Werror $(SSL_CFLAGS) -fsyntax-only spec/conformance/pkits_openssl.c
 	luacheck lua spec bin examples bench
+
+# OpenSSL's own verdicts on the NIST PKITS runs (spec/conformance/pkits_spec.lua builds it)
+build/conformance/pkits_openssl: spec/conformance/pkits_openssl.c
+	@mkdir -p build/conformance
+	$(CC) $(WARN) -O2 $(SSL_CFLAGS) -o $@ $< $(SSL_LIBS)
 
 OUTASAN = build/asan/clientcert/core.so
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
