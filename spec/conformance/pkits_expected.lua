@@ -4,7 +4,7 @@
 return {
   client = {
     ["4.1.1"] = "ok",
-    ["4.1.2"] = "untrusted_root X509_V_ERR_CERT_SIGNATURE_FAILURE",
+    ["4.1.2"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.3"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.4"] = "ok",
     ["4.1.5"] = "missing_intermediate X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
@@ -167,7 +167,7 @@ return {
   },
   client_allow = {
     ["4.1.1"] = "ok",
-    ["4.1.2"] = "untrusted_root X509_V_ERR_CERT_SIGNATURE_FAILURE",
+    ["4.1.2"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.3"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.4"] = "ok",
     ["4.1.5"] = "missing_intermediate X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
@@ -493,7 +493,7 @@ return {
   },
   client_pkits = {
     ["4.1.1"] = "ok",
-    ["4.1.2"] = "untrusted_root X509_V_ERR_CERT_SIGNATURE_FAILURE",
+    ["4.1.2"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.3"] = "bad_signature X509_V_ERR_CERT_SIGNATURE_FAILURE",
     ["4.1.4"] = "ok",
     ["4.1.5"] = "missing_intermediate X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
