@@ -463,23 +463,25 @@ static int store_owns_issuer(X509_STORE_CTX *ctx, const store_scratch *s, const 
 }
 
 /* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm, less those
- * whose signature does not verify with the key of the issuer of the chain
- * element being checked (OpenSSL's check_cert sets error_depth to its index
- * before looking CRLs up). The issuer is the next chain element, or the element
- * itself when it is the last and self-issued. When it cannot be told simply (a
- * partial chain ending below a root, a name mismatch, no key, or extended CRL
- * support where a CRL may be signed by another key of its issuer through its own
- * path), every CRL is returned and OpenSSL judges as usual. A CRL dropped here
- * is evidence of nothing: it cannot revoke, nor hide a genuine CRL. */
+ * whose signature verifies with the key of no certificate of the path that could
+ * have signed them for the chain element being checked (OpenSSL's check_cert sets
+ * error_depth to its index before looking CRLs up): its issuer, the next element
+ * (the element itself when it is the last), or an element higher up named like
+ * the CRL's issuer -- the other key of the same CA after a key rollover, where
+ * OpenSSL's crl_akid_check finds the CRL's signer too (CRL_SCORE_SAME_PATH). When
+ * it cannot be told simply (a partial chain ending below a root, a name mismatch,
+ * no key, or extended CRL support where a CRL may be signed by another key of its
+ * issuer through its own path), every CRL is returned and OpenSSL judges as
+ * usual. A CRL dropped here is evidence of nothing: it cannot revoke, nor hide a
+ * genuine CRL. */
 static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X509_NAME *nm)
 {
     X509_STORE_CTX *ctx = (X509_STORE_CTX *)cctx;                  /* only read */
     STACK_OF(X509_CRL) *all = X509_STORE_CTX_get1_crls(ctx, nm);  /* owns, returned */
     store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
-    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i, owned;
+    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i, j, cidx, ok;
     X509 *x, *issuer = NULL;                                       /* borrowed */
-    EVP_PKEY *key;                                                 /* borrowed */
 
     if (all == NULL || s == NULL || chain == NULL
         || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
@@ -488,19 +490,27 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X
     if (depth < 0 || depth >= n)
         return all;
     x = sk_X509_value(chain, depth);
+    cidx = depth + 1 < n ? depth + 1 : depth;                      /* as crl_akid_check */
     if (depth + 1 < n)
-        issuer = sk_X509_value(chain, depth + 1);
+        issuer = sk_X509_value(chain, cidx);
     else if (X509_check_issued(x, x) == X509_V_OK)
         issuer = x;
     if (issuer == NULL || X509_NAME_cmp(X509_get_subject_name(issuer), nm) != 0
-        || (key = X509_get0_pubkey(issuer)) == NULL) {
+        || X509_get0_pubkey(issuer) == NULL) {
         ERR_clear_error();
         return all;
     }
-    owned = store_owns_issuer(ctx, s, issuer, depth + 1 < n ? depth + 1 : depth);
     for (i = sk_X509_CRL_num(all) - 1; i >= 0; i--) {
         X509_CRL *crl = sk_X509_CRL_value(all, i);
-        if (!store_crl_verified(s->box, owned, crl, issuer, key)) {
+        /* the issuer first, then the elements above it with the CRL's name */
+        for (ok = 0, j = cidx; !ok && j < n; j++) {
+            X509 *c = sk_X509_value(chain, j);                     /* borrowed */
+            EVP_PKEY *key = X509_get0_pubkey(c);                   /* borrowed */
+            if (key == NULL || (j > cidx && X509_NAME_cmp(X509_get_subject_name(c), nm) != 0))
+                continue;
+            ok = store_crl_verified(s->box, store_owns_issuer(ctx, s, c, j), crl, c, key);
+        }
+        if (!ok) {
             (void)sk_X509_CRL_delete(all, i);
             store_note_ignored(&s->rec, crl, depth);               /* takes the reference */
         }
@@ -532,6 +542,78 @@ static int store_check_crl(X509_STORE_CTX *ctx, X509_CRL *crl)
     return crlcheck_openssl(ctx, crl);
 }
 
+/* Is nm the directoryName cRLIssuer of one of x's CRL distribution points? */
+static int store_crl_issuer_named(X509 *x, const X509_NAME *nm)
+{
+    STACK_OF(DIST_POINT) *dps;                                     /* owns */
+    int i, j, found = 0;
+    dps = (STACK_OF(DIST_POINT) *)X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        GENERAL_NAMES *gens = sk_DIST_POINT_value(dps, i)->CRLissuer; /* borrowed */
+        for (j = 0; !found && j < sk_GENERAL_NAME_num(gens); j++) {
+            GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, j);
+            found = g->type == GEN_DIRNAME && X509_NAME_cmp(g->d.directoryName, nm) == 0;
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return found;
+}
+
+/* Does the store hold a CRL for the issuer of chain element depth: one named like
+ * the element's issuer or like a cRLIssuer of its distribution points (an indirect
+ * CRL), or whose authority key identifier names the key of the issuer (the next
+ * element, the element itself at the top)? Then the CA publishes CRLs, and
+ * UNABLE_TO_GET_CRL means that none of them could be used (a bad signature,
+ * another scope): crl_missing = "allow" does not apply. */
+static int store_has_crl_for(X509_STORE_CTX *ctx, int depth)
+{
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
+    X509_STORE *store = X509_STORE_CTX_get0_store(ctx);           /* borrowed */
+    STACK_OF(X509_OBJECT) *objs;
+    const ASN1_OCTET_STRING *skid = NULL;                          /* borrowed */
+    const X509_NAME *nm;                                           /* borrowed */
+    X509 *x;                                                       /* borrowed */
+    int i, n = chain ? sk_X509_num(chain) : 0, found = 0;
+
+    if (depth < 0 || depth >= n || store == NULL)
+        return 1;                                                  /* unsure: not allowed */
+    x = sk_X509_value(chain, depth);
+    nm = X509_get_issuer_name(x);
+    skid = X509_get0_subject_key_id(sk_X509_value(chain, depth + 1 < n ? depth + 1 : depth));
+    if (!X509_STORE_lock(store))
+        return 1;
+    objs = X509_STORE_get0_objects(store);                         /* borrowed, locked */
+    for (i = 0; !found && i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        AUTHORITY_KEYID *akid;                                     /* owns */
+        if (crl == NULL)
+            continue;
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), nm) == 0
+            || store_crl_issuer_named(x, X509_CRL_get_issuer(crl))) {
+            found = 1;
+            break;
+        }
+        if (skid == NULL)
+            continue;
+        akid = (AUTHORITY_KEYID *)X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
+        found = akid != NULL && akid->keyid != NULL && ASN1_OCTET_STRING_cmp(akid->keyid, skid) == 0;
+        AUTHORITY_KEYID_free(akid);
+    }
+    X509_STORE_unlock(store);
+    ERR_clear_error();
+    return found;
+}
+
+/* Were CRLs set aside at depth by store_lookup_crls (their signature failed)? */
+static int store_ignored_at(const store_record *rec, int depth)
+{
+    int i;
+    for (i = 0; i < rec->nignored; i++)
+        if (rec->ignored[i].depth == depth)
+            return 1;
+    return 0;
+}
+
 /* Verify callback: records each problem and lets verification go on, so the
  * whole path is reported. The final verdict is computed from the record. */
 static int store_verify_cb(int ok, X509_STORE_CTX *ctx)
@@ -548,8 +630,8 @@ static int store_verify_cb(int ok, X509_STORE_CTX *ctx)
         return 0;
     rec = &s->rec;
     depth = X509_STORE_CTX_get_error_depth(ctx);
-    if (code == X509_V_ERR_UNABLE_TO_GET_CRL && rec->ignore_missing_crl)
-        return 1;
+    if (code == X509_V_ERR_UNABLE_TO_GET_CRL && rec->ignore_missing_crl && !store_has_crl_for(ctx, depth))
+        return 1;                  /* crl_missing = "allow": this CA publishes no CRL */
     if (code == X509_V_ERR_CERT_REVOKED && rec->badsig_crl != NULL
         && rec->badsig_crl == X509_STORE_CTX_get0_current_crl(ctx) && rec->badsig_depth == depth)
         return 1;   /* OpenSSL goes on past a CRL signature failure (recorded): no revocation from it */
@@ -561,6 +643,9 @@ static int store_verify_cb(int ok, X509_STORE_CTX *ctx)
         rec->badsig_crl = X509_STORE_CTX_get0_current_crl(ctx);
         rec->badsig_depth = depth;
     }
+    /* no CRL could be used, and the CA's CRLs that were found failed their signature */
+    if (code == X509_V_ERR_UNABLE_TO_GET_CRL && store_ignored_at(rec, depth))
+        code = X509_V_ERR_CRL_SIGNATURE_FAILURE;
     pb = &rec->p[rec->n++];
     pb->depth = depth;
     pb->code = code;

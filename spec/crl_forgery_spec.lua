@@ -45,9 +45,11 @@ describe("forged CRLs", function()
     assert.equals(1, #r.ignored_crls)
   end)
 
-  it("with crl_missing = allow, a forged CRL alone is no CRL", function()
+  it("with crl_missing = allow, a forged CRL alone leaves revocation unknown (the CA publishes CRLs)", function()
     local r = verify(store{ "forged-inter-alice.crl" }, "alice.pem", { crl_missing = "allow" })
-    assert.is_true(r.ok)
+    assert.is_false(r.ok)
+    assert.equals("revocation_unknown", r.cause)
+    assert.equals("X509_V_ERR_CRL_SIGNATURE_FAILURE", r.problems[1].code_name)
     assert.equals(1, #r.ignored_crls)
   end)
 
