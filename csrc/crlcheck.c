@@ -76,8 +76,9 @@ int crlcheck_plain(X509_STORE_CTX *ctx, X509_CRL *crl, X509 **issuer, int *issue
     X509 *x, *iss;                                                 /* borrowed */
     AUTHORITY_KEYID *akid = NULL;                                  /* owns */
 
-    if (chain == NULL || crl == NULL
-        || (flags & (X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS)) != 0)
+    /* USE_DELTAS changes which CRLs get_crl chooses, not what check_crl does with a
+     * base CRL; a delta CRL itself (its indicator, below) goes to OpenSSL */
+    if (chain == NULL || crl == NULL || (flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
         goto done;
     n = sk_X509_num(chain);
     if (depth < 0 || depth >= n)

@@ -397,6 +397,17 @@ static void store_note_ignored(store_record *rec, X509_CRL *crl, int depth)
     rec->nignored++;
 }
 
+/* Empties rec for another verification (the ignored CRLs' references freed);
+ * crl_missing is kept. */
+static void store_record_reset(store_record *rec)
+{
+    int i, allow = rec->ignore_missing_crl;
+    for (i = 0; i < rec->nignored; i++)
+        X509_CRL_free(rec->ignored[i].crl);
+    memset(rec, 0, sizeof(*rec));
+    rec->ignore_missing_crl = allow;
+}
+
 /* Does crl verify with issuer's key? The answer is remembered in the box (see
  * cc_crl_sig) keyed by the CRL and the issuer's SubjectPublicKeyInfo, and reused
  * for every later verification. owned: issuer is owned by the store (its
@@ -462,16 +473,92 @@ static int store_owns_issuer(X509_STORE_CTX *ctx, const store_scratch *s, const 
     return 0;
 }
 
-/* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm, less those
- * whose signature verifies with the key of no certificate of the path that could
- * have signed them for the chain element being checked (OpenSSL's check_cert sets
- * error_depth to its index before looking CRLs up): its issuer, the next element
- * (the element itself when it is the last), or an element higher up named like
- * the CRL's issuer -- the other key of the same CA after a key rollover, where
- * OpenSSL's crl_akid_check finds the CRL's signer too (CRL_SCORE_SAME_PATH). When
- * it cannot be told simply (a partial chain ending below a root, a name mismatch,
- * no key, or extended CRL support where a CRL may be signed by another key of its
- * issuer through its own path), every CRL is returned and OpenSSL judges as
+/* Adds to all (a new stack when NULL; returned) the store's CRLs named by the
+ * cRLIssuer directoryNames of x's distribution points: indirect CRLs, which
+ * OpenSSL's lookup by the certificate's issuer name does not find. Once each. */
+static STACK_OF(X509_CRL) *store_add_indirect(X509_STORE_CTX *ctx, X509 *x, STACK_OF(X509_CRL) *all)
+{
+    STACK_OF(DIST_POINT) *dps;                                     /* owns */
+    int i, j, k;
+    dps = (STACK_OF(DIST_POINT) *)X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    for (i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        GENERAL_NAMES *gens = sk_DIST_POINT_value(dps, i)->CRLissuer; /* borrowed */
+        for (j = 0; j < sk_GENERAL_NAME_num(gens); j++) {
+            GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, j);
+            STACK_OF(X509_CRL) *more;                              /* owns, one ref each */
+            if (g->type != GEN_DIRNAME)
+                continue;
+            more = X509_STORE_CTX_get1_crls(ctx, g->d.directoryName);
+            if (more != NULL && all == NULL)
+                all = sk_X509_CRL_new_null();
+            for (k = 0; k < sk_X509_CRL_num(more); k++) {
+                X509_CRL *crl = sk_X509_CRL_value(more, k);
+                if (all == NULL || sk_X509_CRL_find(all, crl) >= 0 || !sk_X509_CRL_push(all, crl))
+                    X509_CRL_free(crl);                            /* else all owns it */
+            }
+            sk_X509_CRL_free(more);
+        }
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    ERR_clear_error();
+    return all;
+}
+
+/* Does crl verify with the key of a certificate that could have signed it for the
+ * chain element being checked? Those are the elements of the path from cidx (the
+ * element's issuer) up named like the CRL's issuer -- the issuer, or the other key
+ * of the same CA after a key rollover, where OpenSSL's crl_akid_check finds the
+ * CRL's signer too (CRL_SCORE_SAME_PATH); with extended CRL support (ext) also the
+ * certificates of that name among the untrusted ones and the store's (a CRL signer
+ * outside the path, whose own path OpenSSL then validates). 1 yes, 0 no, -1 no
+ * certificate of that name to tell (ext only: OpenSSL judges). */
+static int store_crl_genuine(X509_STORE_CTX *ctx, store_scratch *s, X509_CRL *crl, int cidx, int ext)
+{
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
+    STACK_OF(X509) *certs;                                         /* owns */
+    const X509_NAME *cnm = X509_CRL_get_issuer(crl);               /* borrowed */
+    int j, seen = 0, ok = 0;
+    for (j = cidx; j < sk_X509_num(chain); j++) {
+        X509 *c = sk_X509_value(chain, j);                         /* borrowed */
+        EVP_PKEY *key = X509_get0_pubkey(c);                       /* borrowed */
+        if (key == NULL || X509_NAME_cmp(X509_get_subject_name(c), cnm) != 0)
+            continue;
+        seen = 1;
+        if (store_crl_verified(s->box, store_owns_issuer(ctx, s, c, j), crl, c, key))
+            return 1;
+    }
+    if (!ext)
+        return 0;
+    for (j = 0; j < sk_X509_num(s->untrusted); j++) {
+        X509 *c = sk_X509_value(s->untrusted, j);                  /* borrowed */
+        EVP_PKEY *key = X509_get0_pubkey(c);                       /* borrowed */
+        if (key == NULL || X509_NAME_cmp(X509_get_subject_name(c), cnm) != 0)
+            continue;
+        seen = 1;
+        if (store_crl_verified(s->box, j < s->ninter, crl, c, key))
+            return 1;
+    }
+    certs = X509_STORE_CTX_get1_certs(ctx, (X509_NAME *)cnm);
+    for (j = 0; !ok && j < sk_X509_num(certs); j++) {
+        X509 *c = sk_X509_value(certs, j);                         /* borrowed from certs */
+        EVP_PKEY *key = X509_get0_pubkey(c);                       /* borrowed */
+        if (key == NULL)
+            continue;
+        seen = 1;
+        ok = store_crl_verified(s->box, 1, crl, c, key);           /* the store keeps c */
+    }
+    sk_X509_pop_free(certs, X509_free);
+    ERR_clear_error();
+    return ok ? 1 : seen ? 0 : -1;
+}
+
+/* CRL lookup (X509_STORE_set_lookup_crls): the store's CRLs named nm (with
+ * extended CRL support also those of the cRLIssuers of the certificate's
+ * distribution points), less those that no certificate which could have signed
+ * them verifies (store_crl_genuine) for the chain element being checked (OpenSSL's
+ * check_cert sets error_depth to its index before looking CRLs up). When it cannot
+ * be told simply (without extended CRL support: a partial chain ending below a
+ * root, a name mismatch, no key), every CRL is returned and OpenSSL judges as
  * usual. A CRL dropped here is evidence of nothing: it cannot revoke, nor hide a
  * genuine CRL. */
 static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X509_NAME *nm)
@@ -480,37 +567,35 @@ static STACK_OF(X509_CRL) *store_lookup_crls(const X509_STORE_CTX *cctx, const X
     STACK_OF(X509_CRL) *all = X509_STORE_CTX_get1_crls(ctx, nm);  /* owns, returned */
     store_scratch *s = (store_scratch *)X509_STORE_CTX_get_app_data(ctx);
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);       /* borrowed */
-    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i, j, cidx, ok;
+    int depth = X509_STORE_CTX_get_error_depth(ctx), n, i, cidx, ext;
     X509 *x, *issuer = NULL;                                       /* borrowed */
 
-    if (all == NULL || s == NULL || chain == NULL
-        || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0)
+    if (s == NULL || chain == NULL)
         return all;
+    ext = (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0;
     n = sk_X509_num(chain);
     if (depth < 0 || depth >= n)
         return all;
     x = sk_X509_value(chain, depth);
+    if (ext)
+        all = store_add_indirect(ctx, x, all);
+    if (all == NULL)
+        return NULL;
     cidx = depth + 1 < n ? depth + 1 : depth;                      /* as crl_akid_check */
-    if (depth + 1 < n)
-        issuer = sk_X509_value(chain, cidx);
-    else if (X509_check_issued(x, x) == X509_V_OK)
-        issuer = x;
-    if (issuer == NULL || X509_NAME_cmp(X509_get_subject_name(issuer), nm) != 0
-        || X509_get0_pubkey(issuer) == NULL) {
-        ERR_clear_error();
-        return all;
+    if (!ext) {
+        if (depth + 1 < n)
+            issuer = sk_X509_value(chain, cidx);
+        else if (X509_check_issued(x, x) == X509_V_OK)
+            issuer = x;
+        if (issuer == NULL || X509_NAME_cmp(X509_get_subject_name(issuer), nm) != 0
+            || X509_get0_pubkey(issuer) == NULL) {
+            ERR_clear_error();
+            return all;
+        }
     }
     for (i = sk_X509_CRL_num(all) - 1; i >= 0; i--) {
         X509_CRL *crl = sk_X509_CRL_value(all, i);
-        /* the issuer first, then the elements above it with the CRL's name */
-        for (ok = 0, j = cidx; !ok && j < n; j++) {
-            X509 *c = sk_X509_value(chain, j);                     /* borrowed */
-            EVP_PKEY *key = X509_get0_pubkey(c);                   /* borrowed */
-            if (key == NULL || (j > cidx && X509_NAME_cmp(X509_get_subject_name(c), nm) != 0))
-                continue;
-            ok = store_crl_verified(s->box, store_owns_issuer(ctx, s, c, j), crl, c, key);
-        }
-        if (!ok) {
+        if (store_crl_genuine(ctx, s, crl, cidx, ext) == 0) {
             (void)sk_X509_CRL_delete(all, i);
             store_note_ignored(&s->rec, crl, depth);               /* takes the reference */
         }
@@ -762,10 +847,11 @@ static void store_read_opts(lua_State *L, int idx, int ncrl, store_scratch *s)
     store_opt_int(L, idx, "auth_level", 0, 5, &level);
     store_opt_int(L, idx, "time", 0, CC_MAX_TIME, &when);
     o->purpose = purpose == 0 ? X509_PURPOSE_SSL_CLIENT : purpose == 1 ? X509_PURPOSE_SSL_SERVER : 0;
+    /* delta CRLs the store holds are used with their base (newer revocations, holds lifted) */
     if (crl == 1)
-        o->flags |= X509_V_FLAG_CRL_CHECK;
+        o->flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_USE_DELTAS;
     else if (crl == 2)
-        o->flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+        o->flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_USE_DELTAS;
     o->depth = depth > STORE_DEPTH_CLAMP ? STORE_DEPTH_CLAMP : (int)depth;
     o->level = (int)level;
     o->when = when >= 0 ? when : (long long)time(NULL);
@@ -1035,6 +1121,52 @@ static void store_push_result(lua_State *L, const store_scratch *s, X509_STORE_C
     lua_remove(L, -2);                                        /* r */
 }
 
+/* One X509_verify_cert on s->ctx (initialised here) with s->o: 1 verified, 0
+ * not (each problem in s->rec), -1 the context cannot be set up, -2 the options
+ * cannot be applied. Never raises. */
+static int store_run(store_scratch *s)
+{
+    int ret;
+    if (!X509_STORE_CTX_init(s->ctx, s->store, s->leaf, s->untrusted))
+        return -1;
+    if (store_apply_opts(s) != 0)
+        return -2;
+    X509_STORE_CTX_set_app_data(s->ctx, s);
+    X509_STORE_CTX_set_verify_cb(s->ctx, store_verify_cb);
+    ret = X509_verify_cert(s->ctx);
+    if (ret != 1 && s->rec.n == 0) {
+        /* failed without reporting through the callback: record it anyway */
+        int code = X509_STORE_CTX_get_error(s->ctx);
+        s->rec.p[0].code = code != X509_V_OK ? code : X509_V_ERR_UNSPECIFIED;
+        s->rec.p[0].depth = X509_STORE_CTX_get_error_depth(s->ctx);
+        s->rec.p[0].reason = -1;
+        s->rec.n = 1;
+    }
+    return ret == 1 ? 1 : 0;
+}
+
+/* Did a verification with CRL checks but without extended CRL support fail only
+ * because OpenSSL's defaults could use no CRL of some CA -- no CRL of full scope,
+ * another scope, no CRL issuer, a CRL whose signer is not in the path -- or on a
+ * certificate on hold, which a delta CRL may lift? Then OpenSSL can tell more
+ * with extended CRL support and delta CRLs. Any other problem decides. */
+static int store_needs_extended(const store_scratch *s)
+{
+    const store_record *rec = &s->rec;
+    int i;
+    if ((s->o.flags & X509_V_FLAG_CRL_CHECK) == 0 || (s->o.flags & X509_V_FLAG_EXTENDED_CRL_SUPPORT) != 0
+        || rec->n == 0 || rec->overflow)
+        return 0;
+    for (i = 0; i < rec->n; i++) {
+        int c = rec->p[i].code;
+        if (c != X509_V_ERR_UNABLE_TO_GET_CRL && c != X509_V_ERR_DIFFERENT_CRL_SCOPE
+            && c != X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER && c != X509_V_ERR_CRL_SIGNATURE_FAILURE
+            && !(c == X509_V_ERR_CERT_REVOKED && rec->p[i].reason == CRL_REASON_CERTIFICATE_HOLD))
+            return 0;
+    }
+    return 1;
+}
+
 /* store:verify(cert, opts): opts.chain is a list of cert objects (the client's
  * chain); the other options are described in README. Pushes the result table,
  * or nil, err when no decision could be made (out of memory, bad policy OID).
@@ -1109,24 +1241,31 @@ static int store_verify(lua_State *L)
 
     ERR_clear_error();
     s->ctx = X509_STORE_CTX_new();
-    if (s->ctx == NULL || !X509_STORE_CTX_init(s->ctx, s->store, s->leaf, s->untrusted)) {
+    if (s->ctx == NULL) {
         nret = cc_fail(L, "store.verify", "cannot set up verification");
         goto cleanup;
     }
-    if (store_apply_opts(s) != 0) {
+    ret = store_run(s);
+    if (ret == -2) {
         nret = cc_fail(L, "store.verify", "cannot apply options (invalid policy OID?)");
         goto cleanup;
     }
-    X509_STORE_CTX_set_app_data(s->ctx, s);
-    X509_STORE_CTX_set_verify_cb(s->ctx, store_verify_cb);
-    ret = X509_verify_cert(s->ctx);
-    if (ret != 1 && s->rec.n == 0) {
-        /* failed without reporting through the callback: record it anyway */
-        int code = X509_STORE_CTX_get_error(s->ctx);
-        s->rec.p[0].code = code != X509_V_OK ? code : X509_V_ERR_UNSPECIFIED;
-        s->rec.p[0].depth = X509_STORE_CTX_get_error_depth(s->ctx);
-        s->rec.p[0].reason = -1;
-        s->rec.n = 1;
+    if (ret >= 0 && store_needs_extended(s)) {
+        /* OpenSSL's defaults could use no CRL of some CA (indirect CRLs, reasons,
+         * another scope, a separate CRL signing key, a delta that lifts a hold):
+         * verify again with extended CRL support and delta CRLs, and take that */
+        s->o.flags |= X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
+        store_record_reset(&s->rec);
+        X509_STORE_CTX_cleanup(s->ctx);
+        ret = store_run(s);
+        if (ret == -2) {
+            nret = cc_fail(L, "store.verify", "cannot apply options (invalid policy OID?)");
+            goto cleanup;
+        }
+    }
+    if (ret < 0) {
+        nret = cc_fail(L, "store.verify", "cannot set up verification");
+        goto cleanup;
     }
     ERR_clear_error();
     store_push_result(L, s, s->ctx, &s->rec,

@@ -73,6 +73,21 @@ describe("forged CRLs", function()
     assert.equals("revocation_unknown", r2.cause)
   end)
 
+  it("with extended CRL support (and its second pass) a forged CRL is still set aside", function()
+    local ext = { flags = { "extended_crl_support" } }
+    local r = verify(store{ "inter.crl", "forged-inter-alice.crl" }, "alice.pem", ext)
+    assert.is_true(r.ok)
+    assert.equals(1, #r.ignored_crls)
+    local r2 = verify(store{ "forged-inter-alice.crl" }, "alice.pem", ext)
+    assert.equals("revocation_unknown", r2.cause)
+    for _, p in ipairs(r2.problems) do assert.is_not.equals("revoked", p.cause) end
+    local r3 = verify(store{ "inter.crl", "forged-inter-newer.crl" }, "mallory.pem", ext)
+    assert.equals("revoked", r3.cause)
+    -- the default options reach the same verdicts (the second pass with extended support
+    -- runs only when no CRL could be used)
+    assert.equals("revocation_unknown", verify(store{ "forged-inter-alice.crl" }, "alice.pem").cause)
+  end)
+
   it("gives the same verdicts when the store's CRL signature checks are remembered", function()
     local s = store{ "inter.crl", "forged-inter-newer.crl", "forged-inter-alice.crl" }
     for _ = 1, 3 do
