@@ -242,6 +242,14 @@ M.audits = {
     crls = { "root.crl", "forged-root-inter.crl" }, expect = { ok = false, causes = { "crl_bad_signature" } } },
 }
 
+-- Causes that only the OpenResty gate gives (never policy:check): the
+-- integration spec that shows each against a real nginx.
+M.gate = {
+  { name = "resumed session whose CA was never learned", reason = "a resumed TLS session carries the leaf only, "
+    .. "and no accepted client proved its issuer", spec = "spec/integration/nginx_spec.lua",
+    expect = { cause = "session_chain_unknown", substatus = "403.16", accepted = false } },
+}
+
 --- store = cases.store(name): a fresh clientcert.store for a STORES entry.
 function M.store(clientcert, name)
   local spec = M.STORES[name]

@@ -9,6 +9,13 @@ describe("the causes catalogue", function()
     for _, a in ipairs(cases.audits) do
       for _, id in ipairs(a.expect.causes) do covered[id] = true end
     end
+    for _, g in ipairs(cases.gate) do   -- gate-only causes: each names the spec that shows it
+      local f = assert(io.open(g.spec, "rb"))
+      local src = f:read("*a")
+      f:close()
+      assert.truthy(src:find('"' .. g.expect.cause .. '"', 1, true), g.spec .. " never names " .. g.expect.cause)
+      covered[g.expect.cause] = true
+    end
     local missing = {}
     for _, id in ipairs(causes.list()) do
       if not covered[id] then missing[#missing + 1] = id end

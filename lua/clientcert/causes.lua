@@ -22,6 +22,8 @@
 --     self-signed and no issuer is found above it: the client sent what it had to,
 --     the store is wrong (it is also named in `also`, or by an audit, when the
 --     store holds such a certificate and the client is rejected for another cause).
+--     session_chain_unknown: the OpenResty gate's missing_intermediate on a resumed
+--     TLS session (the session does not carry the chain; a new connection does).
 --   bad_signature, invalid_ca, wrong_purpose: the path exists but a link is not
 --     valid, or the certificate is not for this use: each needs a reissue.
 --   revoked before expired / not_yet_valid: a revoked certificate must be
@@ -179,6 +181,19 @@ local CATALOGUE = {
         .. "Certification Authorities (computer account), and install the self-signed root CA that issued "
         .. "it ({element_issuer}) among the trusted roots: IIS rejects every client (403.16) while a "
         .. "certificate that is not self-signed is there." },
+    } },
+  { id = "session_chain_unknown", status = 403, substatus = "403.16",
+    title = "Resumed TLS session: reconnect",
+    message = "This TLS session was resumed, and a resumed session does not carry the CA certificates the "
+      .. "client sent when it started; the server knows no intermediate CA that issued {subject} "
+      .. "(issuer {issuer}), so no path to a trusted root can be built without a new connection.",
+    resolution = {
+      { who = CLIENT, step = "Reconnect: open a new TLS connection instead of resuming this session "
+        .. "(restart the browser or tool, or clear its TLS session cache), sending the certificate "
+        .. "with its intermediate CA certificates." },
+      { who = SERVER, step = "Give every gated location the same chain_dict (a lua_shared_dict): the "
+        .. "intermediates that accepted clients proved in full handshakes are then shared by all "
+        .. "workers, and a resumed session of any client of a known CA is checked without reconnecting." },
     } },
   { id = "bad_signature", status = 403, substatus = "403.16", title = "Signature in the chain does not verify",
     message = "The signature of {element} does not verify with its issuer's key ({error}).",

@@ -15,8 +15,9 @@
 -- nginx's own libssl): the leaf and every certificate the client sent. Without
 -- that symbol, $ssl_client_raw_cert (the leaf only); the verdict says which
 -- (verdict.tls.source). On a resumed TLS session OpenSSL keeps the leaf but not
--- the chain the client sent; with a lua_shared_dict (opts.chain_dict) the chain
--- of the full handshake is kept, keyed by the leaf's SHA-256, and used again.
+-- the chain the client sent: the chain is rebuilt from the intermediates that
+-- accepted clients proved in full handshakes, learned per worker and, with a
+-- lua_shared_dict (opts.chain_dict), shared by the workers (one entry per CA).
 --
 -- Identity to the upstream: enforce's forward option sets RFC 9440's Client-Cert
 -- and Client-Cert-Chain (or Envoy's x-forwarded-client-cert) for an accepted
@@ -168,8 +169,7 @@ end
 -- the chain, as cert objects or bytes), for enforce's forwarding; weak.
 local sent = setmetatable({}, { __mode = "k" })
 
--- Chains of full handshakes, by leaf fingerprint, in a lua_shared_dict: each value
--- is "<len>:<der>" repeated.
+-- A list of DER certificates as one lua_shared_dict value: "<len>:<der>" repeated.
 local function pack_chain(chain)
   local parts = {}
   for i, der in ipairs(chain) do parts[i] = #der .. ":" .. der end
@@ -188,36 +188,160 @@ local function unpack_chain(s)
   return chain
 end
 
--- What this worker last wrote to the chain dict per leaf, and when, so that
--- keepalive requests of one connection do not rewrite the same chain each time
--- (it is written again once half its ttl has passed); with the cert objects it
--- was made of, so that the same objects (adopt) are not even encoded again.
-local written = lru.new(1000)
+-- Intermediates learned from full handshakes ---------------------------------
+-- An accepted client's full handshake proves its CA certificates: the path the
+-- policy verified runs from its leaf through the intermediates it sent up to a
+-- trusted root. Those intermediates (never a leaf, never a trusted certificate,
+-- never anything of a client that was not accepted) are kept by subject name, at
+-- most LEARN_PER_SUBJECT per name: in this worker (an LRU of LEARN_SUBJECTS
+-- names) and, with opts.chain_dict, in a lua_shared_dict for every worker (one
+-- entry per name, "ca:" .. md5(subject), "<len>:<der>" repeated, at most
+-- LEARN_PER_SUBJECT * LEARN_MAX_DER bytes). A resumed session carries the leaf
+-- but not the chain the client sent: its chain is rebuilt from them by
+-- following issuer names up from the leaf. Memory is bounded by the number of
+-- CAs, not of clients; what a refused handshake sent is never written.
+local LEARN_PER_SUBJECT = 4      -- certificates kept under one name (re-keyed or cross-signed CAs)
+local LEARN_MAX_DER = 16 * 1024  -- a larger CA certificate is not kept
+local LEARN_SUBJECTS = 256       -- names kept per worker
+local LEARN_MAX_DEPTH = 8        -- issuer names followed from the leaf
+local learned = lru.new(LEARN_SUBJECTS)               -- subject -> {cert, ...}, most recent first
+local learned_at = setmetatable({}, { __mode = "k" }) -- cert object -> when this worker last wrote it
+local issuer_of = setmetatable({}, { __mode = "k" })  -- cert object -> its issuer name
+local subject_of = setmetatable({}, { __mode = "k" }) -- cert object -> its subject name
 
-local function same_objects(a, b)
+local function names_of(c)
+  local iss = issuer_of[c]
+  if iss == nil then
+    local info = c:info()
+    if not info then return nil, nil end
+    iss = info.issuer or false
+    issuer_of[c], subject_of[c] = iss, info.subject or false
+  end
+  return subject_of[c] or nil, iss or nil
+end
+
+local function learn_key(subject) return "ca:" .. ngx.md5(subject) end
+
+-- The certificates learned under subject: this worker's, else the dict's (fresh:
+-- the dict's even when this worker has some, which another worker may have added to).
+local function known(dict, subject, fresh)
+  local list = not fresh and learned:get(subject)
+  if list or not dict then return list or nil end
+  local packed = dict:get(learn_key(subject))
+  local ders = type(packed) == "string" and unpack_chain(packed)
+  if not ders then return nil end
+  list = {}
+  for _, der in ipairs(ders) do
+    local c = clientcert.parse(der)
+    if c and select(1, names_of(c)) == subject then list[#list + 1] = c end
+  end
+  if #list == 0 then return nil end
+  learned:set(subject, list)
+  return list
+end
+
+-- Keeps CA certificate c under subject, in this worker and in dict.
+local function keep_ca(dict, subject, c, ttl)
+  local der = c:der()
+  if not der or #der > LEARN_MAX_DER then return end
+  local fp = fingerprint_of(c)
+  local list = { c }
+  for _, o in ipairs(learned:get(subject) or {}) do
+    if #list < LEARN_PER_SUBJECT and fingerprint_of(o) ~= fp then list[#list + 1] = o end
+  end
+  learned:set(subject, list)
+  if dict then
+    local key = learn_key(subject)
+    local ders = { der }
+    local packed = dict:get(key)
+    for _, d in ipairs(type(packed) == "string" and unpack_chain(packed) or {}) do
+      if #ders < LEARN_PER_SUBJECT and d ~= der then ders[#ders + 1] = d end
+    end
+    local ok, err = dict:set(key, pack_chain(ders), ttl)
+    if not ok then ngx.log(ngx.WARN, "clientcert: cannot keep a CA certificate in chain_dict: ", err) end
+  end
+end
+
+-- After verdict v on a full handshake whose client sent chain: learns the
+-- intermediates of the verified path, when v accepts a client whose path
+-- reaches a trusted certificate. Each certificate object is written again only
+-- once half of ttl has passed (the keepalive requests of a connection skip it).
+local function learn(dict, v, chain, ttl)
+  if not (v.accepted and v.cause == "ok") then return end
+  local now = ngx.now()
+  local stale = false
+  for i = 1, #chain do
+    local at = learned_at[chain[i]]
+    if not at or now - at >= ttl / 2 then stale = true break end
+  end
+  if not stale then return end
+  local path = v.chain
+  if type(path) ~= "table" or #path < 2 or type(path[#path]) ~= "table" or not path[#path].trusted then return end
+  for i = 2, #path do
+    local el = path[i]
+    if type(el) == "table" and not el.trusted and el.fingerprint and el.depth and el.depth > 0 then
+      for j = 1, #chain do
+        local c = chain[j]
+        if fingerprint_of(c) == el.fingerprint then
+          local subject = names_of(c)
+          if subject and (not learned_at[c] or now - learned_at[c] >= ttl / 2) then
+            keep_ca(dict, subject, c, ttl)
+            learned_at[c] = now
+          end
+          break
+        end
+      end
+    end
+  end
+end
+
+local function same_fingerprints(a, b)
   if #a ~= #b then return false end
-  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  for i = 1, #a do if fingerprint_of(a[i]) ~= fingerprint_of(b[i]) then return false end end
   return true
 end
 
-local function remember_chain(dict, key, chain, ttl)
-  local now = ngx.now()
-  local last = written:get(key)
-  local fresh = last and now - last.at < ttl / 2
-  if fresh and same_objects(last.chain, chain) then return end
-  local ders = {}
-  for i, c in ipairs(chain) do ders[i] = c:der() end
-  local packed = pack_chain(ders)
-  if fresh and last.packed == packed then
-    last.chain = chain
-    return
+-- The chain of a resumed session rebuilt from the learned intermediates:
+-- {cert, ...} (possibly empty), following issuer names up from leaf.
+local function rebuild_chain(dict, leaf, fresh)
+  local chain, seen = {}, {}
+  local _, issuer = names_of(leaf)
+  local names = { issuer }
+  for _ = 1, LEARN_MAX_DEPTH do
+    local next_names = {}
+    for _, subject in ipairs(names) do
+      for _, c in ipairs(known(dict, subject, fresh) or {}) do
+        local fp = fingerprint_of(c)
+        if not seen[fp] then
+          seen[fp] = true
+          chain[#chain + 1] = c
+          local s, i = names_of(c)
+          if i and i ~= s and not seen[i] then
+            seen[i] = true
+            next_names[#next_names + 1] = i
+          end
+        end
+      end
+    end
+    if #next_names == 0 then break end
+    names = next_names
   end
-  local ok, err = dict:set(key, packed, ttl)
-  if ok then
-    written:set(key, { packed = packed, chain = chain, at = now })
-  else
-    ngx.log(ngx.WARN, "clientcert: cannot keep the client's chain: ", err)
-  end
+  return chain
+end
+
+-- The verdict for a resumed session whose chain could not be rebuilt: v (a
+-- missing_intermediate) turned into session_chain_unknown, keeping its facts.
+local function session_chain_unknown(v)
+  local c = causes.get("session_chain_unknown")
+  if not c then return v end
+  local also = { "missing_intermediate" }
+  for _, id in ipairs(v.also or {}) do if id ~= "missing_intermediate" then also[#also + 1] = id end end
+  local facts = { subject = v.client and v.client.subject, issuer = v.client and v.client.issuer }
+  v.cause, v.status, v.substatus, v.title = "session_chain_unknown", c.status, c.substatus, c.title
+  v.message = causes.render("session_chain_unknown", facts)
+  v.resolution = causes.resolution("session_chain_unknown", facts, "gate")
+  v.also = also
+  return v
 end
 
 local OPTS = { chain_dict = "string", chain_ttl = "number", log_accepted = "boolean",
@@ -295,8 +419,9 @@ end
 --- verdict = gate.verdict(policy[, opts]): the policy's verdict on this request's
 -- client, with verdict.tls = {source, resumed, chain_from, nginx_verify,
 -- nginx_refused}. Never answers the request. opts: chain_dict (name of a
--- lua_shared_dict keeping the chains of full handshakes for resumed sessions),
--- chain_ttl (seconds, default 86400: at least ssl_session_timeout), time (the
+-- lua_shared_dict sharing the learned intermediates between workers), chain_ttl
+-- (seconds a learned intermediate is kept after it was last proved, default
+-- 86400), time (the
 -- check time, default ngx.time()), nginx_refused (override the detection of a
 -- request that nginx's certificate check turned into a 495/496 error page),
 -- source ("ssl_client_raw_cert" reads only $ssl_client_raw_cert, as without the
@@ -327,21 +452,24 @@ function M.verdict(policy, opts)
     local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time(), deployment = "gate" }
     tls.chain_from = peer.chain and "handshake" or "none"
     local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
+    local ttl = opts.chain_ttl or 86400
+    local learning = type(peer.leaf) ~= "string" and peer.leaf
     if opts.chain_dict and not dict then
       v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
-    elseif dict and type(peer.leaf) ~= "string" and peer.leaf then
-      local key = fingerprint_of(peer.leaf)
-      if peer.chain and not peer.resumed then
-        -- only a full handshake (the client proved it holds the key) records a chain
-        remember_chain(dict, key, peer.chain, opts.chain_ttl or 86400)
-      elseif not peer.chain and peer.resumed then
-        local packed = dict:get(key)
-        local ders = packed and unpack_chain(packed)
-        if ders then
-          req.chain = ders
-          tls.chain_from = "session_memory"
+    elseif learning and not peer.chain and peer.resumed then
+      -- a resumed session: the chain from the intermediates learned from accepted clients
+      req.chain = rebuild_chain(dict, peer.leaf)
+      if #req.chain > 0 then tls.chain_from = "learned" end
+      v = policy:check(req)
+      if v.cause == "missing_intermediate" and dict then
+        -- another worker may have learned what this one lacks
+        local again = rebuild_chain(dict, peer.leaf, true)
+        if not same_fingerprints(again, req.chain) then
+          req.chain, tls.chain_from = again, "learned"
+          v = policy:check(req)
         end
       end
+      if v.cause == "missing_intermediate" then v = session_chain_unknown(v) end
     end
     if not v and opts.revocation_dict then
       local env, rerr = revocation_env(opts.revocation_dict)
@@ -349,6 +477,7 @@ function M.verdict(policy, opts)
       req._revocation = env
     end
     v = v or policy:check(req)
+    if learning and peer.chain and not peer.resumed and v.accepted then learn(dict, v, peer.chain, ttl) end
     v.tls = tls
     sent[v] = req
   end

@@ -198,6 +198,31 @@ function M.s_client(server, path, opts)
   return status, body, out
 end
 
+--- pids = live.workers(server): the pids of the server's worker processes.
+function M.workers(server)
+  local out = select(2, M.run("pgrep -P " .. server.pid))
+  local pids = {}
+  for pid in out:gmatch("%d+") do pids[#pids + 1] = pid end
+  return pids
+end
+
+--- live.reload(server): HUP (nginx reads its configuration again), then waits
+-- (at most 5 s) until every old worker has gone and a new one runs.
+function M.reload(server)
+  local before = M.workers(server)
+  M.run("kill -HUP " .. server.pid)
+  for _ = 1, 50 do
+    sleep(0.1)
+    local now = M.workers(server)
+    local old_left = false
+    for _, pid in ipairs(before) do
+      for _, p in ipairs(now) do if p == pid then old_left = true end end
+    end
+    if not old_left and #now > 0 then return end
+  end
+  error("nginx did not reload within 5 s")
+end
+
 --- text = live.log_since(server, mark): the error log after byte offset mark.
 function M.log_since(server, mark)
   local s = M.read(server.log) or ""

@@ -135,7 +135,7 @@ describe("the OpenResty gate in a real nginx", function()
   end)
 
   for _, tls in ipairs({ "1.2", "1.3" }) do
-    it("uses the chain of the full handshake on a resumed TLS " .. tls .. " session", function()
+    it("rebuilds a resumed TLS " .. tls .. " session's chain from the intermediates accepted clients proved", function()
       local sess = dir .. "/alice-" .. tls .. ".sess"
       local status, body, out = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
         chain = pki .. "/inter.pem", sess_out = sess, tls = tls })
@@ -146,22 +146,33 @@ describe("the OpenResty gate in a real nginx", function()
         sess_in = sess, tls = tls })
       assert.are.equal(200, status, out)
       assert.truthy(body:find("resumed=true", 1, true), body)
-      assert.truthy(body:find("chain_from=session_memory", 1, true), body)
+      assert.truthy(body:find("chain_from=learned", 1, true), body)
     end)
   end
 
-  it("does not let a resumed session borrow a chain it never sent", function()
-    -- bob's full handshake sends only his leaf: nothing is kept, so on resumption
-    -- the chain is still missing and the cause stays missing_intermediate
-    local sess = dir .. "/bob-leaf.sess"
-    local status, body, out = live.s_client(server, "/", { cert = pki .. "/bob.pem", key = pki .. "/bob.key",
+  it("answers a resumed session whose CA no accepted client proved with session_chain_unknown", function()
+    -- dave's CA is revoked, so no client of it is ever accepted and nothing of it is
+    -- learned: a full handshake with his leaf only is a missing intermediate, and its
+    -- resumption (which carries the leaf only, whatever was sent) is told to reconnect
+    local sess = dir .. "/dave-leaf.sess"
+    local mark = live.log_size(server)
+    local status, body, out = live.s_client(server, "/", { cert = pki .. "/dave.pem", key = pki .. "/dave.key",
       sess_out = sess, tls = "1.2" })
     assert.are.equal(403, status, out)
-    assert.truthy(body:match("^403%.16 "), body)
-    status, body, out = live.s_client(server, "/", { cert = pki .. "/bob.pem", key = pki .. "/bob.key",
+    assert.truthy(body:match("^403%.16 Intermediate CA missing"), body)
+    status, body, out = live.s_client(server, "/", { cert = pki .. "/dave.pem", key = pki .. "/dave.key",
       sess_in = sess, tls = "1.2" })
     assert.are.equal(403, status, out)
-    assert.truthy(body:match("^403%.16 "), body)
+    local c = require("clientcert.causes").get("session_chain_unknown")
+    assert.are.equal("403.16 " .. c.title, body:match("^[^\r\n]*"))
+    assert.truthy(body:find("Reconnect", 1, true), body)
+    local log = live.log_since(server, mark)
+    for _ = 1, 20 do
+      if log:find("clientcert: session_chain_unknown ", 1, true) then break end
+      live.sleep(0.05)
+      log = live.log_since(server, mark)
+    end
+    assert.truthy(log:find("clientcert: session_chain_unknown 403.16 tls=ssl,none,resumed", 1, true), log)
   end)
 
   it("falls back to $ssl_client_raw_cert (the leaf only) and says so in the verdict", function()
