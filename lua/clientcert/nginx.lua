@@ -456,7 +456,13 @@ function M.verdict(policy, opts)
     local learning = type(peer.leaf) ~= "string" and peer.leaf
     if opts.chain_dict and not dict then
       v = gate_failure(("clientcert.nginx: no lua_shared_dict named '%s'"):format(opts.chain_dict), { tls = tls })
-    elseif learning and not peer.chain and peer.resumed then
+    end
+    if not v and opts.revocation_dict then
+      local env, rerr = revocation_env(opts.revocation_dict)
+      if not env then v = gate_failure(rerr, { tls = tls }) end
+      req._revocation = env
+    end
+    if not v and learning and not peer.chain and peer.resumed then
       -- a resumed session: the chain from the intermediates learned from accepted clients
       req.chain = rebuild_chain(dict, peer.leaf)
       if #req.chain > 0 then tls.chain_from = "learned" end
@@ -470,11 +476,6 @@ function M.verdict(policy, opts)
         end
       end
       if v.cause == "missing_intermediate" then v = session_chain_unknown(v) end
-    end
-    if not v and opts.revocation_dict then
-      local env, rerr = revocation_env(opts.revocation_dict)
-      if not env then v = gate_failure(rerr, { tls = tls }) end
-      req._revocation = env
     end
     v = v or policy:check(req)
     if learning and peer.chain and not peer.resumed and v.accepted then learn(dict, v, peer.chain, ttl) end
