@@ -10,6 +10,7 @@
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
+local options = require "clientcert.options"
 
 local M = {}
 
@@ -200,10 +201,11 @@ end
 -- From C: store:roots(), store:intermediates(), store:crl_count(), store:stats(),
 -- store:crls(), store:close(), tostring(store).
 
-local VERIFY_OPTS = {
-  chain = true, time = true, purpose = "string", crl = "string",
-  crl_missing = "string", max_depth = true, partial_chain = "boolean",
-  check_time = "boolean", certs = "boolean", flags = true, policies = true, auth_level = true,
+-- store:verify's options: clientcert.options' schema, per call.
+local VERIFY_CTX = {
+  per_call = true, where = "store.verify",
+  label = function(k) return k or "opts" end,
+  unknown = function(k) return ("unknown option '%s'"):format(k) end,
 }
 
 -- Fills cause fields from the catalogue: result.cause, problem.cause, element.status.
@@ -249,20 +251,8 @@ function Store:verify(cert, opts)
   if type(opts) ~= "table" then
     error("clientcert.store.verify: opts must be a table", 2)
   end
-  local o = {}
-  for k, v in next, opts do
-    local want = VERIFY_OPTS[k]
-    if not want then error(("clientcert.store.verify: unknown option '%s'"):format(tostring(k)), 2) end
-    if want ~= true and type(v) ~= want then
-      error(("clientcert.store.verify: option '%s' must be a %s, got %s"):format(k, want, type(v)), 2)
-    end
-    o[k] = v
-  end
-  if o.time ~= nil then o.time = util.time(o.time, "store.verify", 2) end -- absent: now (in C)
-  if o.max_depth ~= nil then o.max_depth = util.integer(o.max_depth, "store.verify", "max_depth", 0, nil, 2) end
-  if o.auth_level ~= nil then o.auth_level = util.integer(o.auth_level, "store.verify", "auth_level", 0, 5, 2) end
-  if o.flags ~= nil then o.flags = util.list(o.flags, "store.verify", "flags", 2) end
-  if o.policies ~= nil then o.policies = util.list(o.policies, "store.verify", "policies", 2) end
+  local o, oerr = options.check_verify(opts, VERIFY_CTX)
+  if not o then error("clientcert.store.verify: " .. oerr, 2) end
   if type(cert) == "string" then
     local c, err = core.parse(cert)
     if not c then return nil, reprefix(err, "store.verify", "certificate") end

@@ -16,6 +16,7 @@ local causes = require "clientcert.causes"
 local util = require "clientcert.util"
 local lru = require "clientcert.lru"
 local revocation = require "clientcert.revocation"
+local options = require "clientcert.options"
 
 local M = {}
 
@@ -58,20 +59,6 @@ local MATCH_KEYS = {
   san_dns = true, san_uri = true, fingerprint = true, serial = true,
   subject_cn_pattern = true, subject_pattern = true, issuer_cn_pattern = true, issuer_pattern = true,
   san_email_pattern = true, san_dns_pattern = true, san_uri_pattern = true,
-}
-
-local VERIFY_VALUES = {
-  crl = { none = true, leaf = true, chain = true },
-  crl_missing = { reject = true, allow = true },
-  purpose = { client = true, server = true, any = true },
-}
-local VERIFY_BOOLEANS = { partial_chain = true, check_time = true }
--- The names store:verify accepts in verify.flags (csrc/store.c store_flags;
--- spec/policy_spec.lua checks that store:verify takes each of them).
-local FLAGS = {
-  x509_strict = true, policy_check = true, explicit_policy = true, inhibit_any = true, inhibit_map = true,
-  allow_proxy_certs = true, use_deltas = true, extended_crl_support = true, check_ss_signature = true,
-  ignore_critical = true, no_alt_chains = true,
 }
 
 -- err = pattern_error(p): what is wrong with Lua pattern p, or nil. A static
@@ -170,44 +157,13 @@ local function checked(f, ...)
 end
 
 -- copy | nil, err: the verify options, each value checked, as a fresh table.
+local VERIFY_CTX = {
+  where = "policy",
+  label = function(k) return k and ("verify." .. k) or "verify" end,
+  unknown = function(k) return ("unknown verify option '%s'"):format(k) end,
+}
 local function verify_copy(verify)
-  if type(verify) ~= "table" then return nil, "verify must be a table" end
-  local out = {}
-  for k, v in pairs(verify) do
-    if type(k) ~= "string" then return nil, ("unknown verify option '%s'"):format(tostring(k)) end
-    local values = VERIFY_VALUES[k]
-    if values then
-      if not values[v] then return nil, ("verify.%s cannot be %s"):format(k, tostring(v)) end
-      out[k] = v
-    elseif VERIFY_BOOLEANS[k] then
-      if type(v) ~= "boolean" then return nil, ("verify.%s must be a boolean, got %s"):format(k, type(v)) end
-      out[k] = v
-    elseif k == "max_depth" or k == "auth_level" then
-      local n, err = checked(util.integer, v, "policy", "verify." .. k, 0, k == "auth_level" and 5 or nil)
-      if not n then return nil, err end
-      out[k] = n
-    elseif k == "flags" or k == "policies" then
-      if type(v) ~= "table" then return nil, ("verify.%s must be a list, got %s"):format(k, type(v)) end
-      local list, err = checked(util.list, v, "policy", "verify." .. k)
-      if not list then return nil, err end
-      local copy = {}
-      for i, name in ipairs(list) do
-        if type(name) ~= "string" then return nil, ("verify.%s[%d] must be a string"):format(k, i) end
-        if k == "flags" and not FLAGS[name] then
-          return nil, ("verify.flags[%d]: unknown flag '%s'"):format(i, name)
-        end
-        if k == "policies" and (not name:match("^[0-2]%.%d+[%.%d]*$") or name:match("%.%.") or name:match("%.$")) then
-          return nil, ("verify.policies[%d] must be a dotted OID such as \"1.3.6.1.4.1.99999.1\", got '%s'")
-            :format(i, name)
-        end
-        copy[i] = name
-      end
-      out[k] = copy
-    else
-      return nil, ("unknown verify option '%s'"):format(k)
-    end
-  end
-  return out
+  return options.check_verify(verify, VERIFY_CTX)
 end
 
 -- The verdict cache (opts.cache = {size = n[, ttl = seconds]}): it holds the

@@ -10,6 +10,7 @@
 local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
+local options = require "clientcert.options"
 
 local M = { name = "check",
             summary = "Would a server accept this client? Verdict, cause, how to fix it, certification path." }
@@ -24,7 +25,7 @@ function M.define(cmd)
   cmd:option("--crl", "CRL file (PEM bundle or DER, with --roots); repeatable. Revocation is then checked "
     .. "for the whole chain."):count("*")
   cmd:option("--purpose", "Required purpose (with --roots): client (default), server or any.")
-    :choices({ "client", "server", "any" })
+    :choices(options.values("purpose"))
   cmd:option("--intermediate-in-roots", "With --roots: reject (default) refuses every client while a root "
     .. "is not self-signed, as IIS does; warn accepts a valid path and names it in Also.")
     :choices({ "reject", "warn" })

@@ -1,5 +1,6 @@
 --- clientcert verify CERT: verify a client certificate's chain against a store.
 local c = require "clientcert.cli.common"
+local options = require "clientcert.options"
 
 local M = { name = "verify", summary = "Verify a client certificate's chain and print the certification path." }
 
@@ -11,9 +12,9 @@ function M.define(cmd)
   cmd:option("--chain", "Certificates the client sent besides its own (PEM bundle)."):count("*")
   cmd:option("--time", "Check time instead of now (audit: would it be accepted then?).")
   cmd:option("--purpose", "Required purpose: client, server or any.", "client")
-    :choices({ "client", "server", "any" })
+    :choices(options.values("purpose"))
   cmd:option("--crl-check", "Revocation check: none, leaf or chain (default: chain when a CRL is given).")
-    :choices({ "none", "leaf", "chain" })
+    :choices(options.values("crl"))
   cmd:option("--crl-missing", "When an issuer has no CRL: reject or allow.", "reject")
     :choices({ "reject", "allow" })
   cmd:option("--max-depth", "Longest path allowed (intermediates); an integer >= 0.", "10"):convert(c.max_depth)
