@@ -8,13 +8,17 @@
 --
 -- `time` is the check time of the request (which an audit may set in the past or
 -- future); `now` is the real clock (default os.time()), against which ttl counts.
--- Get and set are O(1); the map never holds more than `size` entries.
+-- Get and set are O(1); the map never holds more than `size` entries. A node is
+-- a 7-slot array (no hash part): about 170 bytes on Lua 5.4, 100 on LuaJIT.
 local M = {}
 
 local Cache = {}
 local methods = {}
 Cache.__index = methods
 Cache.__metatable = "clientcert.lru"
+
+-- node slots
+local NEWER, OLDER, KEY, VALUE, LO, HI, STORED = 1, 2, 3, 4, 5, 6, 7
 
 --- cache = lru.new(size[, ttl])
 function M.new(size, ttl)
@@ -24,27 +28,27 @@ function M.new(size, ttl)
   if ttl ~= nil and (type(ttl) ~= "number" or ttl ~= ttl or ttl < 0) then
     error("clientcert.lru: ttl must be a number of seconds >= 0", 2)
   end
-  -- a sentinel node: head.newer is the most recently used entry, head.older the least
-  local head = {}
-  head.newer, head.older = head, head
+  -- a sentinel node: head[NEWER] is the most recently used entry, head[OLDER] the least
+  local head = { false, false }
+  head[NEWER], head[OLDER] = head, head
   return setmetatable({ size = size, ttl = ttl, map = {}, count = 0, head = head }, Cache)
 end
 
 local function unlink(node)
-  node.older.newer = node.newer
-  node.newer.older = node.older
+  node[OLDER][NEWER] = node[NEWER]
+  node[NEWER][OLDER] = node[OLDER]
 end
 
 local function push_front(head, node)
-  node.older = head
-  node.newer = head.newer
-  head.newer.older = node
-  head.newer = node
+  node[OLDER] = head
+  node[NEWER] = head[NEWER]
+  head[NEWER][OLDER] = node
+  head[NEWER] = node
 end
 
 local function drop(self, node)
   unlink(node)
-  self.map[node.key] = nil
+  self.map[node[KEY]] = nil
   self.count = self.count - 1
 end
 
@@ -55,12 +59,12 @@ function methods:set(key, value, lo, hi, now)
   if node then
     unlink(node)
   else
-    if self.count >= self.size then drop(self, self.head.older) end
-    node = { key = key }
+    if self.count >= self.size then drop(self, self.head[OLDER]) end
+    node = { false, false, key, false, false, false, false }
     self.map[key] = node
     self.count = self.count + 1
   end
-  node.value, node.lo, node.hi, node.stored = value, lo, hi, now or os.time()
+  node[VALUE], node[LO], node[HI], node[STORED] = value, lo or false, hi or false, now or os.time()
   push_front(self.head, node)
 end
 
@@ -69,16 +73,18 @@ end
 function methods:get(key, time, now)
   local node = self.map[key]
   if not node then return nil end
-  local fresh = (self.ttl == nil or (now or os.time()) - node.stored <= self.ttl)
-  local inside = time == nil or ((node.lo == nil or time >= node.lo) and (node.hi == nil or time <= node.hi))
+  local fresh = (self.ttl == nil or (now or os.time()) - node[STORED] <= self.ttl)
   if not fresh then
     drop(self, node)
     return nil
   end
-  if not inside then return nil end
+  if time ~= nil then
+    local lo, hi = node[LO], node[HI]
+    if (lo and time < lo) or (hi and time > hi) then return nil end
+  end
   unlink(node)
   push_front(self.head, node)
-  return node.value
+  return node[VALUE]
 end
 
 --- cache:delete(key)
@@ -90,7 +96,7 @@ end
 --- cache:clear(): removes every entry.
 function methods:clear()
   self.map, self.count = {}, 0
-  self.head.newer, self.head.older = self.head, self.head
+  self.head[NEWER], self.head[OLDER] = self.head, self.head
 end
 
 --- n = cache:len()

@@ -275,13 +275,20 @@ end
 -- TEMPLATE_MAX_DEPTH (a certificate with thousands of SANs), or whose constructor
 -- the compiler refuses, is copied with deep_copy instead, so that no client can
 -- make a hit compile a large function.
+-- Memory: the entry is that array of scalars itself (no closure, no copy of the
+-- tables), and the parts that many clients have in common (their CA elements of
+-- the chain, the issuer's name fields, the key type, the key usages) are one
+-- shared copier each, found by content (SHARED), held in one slot.
 local TEMPLATE_MAX_NODES, TEMPLATE_MAX_DEPTH = 600, 12
-local templates = lru.new(64) -- constructor source -> factory(values) -> copier
+local templates = lru.new(64) -- constructor source -> chunk(K) -> a fresh copy
 local RESERVED = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or repeat
   return then true until while]]):gmatch("%a+") do RESERVED[w] = true end
-local KREF, KKEY = {}, {} -- i -> "K[i]", "[K[i]]="
-for i = 1, TEMPLATE_MAX_NODES do KREF[i], KKEY[i] = "K[" .. i .. "]", "[K[" .. i .. "]]=" end
+local ENTRY_BASE = 6 -- entry slots before the values (see make_entry)
+local KREF, KKEY, KCALL = {}, {}, {} -- i -> "K[i]", "[K[i]]=", "K[i]()"
+for i = 1, TEMPLATE_MAX_NODES + ENTRY_BASE do
+  KREF[i], KKEY[i], KCALL[i] = "K[" .. i .. "]", "[K[" .. i .. "]]=", "K[" .. i .. "]()"
+end
 -- string key -> its constructor text ("name=") or false (not a Lua name: given as [K[i]]=);
 -- emptied when it holds more than 1,000 keys
 local KEY_TEXT, key_count = {}, 0
@@ -295,17 +302,46 @@ local function key_text(k)
   return t
 end
 
--- Appends the constructor source of v to src and its scalars to vals; false when
--- v has more than TEMPLATE_MAX_NODES tables, keys and values together (count[1]
--- counts them; count[2] is the number of scalars in vals), is nested too deep,
--- or has a hole in its sequence (a nil at i <= #v).
-local function template_source(v, src, vals, depth, count)
+-- Keys whose values are few and shared by many certificates and verification
+-- results (an attribute or SAN type, a status, a code, an algorithm, a depth):
+-- such a value (a short string, a small integer) is written into the constructor
+-- itself rather than held by each entry, as booleans are.
+local LITERAL_KEYS = { name = true, type = true, status = true, code_name = true, cause = true, error = true,
+                       code = true, version = true, signature_algorithm = true, depth = true, curve = true,
+                       bits = true }
+local function literal(k, v)
+  local t = type(v)
+  if t == "boolean" then return v and "true" or "false" end
+  if not LITERAL_KEYS[k] then return nil end
+  if t == "string" and #v <= 40 and not v:find("[^%w _%-%.:,/]") then return '"' .. v .. '"' end
+  if t == "number" and v == math.floor(v) and v >= 0 and v < 1e6 then return ("%d"):format(v) end
+  return nil
+end
+
+-- Appends the constructor source of v (the value of key `key` in its table) to src
+-- and its values to vals; false when v has more than TEMPLATE_MAX_NODES tables,
+-- keys and values together (count[1] counts them; count[2] is the index of the
+-- last value in vals), is nested too deep, or has a hole in its sequence (a nil
+-- at i <= #v). A table t with shared[t] is one value: the copier shared[t],
+-- called ("K[i]()").
+local function template_source(v, src, vals, depth, count, shared, key)
   count[1] = count[1] + 1
   if count[1] > TEMPLATE_MAX_NODES then return false end
   if type(v) ~= "table" then
+    local lit = literal(key, v)
+    if lit then
+      src[#src + 1] = lit
+      return true
+    end
     local i = count[2] + 1
     count[2], vals[i] = i, v
     src[#src + 1] = KREF[i]
+    return true
+  end
+  if shared and shared[v] then
+    local i = count[2] + 1
+    count[2], vals[i] = i, shared[v]
+    src[#src + 1] = KCALL[i]
     return true
   end
   if depth > TEMPLATE_MAX_DEPTH then return false end
@@ -313,7 +349,7 @@ local function template_source(v, src, vals, depth, count)
   local n = #v
   for i = 1, n do
     if v[i] == nil then return false end
-    if not template_source(v[i], src, vals, depth + 1, count) then return false end
+    if not template_source(v[i], src, vals, depth + 1, count, shared, i) then return false end
     src[#src + 1] = ","
   end
   for k, x in pairs(v) do
@@ -327,7 +363,7 @@ local function template_source(v, src, vals, depth, count)
         count[2], vals[i] = i, k
         src[#src + 1] = KKEY[i]
       end
-      if not template_source(x, src, vals, depth + 1, count) then return false end
+      if not template_source(x, src, vals, depth + 1, count, shared, k) then return false end
       src[#src + 1] = ","
     end
   end
@@ -335,31 +371,125 @@ local function template_source(v, src, vals, depth, count)
   return true
 end
 
+-- chunk, code | nil: the compiled constructor for v's shape (chunk(K) returns a
+-- fresh copy of v reading its values from K[first + 1], ...; they are put there
+-- in vals), or nil when v cannot have one. code: the constructor's source.
+local function template_chunk(v, vals, first, shared)
+  local src = { "local K = ... return " }
+  if not template_source(v, src, vals, 0, { 0, first }, shared) then return nil end
+  local code = table.concat(src)
+  local chunk = templates:get(code)
+  if chunk == nil then
+    if setfenv and loadstring then -- LuaJIT / 5.1
+      chunk = loadstring(code, "=clientcert.template")
+      if chunk then setfenv(chunk, {}) end
+    else
+      chunk = load(code, "=clientcert.template", "t", {})
+    end
+    chunk = chunk or false -- a refused constructor (too many registers): never tried again
+    templates:set(code, chunk)
+  end
+  if not chunk then return nil end
+  return chunk, code
+end
+
 -- copier = template_copier(v): a function returning a fresh deep copy of v as it
 -- is now (plain data without cycles; later changes to v are not seen).
 local function template_copier(v)
-  local src, vals = { "local K = ... return function() return " }, {}
-  if template_source(v, src, vals, 0, { 0, 0 }) then
-    src[#src + 1] = " end"
-    local code = table.concat(src)
-    local factory = templates:get(code)
-    if not factory then
-      local chunk
-      if setfenv and loadstring then -- LuaJIT / 5.1
-        chunk = loadstring(code, "=clientcert.template")
-        if chunk then setfenv(chunk, {}) end
-      else
-        chunk = load(code, "=clientcert.template", "t", {})
-      end
-      factory = chunk or false -- a refused constructor (too many registers): never tried again
-      templates:set(code, factory)
-    end
-    if factory then return factory(vals) end
-  end
+  local vals = {}
+  local chunk = template_chunk(v, vals, 0)
+  if chunk then return function() return chunk(vals) end end
   local copy = deep_copy(v)
   return function() return deep_copy(copy) end
 end
 M.template_copier = template_copier -- (internal; for the specs)
+
+-- Copiers of data that many cache entries hold alike (a CA's element of the
+-- chain, an issuer's name fields), by content: constructor source and values.
+local SHARED = lru.new(512)
+
+-- A number, string or boolean as text that tells it from any other value.
+local function value_text(x)
+  if type(x) == "number" then
+    return (math.type and math.type(x) or "n") .. ("%.17g"):format(x)
+  end
+  local s = tostring(x)
+  return type(x):sub(1, 1) .. #s .. ":" .. s
+end
+
+-- The copier of v, shared by every entry whose data holds the same as v.
+local function shared_copier(v)
+  local vals = {}
+  local chunk, code = template_chunk(v, vals, 0)
+  if not chunk then return template_copier(v) end
+  local key = { code }
+  for i = 1, #vals do key[i + 1] = value_text(vals[i]) end
+  key = table.concat(key, "\0")
+  local copier = SHARED:get(key)
+  if not copier then
+    copier = function() return chunk(vals) end
+    SHARED:set(key, copier)
+  end
+  return copier
+end
+
+-- The subtables of a cache entry's data {info, result} that clients of the same
+-- CAs hold alike: shared[t] = its shared copier.
+local SHARED_INFO = { "issuer_fields", "public_key", "key_usage", "eku" }
+local function shared_parts(data)
+  local shared = {}
+  for _, k in ipairs(SHARED_INFO) do
+    local t = data.info[k]
+    if type(t) == "table" then shared[t] = shared_copier(t) end
+  end
+  local chain = data.result.chain
+  if type(chain) == "table" then
+    for i = 2, #chain do
+      if type(chain[i]) == "table" then shared[chain[i]] = shared_copier(chain[i]) end
+    end
+  end
+  return shared
+end
+
+-- A verdict cache entry is one array. Slots: [1] the chunk that copies its data
+-- (false: [6] holds a plain copy instead), [2] the rendered message of an
+-- acceptance (once one was served), [3] the JSON of the client's names (once
+-- asked for), [4] the chain key (the store's generation and the chain's SHA-256s,
+-- which the cache key, the leaf's SHA-256, does not hold), [5] the chain's JSON
+-- (once asked for), [6] a plain copy of the data (when there is no chunk); then
+-- the data's values.
+local E_CHUNK, E_MESSAGE, E_CLIENT_JSON, E_CHAIN_KEY, E_CHAIN_JSON, E_PLAIN = 1, 2, 3, 4, 5, 6
+
+local function make_entry(data, chain_key)
+  local e = { false, false, false, chain_key, false, false }
+  local chunk = template_chunk(data, e, ENTRY_BASE, shared_parts(data))
+  if chunk then
+    e[E_CHUNK] = chunk
+  else
+    for i = #e, ENTRY_BASE + 1, -1 do e[i] = nil end
+    e[E_PLAIN] = deep_copy(data)
+  end
+  return e
+end
+
+-- data = entry_copy(e): fresh tables {info, result} of entry e.
+local function entry_copy(e)
+  local chunk = e[E_CHUNK]
+  if chunk then return chunk(e) end
+  return deep_copy(e[E_PLAIN])
+end
+
+-- Strings many entries hold alike (chain keys, chain JSON, issuer names): one
+-- object each, by content; emptied when it holds more than 1,000.
+local INTERNED, interned_count = {}, 0
+local function intern(s)
+  if type(s) ~= "string" then return s end
+  local t = INTERNED[s]
+  if t then return t end
+  if interned_count >= 1000 then INTERNED, interned_count = {}, 0 end
+  INTERNED[s], interned_count = s, interned_count + 1
+  return s
+end
 
 -- Matchers on one attribute of a name: key -> info field, attribute, which name.
 local NAME_ATTRS = {
@@ -693,15 +823,18 @@ local function fingerprint(c)
   return fp
 end
 
--- The cache key: the store's generation and the SHA-256 of the leaf and of each
--- chain certificate, in the order sent.
+-- key, chain_key: the cache key, the SHA-256 of the leaf (the string object
+-- kept for the cert object: no new string per check); and what the entry must
+-- hold besides, the store's generation and the SHA-256 of each chain
+-- certificate in the order sent.
 function cache_key(cert, chain, store)
   local n = #chain
-  if n == 0 then return store:generation() .. ":" .. fingerprint(cert) end
-  if n == 1 then return store:generation() .. ":" .. fingerprint(cert) .. ":" .. fingerprint(chain[1]) end
-  local parts = { store:generation(), fingerprint(cert) }
+  local fp = fingerprint(cert)
+  if n == 0 then return fp, store:generation() .. ":" end
+  if n == 1 then return fp, store:generation() .. ":" .. fingerprint(chain[1]) end
+  local parts = { store:generation() }
   for i = 1, n do parts[#parts + 1] = fingerprint(chain[i]) end
-  return table.concat(parts, ":")
+  return fp, table.concat(parts, ":")
 end
 
 -- lo, hi: the check times for which a verification result stays what it is:
@@ -789,7 +922,7 @@ function M.decide(self, req, base, when)
     return reject_internal(base, "clientcert.policy.check: cert must be PEM/DER text or a certificate, got "
       .. type(cert))
   end
-  local chain, key, hit = req.chain, nil, nil
+  local chain, key, chain_key, hit = req.chain, nil, nil, nil
   if cache then
     local list, err = chain_certs(cache, chain)
     if not list then
@@ -797,15 +930,14 @@ function M.decide(self, req, base, when)
       return reject_invalid(base, base.client, err)
     end
     chain = list
-    key = cache_key(cert, list, self.trust)
+    key, chain_key = cache_key(cert, list, self.trust)
     hit = cache.verdicts:get(key, when, os.time())
+    if hit and hit[E_CHAIN_KEY] ~= chain_key then hit = nil end -- the same leaf with another chain
   end
   local info, result
   if hit then
     cache.hits = cache.hits + 1
-    -- tables of this verdict's own, from a copier made at the entry's first hit
-    if not hit.copy then hit.copy, hit.data = template_copier(hit.data), nil end
-    local fresh = hit.copy()
+    local fresh = entry_copy(hit) -- tables of this verdict's own
     info, result = fresh.info, fresh.result
     base.cached = true
     base.client = info
@@ -829,8 +961,17 @@ function M.decide(self, req, base, when)
       cache.misses = cache.misses + 1
       local lo, hi = cache_window(cache, result, self.trust, self.verify.crl)
       if when >= lo and when <= hi then
-        -- the entry: a copy of the data as it is now (its copier is made at its first hit)
-        cache.verdicts:set(key, { data = deep_copy({ info = info, result = result }) }, lo, hi, os.time())
+        -- the entry holds the values as they are now; strings that the leaf's info
+        -- and chain element repeat (or that many clients share) are made one object
+        if info.fingerprint == key then info.fingerprint = key end
+        info.issuer = intern(info.issuer)
+        local el = type(result.chain) == "table" and result.chain[1]
+        if type(el) == "table" then
+          for k, x in pairs(el) do
+            if type(x) == "string" and info[k] == x then el[k] = info[k] end
+          end
+        end
+        cache.verdicts:set(key, make_entry({ info = info, result = result }, intern(chain_key)), lo, hi, os.time())
       end
     end
   end
@@ -942,10 +1083,10 @@ function M.decide(self, req, base, when)
     end
   end
   -- the message of an acceptance depends on the certificate only: rendered once per cache entry
-  local message = hit and hit.ok_message
+  local message = hit and hit[E_MESSAGE]
   if not message then
     message = causes.render("ok", facts_for(info, nil, {}))
-    if hit then hit.ok_message = message end
+    if hit then hit[E_MESSAGE] = message end
   end
   local v = verdict("ok", true, nil, base, message)
   if soft then -- soft-fail: accepted, the unknown revocation named in also and in the log
@@ -957,7 +1098,7 @@ function M.decide(self, req, base, when)
     -- the rule sees copies: nothing it changes reaches this verdict or a later check
     local rinfo, rv
     if hit then -- copies made by the entry's copier, the rest of the verdict copied here
-      local a, b = hit.copy(), hit.copy()
+      local a, b = entry_copy(hit), entry_copy(hit)
       rinfo, rv = a.info, {}
       for k, x in pairs(v) do
         if k ~= "client" and k ~= "chain" and k ~= "problems" then rv[k] = deep_copy(x) end
@@ -1218,14 +1359,26 @@ M.verdict_json = text.verdict_json
 -- any but the last verdict served from a cache. For the OpenResty gate, which
 -- changes neither table between check and log: a caller that changes what is
 -- inside them must not pass these parts.
+-- A verdict's parts as json_parts hands them out: client_fingerprint is made
+-- only when asked for (verdict_json needs it only for a line too long).
+local PARTS = { __index = function(t, k)
+  if k == "client_fingerprint" then
+    local v = text.verdict_json_parts({ fingerprint = rawget(t, 1) }, {}).client_fingerprint
+    rawset(t, k, v)
+    return v
+  end
+end }
+
 function M.json_parts(v)
   if v == nil or v ~= served_v or v.client ~= served_client or v.chain ~= served_chain then return nil end
   local e = served_entry
-  if not e.json_parts then
-    local fresh = e.copy()
-    e.json_parts = text.verdict_json_parts(fresh.info, fresh.result.chain)
+  if not e[E_CLIENT_JSON] then
+    local fresh = entry_copy(e)
+    local parts = text.verdict_json_parts(fresh.info, fresh.result.chain)
+    e[E_CLIENT_JSON], e[E_CHAIN_JSON] = parts.client_names, intern(parts.chain) or false
   end
-  return e.json_parts
+  return setmetatable({ served_client.fingerprint, client_names = e[E_CLIENT_JSON],
+                        chain = e[E_CHAIN_JSON] or nil }, PARTS)
 end
 
 return M
