@@ -578,6 +578,74 @@ static void cert_push_sigalg(lua_State *L, X509 *x)
     cc_push_oid(L, obj, 1);
 }
 
+/* Pushes the list of extensions in order: {{name = short name or dotted OID,
+ * critical = bool, count = access descriptions of an AIA}, ...} (profile checks:
+ * presence, criticality, an empty AIA). */
+static void cert_push_extensions(lua_State *L, X509 *x)
+{
+    int i, n = X509_get_ext_count(x);
+
+    lua_createtable(L, n > 0 ? n : 0, 0);                       /* exts */
+    for (i = 0; i < n; i++) {
+        X509_EXTENSION *ext = X509_get_ext(x, i);               /* borrowed */
+        lua_createtable(L, 0, 2);                               /* exts, e */
+        cc_push_oid(L, X509_EXTENSION_get_object(ext), 0);
+        lua_setfield(L, -2, "name");
+        lua_pushboolean(L, X509_EXTENSION_get_critical(ext));
+        lua_setfield(L, -2, "critical");
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_info_access) {
+            AUTHORITY_INFO_ACCESS *aia = X509V3_EXT_d2i(ext);   /* owns */
+            if (aia != NULL) {                                  /* how many access descriptions */
+                lua_pushinteger(L, sk_ACCESS_DESCRIPTION_num(aia));
+                lua_setfield(L, -2, "count");
+                AUTHORITY_INFO_ACCESS_free(aia);
+            } else {                                            /* undecodable: none usable */
+                lua_pushinteger(L, 0);
+                lua_setfield(L, -2, "count");
+            }
+            ERR_clear_error();
+        }
+        lua_rawseti(L, -2, i + 1);                              /* exts */
+    }
+}
+
+/* Pushes one subtree list of a name constraint as general names. */
+static void cert_push_subtrees(lua_State *L, const STACK_OF(GENERAL_SUBTREE) *st)
+{
+    int i;
+    lua_newtable(L);                                            /* list */
+    for (i = 0; st != NULL && i < sk_GENERAL_SUBTREE_num(st); i++) {
+        cert_push_general_name(L, sk_GENERAL_SUBTREE_value(st, i)->base);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* Sets info.name_constraints = {permitted = {...}, excluded = {...}, permitted_present,
+ * excluded_present} when the extension is present and decodable. */
+static void cert_set_name_constraints(lua_State *L, X509 *x, int *invalid)
+{
+    int crit = 0;
+    NAME_CONSTRAINTS *nc = X509_get_ext_d2i(x, NID_name_constraints, &crit, NULL); /* owns */
+
+    if (nc == NULL) {
+        if (crit != -1)
+            *invalid = 1;
+        ERR_clear_error();
+        return;
+    }
+    lua_createtable(L, 0, 4);                                   /* info, nc */
+    cert_push_subtrees(L, nc->permittedSubtrees);
+    lua_setfield(L, -2, "permitted");
+    cert_push_subtrees(L, nc->excludedSubtrees);
+    lua_setfield(L, -2, "excluded");
+    lua_pushboolean(L, nc->permittedSubtrees != NULL);
+    lua_setfield(L, -2, "permitted_present");
+    lua_pushboolean(L, nc->excludedSubtrees != NULL);
+    lua_setfield(L, -2, "excluded_present");
+    lua_setfield(L, -2, "name_constraints");                    /* info */
+    NAME_CONSTRAINTS_free(nc);
+}
+
 /* cert:info(): pushes the plain table described in README "cert:info()". */
 static int cert_info(lua_State *L)
 {
@@ -623,6 +691,9 @@ static int cert_info(lua_State *L)
     lua_setfield(L, -2, "public_key");
     lua_pushinteger(L, X509_get_version(x) + 1);
     lua_setfield(L, -2, "version");
+    cert_push_extensions(L, x);
+    lua_setfield(L, -2, "extensions");
+    cert_set_name_constraints(L, x, &invalid);
     rev_push_cert_urls(L, x);                           /* info (+ the URL lists) */
     if ((flags & EXFLAG_CRITICAL) != 0) {
         lua_pushboolean(L, 1);

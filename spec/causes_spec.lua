@@ -27,7 +27,7 @@ local ISSUE_TABLE = {
   wrong_purpose = "403.16", bad_signature = "403.16", invalid_certificate = "403.16",
   revocation_unknown = "403.16", expired = "403.17", not_yet_valid = "403.17", revoked = "403.13",
   denied_by_rule = "403.12", intermediate_in_roots = "403.16", ok = "200", internal_error = "500",
-  session_chain_unknown = "403.16",
+  session_chain_unknown = "403.16", profile_violation = "403.16",
 }
 
 describe("causes.from_code", function()

@@ -26,6 +26,8 @@
 --     TLS session (the session does not carry the chain; a new connection does).
 --   bad_signature, invalid_ca, wrong_purpose: the path exists but a link is not
 --     valid, or the certificate is not for this use: each needs a reissue.
+--   profile_violation (the strict profile's RFC 5280 / CA/B rules): also a reissue,
+--     after the path and purpose problems OpenSSL finds.
 --   revoked before expired / not_yet_valid: a revoked certificate must be
 --     replaced, never renewed, so renewing it first would be wasted work.
 --   revocation_unknown: the server's CRL upkeep; fixing it changes nothing for a
@@ -227,6 +229,17 @@ local CATALOGUE = {
         cli = "If the certificate is meant for this use, check the purpose asked for (--purpose, or "
         .. "verify.purpose in the --policy file).",
         iis = false },
+    } },
+  { id = "profile_violation", status = 403, substatus = "403.16",
+    title = "Client certificate breaks the strict certificate profile",
+    message = "{element} does not follow the strict profile (RFC 5280 and CA/Browser Forum rules) this server "
+      .. "requires: {error}.",
+    resolution = {
+      { who = CA, step = "Reissue the certificate following the rule named in the message (the RFC 5280 or "
+        .. "CA/Browser Forum section is given)." },
+      { who = SERVER, step = "If such certificates must be accepted, verify with the default profile "
+        .. "(profile = \"default\", or no --profile).",
+        cli = "If such certificates must be accepted, run without --profile strict." },
     } },
   { id = "revoked", status = 403, substatus = "403.13", title = "Client certificate revoked",
     message = "{element} (serial {element_serial}) was revoked by its issuer on {revoked_at}, reason: {reason}.",

@@ -224,6 +224,28 @@ local function annotate(result, root_subjects)
   return result
 end
 
+-- The strict profile (opts.profile = "strict"): clientcert.profile's problems of
+-- the path, appended to the result's and each element's problems (cause
+-- profile_violation); any of them rejects.
+local function strict_profile(result)
+  local extra = require("clientcert.profile").problems(result, result.certs)
+  if #extra == 0 then return end
+  for _, p in ipairs(extra) do
+    result.problems[#result.problems + 1] = p
+    local el = result.chain[p.depth + 1]
+    if el then
+      el.problems[#el.problems + 1] = { code_name = p.code_name, error = p.error, rule = p.rule, cause = p.cause }
+      if el.status == "ok" then el.status = p.cause end
+    end
+  end
+  if result.ok then   -- OpenSSL found nothing: the result names the first rule broken
+    result.code_name, result.error, result.depth = extra[1].code_name, extra[1].error, extra[1].depth
+    result.code = nil  -- no OpenSSL code says it
+  end
+  result.ok = false
+  result.cause = causes.primary(result.problems) or "profile_violation"
+end
+
 -- Parses one chain item (PEM text of one or more certificates, DER) into out.
 local function chain_item(item, i, out)
   local list, err
@@ -276,9 +298,22 @@ function Store:verify(cert, opts)
     end
     o.chain = chain
   end
+  local strict = o.profile == "strict"
+  o.profile = nil
+  local want_certs = o.certs
+  if strict then
+    local flags = { "x509_strict" }
+    for _, f in ipairs(o.flags or {}) do flags[#flags + 1] = f end
+    o.flags, o.certs = flags, true
+  end
   local result, err = C_verify(self, cert, o)
   if not result then return nil, err end
-  return annotate(result, store_facts(self).root_subjects)
+  annotate(result, store_facts(self).root_subjects)
+  if strict then
+    strict_profile(result)
+    if not want_certs then result.certs = nil end
+  end
+  return result
 end
 
 local STORE_KEYS = { roots = true, intermediates = true, crls = true }

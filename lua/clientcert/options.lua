@@ -20,6 +20,8 @@ M.VERIFY = {
   purpose = { kind = "enum", values = { "client", "server", "any" } },
   crl = { kind = "enum", values = { "none", "leaf", "chain" } },
   crl_missing = { kind = "enum", values = { "reject", "allow" } },
+  -- "strict": x509_strict plus the RFC 5280 / CA/B rules of clientcert.profile
+  profile = { kind = "enum", values = { "default", "strict" } },
   max_depth = { kind = "integer", min = 0 },
   auth_level = { kind = "integer", min = 0, max = 5 },
   partial_chain = { kind = "boolean" },

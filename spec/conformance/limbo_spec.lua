@@ -18,7 +18,8 @@ local function rfc3339(s)
   return t
 end
 
--- verdict, cause, detail; strict adds OpenSSL's X509_STRICT checks (flags = {"x509_strict"})
+-- verdict, cause, detail; strict: "x509" adds OpenSSL's X509_STRICT checks
+-- (flags = {"x509_strict"}), "profile" the strict profile (profile = "strict")
 local function run(case, strict)
   local leaf, err = clientcert.parse(case.peer_certificate)
   if not leaf then return "FAILURE", "invalid_certificate", err end
@@ -28,7 +29,8 @@ local function run(case, strict)
   for i, pem in ipairs(case.untrusted_intermediates) do chain[i] = pem end
   local eku = case.extended_key_usage[1]
   local opts = { chain = chain, purpose = eku and PURPOSE[eku] or "any",
-                 crl = #case.crls > 0 and "leaf" or "none", flags = strict and { "x509_strict" } or nil }
+                 crl = #case.crls > 0 and "leaf" or "none", flags = strict == "x509" and { "x509_strict" } or nil,
+                 profile = strict == "profile" and "strict" or nil }
   local when = common.value(case.validation_time)
   if when then opts.time = rfc3339(when) else opts.check_time = false end
   local depth = common.value(case.max_chain_depth)
@@ -53,7 +55,7 @@ local function evaluate(cases, strict)
       looser[#looser + 1] = ("looser %s: accepted an expected failure"):format(case.id)
     end
   end
-  local mode = strict and "x509_strict" or "default"
+  local mode = strict == "x509" and "x509_strict" or strict == "profile" and "profile strict" or "default"
   local lines = { ("%s: agree %d/%d (stricter %d, looser %d)"):format(mode, agree, #cases, #stricter, #looser) }
   local ids = {}
   for id in pairs(causes) do ids[#ids + 1] = id end
@@ -67,9 +69,11 @@ end
 describe("conformance: x509-limbo client subset", function()
   local cases = common.jsonl(common.root() .. "/limbo/limbo-client-subset.jsonl")
   local agree, lines = evaluate(cases, false)
-  local agree_strict, lines_strict = evaluate(cases, true)
+  local agree_strict, lines_strict = evaluate(cases, "x509")
+  local agree_profile, lines_profile = evaluate(cases, "profile")
   common.report("limbo", lines)
   common.report("limbo", lines_strict)
+  common.report("limbo", lines_profile)
 
   it("runs all 176 cases", function() assert.equals(176, #cases) end)
   it("agrees at least as often as recorded, with the default options", function()
@@ -79,5 +83,9 @@ describe("conformance: x509-limbo client subset", function()
   it("agrees at least as often as recorded, with x509_strict (OpenSSL's reference figure is 136)", function()
     assert.is_true(agree_strict >= common.figures.limbo_strict, ("agree %d/%d, recorded %d"):format(agree_strict,
       #cases, common.figures.limbo_strict))
+  end)
+  it("agrees at least as often as recorded, with profile = \"strict\"", function()
+    assert.is_true(agree_profile >= common.figures.limbo_profile_strict, ("agree %d/%d, recorded %d"):format(
+      agree_profile, #cases, common.figures.limbo_profile_strict))
   end)
 end)
