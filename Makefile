@@ -214,6 +214,7 @@ bench-hostile: lua54 ## time and peak memory on hostile inputs (large bundles, l
 
 bench-nginx: luajit ## requests/s of a gated nginx location against a static one (ab; keepalive and new handshakes)
 	bash bench/nginx.sh $(BENCH_NGINX_N)
+	bash bench/nginx-revocation.sh $(BENCH_NGINX_N)
 
 BENCH_ROUNDS ?= 7
 BENCH_N ?= 300

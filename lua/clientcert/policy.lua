@@ -947,7 +947,8 @@ function M.decide(self, req, base, when)
     info, ierr = cert:info()
     if not info then return reject_invalid(base, nil, ierr) end
     base.client = info
-    local vopts = { chain = chain, time = when, certs = self.revocation and true or nil }
+    -- the path's objects only for AIA chasing; revocation asks for them on a cache miss
+    local vopts = { chain = chain, time = when, certs = self.revocation and self.revocation.issuers or nil }
     for k, val in pairs(self.verify) do vopts[k] = val end
     local verr
     result, verr = self.trust:verify(cert, vopts)
