@@ -9,3 +9,4 @@ files["examples/policies/"] = { std = "min", read_globals = { "clientcert", "par
 -- the OpenResty gate runs inside nginx, which provides ngx
 files["lua/clientcert/nginx.lua"] = { globals = { "ngx" } }
 files["examples/openresty/policy.lua"] = { std = "min", read_globals = { "clientcert", "params", "list" } }
+files["examples/openresty/revocation/policy.lua"] = { std = "min", read_globals = { "clientcert", "params", "list" } }
