@@ -2,7 +2,6 @@
  * OSSL_DECODER for keys) as the Lua class clientcert.cert. parse / parse_all
  * read PEM (with X509_AUX trust settings) or DER; info() reports the
  * certificate's facts as plain Lua values. */
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -11,7 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <openssl/decoder.h>
-#include <openssl/pkcs12.h>
 #include "clientcert.h"
 
 /* The box at idx (raises unless a clientcert.cert, open or closed). */
@@ -875,110 +873,6 @@ static int cert_x509_api_address(lua_State *L)
     return 1;
 }
 
-/* What parse_pkcs12 holds while it works, in a userdata whose __gc frees it, so
- * that a Lua error (out of memory while pushing a result) leaks nothing. Every
- * pointer is owned by the guard until it is moved out (set to NULL). */
-#define CC_P12_GUARD_MT "clientcert.pkcs12_guard"
-typedef struct {
-    PKCS12 *p12;              /* owns */
-    EVP_PKEY *key;            /* owns */
-    X509 *leaf;               /* owns one reference */
-    STACK_OF(X509) *ca;       /* owns the stack and one reference per element */
-    BIO *bio;                 /* owns (the key's PEM, in secure memory) */
-} cc_p12_guard;
-
-static int cert_p12_guard_gc(lua_State *L)
-{
-    cc_p12_guard *g = (cc_p12_guard *)luaL_checkudata(L, 1, CC_P12_GUARD_MT);
-    PKCS12_free(g->p12);
-    EVP_PKEY_free(g->key);
-    X509_free(g->leaf);
-    sk_X509_pop_free(g->ca, X509_free);
-    BIO_free(g->bio);
-    memset(g, 0, sizeof(*g));
-    return 0;
-}
-
-/* parse_pkcs12(data[, password]) -> {cert = clientcert.cert, chain = {cert, ...},
- * key = PEM text | nil}, or nil, err. data: a DER PKCS#12 (.p12/.pfx) file;
- * password: absent or nil tries no password and the empty one. cert is the
- * certificate of the private key when the file holds one, else the first
- * certificate that is not a CA (else the first); chain: the other certificates
- * in file order; key: that private key as unencrypted PKCS#8 PEM. Errors:
- * "not a PKCS#12 file", "wrong or missing password (the PKCS#12 integrity check failed)",
- * "cannot decrypt ..." (e.g. a legacy algorithm OpenSSL's default provider
- * lacks), "no certificate in the PKCS#12 file". */
-static int cert_parse_pkcs12(lua_State *L)
-{
-    size_t len, passlen = 0;
-    const char *data = cc_checkbytes(L, 1, &len);
-    const char *pass = NULL;
-    const unsigned char *p = (const unsigned char *)data;
-    cc_p12_guard *g;
-    BUF_MEM *mem = NULL;                                  /* borrowed from g->bio */
-    int i, n, pick = -1, nret;
-
-    if (!lua_isnoneornil(L, 2)) {
-        pass = cc_checkbytes(L, 2, &passlen);
-        if (strlen(pass) != passlen)
-            return cc_fail_plain(L, "parse_pkcs12", "the password holds a NUL byte");
-        if (passlen > INT_MAX)
-            return cc_fail_plain(L, "parse_pkcs12", "password too long");
-    }
-    if ((nret = cert_check_input(L, "parse_pkcs12", len)) != 0)
-        return nret;
-    g = (cc_p12_guard *)cc_newuserdata(L, sizeof(*g));   /* guard first: nothing can leak */
-    memset(g, 0, sizeof(*g));
-    luaL_setmetatable(L, CC_P12_GUARD_MT);
-    ERR_clear_error();
-    g->p12 = d2i_PKCS12(NULL, &p, (long)len);
-    if (g->p12 == NULL)
-        return cc_fail_plain(L, "parse_pkcs12", "not a PKCS#12 file");
-    if (p != (const unsigned char *)data + len)
-        return cc_fail_plain(L, "parse_pkcs12", "trailing data after the PKCS#12 structure");
-    if (PKCS12_mac_present(g->p12)) {
-        int ok = pass != NULL ? PKCS12_verify_mac(g->p12, pass, (int)passlen)
-                              : (PKCS12_verify_mac(g->p12, NULL, 0) || PKCS12_verify_mac(g->p12, "", 0));
-        if (!ok)
-            return cc_fail_plain(L, "parse_pkcs12", "wrong or missing password (the PKCS#12 integrity check failed)");
-    }
-    ERR_clear_error();
-    if (!PKCS12_parse(g->p12, pass, &g->key, &g->leaf, &g->ca))
-        return cc_fail(L, "parse_pkcs12", "cannot decrypt the PKCS#12 contents");
-    n = g->ca ? sk_X509_num(g->ca) : 0;
-    if (g->leaf == NULL) {                               /* no key, or no certificate of it */
-        for (i = 0; i < n && pick < 0; i++)
-            if (X509_check_ca(sk_X509_value(g->ca, i)) == 0)
-                pick = i;
-        if (n == 0)
-            return cc_fail_plain(L, "parse_pkcs12", "no certificate in the PKCS#12 file");
-        g->leaf = sk_X509_delete(g->ca, pick < 0 ? 0 : pick); /* the guard's reference moves */
-        n--;
-    }
-    lua_createtable(L, 0, 3);                            /* guard, t */
-    cert_newbox(L)->x = g->leaf;                         /* the box owns the reference now */
-    g->leaf = NULL;
-    lua_setfield(L, -2, "cert");
-    lua_createtable(L, n, 0);                            /* guard, t, chain */
-    for (i = 0; i < n; i++) {
-        cc_cert_box *b = cert_newbox(L);                 /* box first, then move the reference */
-        b->x = sk_X509_value(g->ca, i);
-        sk_X509_set(g->ca, i, NULL);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "chain");                        /* guard, t */
-    if (g->key != NULL) {
-        g->bio = BIO_new(BIO_s_secmem());
-        if (g->bio == NULL || !PEM_write_bio_PrivateKey(g->bio, g->key, NULL, NULL, 0, NULL, NULL))
-            return cc_fail(L, "parse_pkcs12", "cannot encode the private key");
-        BIO_get_mem_ptr(g->bio, &mem);
-        lua_pushlstring(L, mem->data, mem->length);
-        lua_setfield(L, -2, "key");
-    }
-    ERR_clear_error();
-    return 1;                                            /* the guard is freed by its __gc */
-}
-
 static const luaL_Reg cert_meta[] = {
     {"__gc", cert_close}, {"__close", cert_close}, {"__tostring", cert_tostring},
     {NULL, NULL}
@@ -1000,7 +894,7 @@ static int cert_facts(lua_State *L)
     return 1;
 }
 
-/* Registers the class and sets parse, parse_all, parse_pkcs12 ... in the module table at -1. */
+/* Registers the class and sets parse, parse_all ... in the module table at -1. */
 int cert_open(lua_State *L)
 {
     cc_new_class(L, CC_CERT_MT, cert_meta, cert_methods);
@@ -1028,13 +922,5 @@ int cert_open(lua_State *L)
     lua_setfield(L, -2, "from_x509_address"); /* M */
     lua_pushcfunction(L, cert_x509_api_address);
     lua_setfield(L, -2, "x509_api_address");  /* M */
-    luaL_newmetatable(L, CC_P12_GUARD_MT);    /* M, mt */
-    lua_pushcfunction(L, cert_p12_guard_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, CC_P12_GUARD_MT);
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);                            /* M */
-    lua_pushcfunction(L, cert_parse_pkcs12);
-    lua_setfield(L, -2, "parse_pkcs12");      /* M */
     return 0;
 }

@@ -21,6 +21,11 @@
 #define CC_MAX_TIME       253402300799LL      /* 9999-12-31T23:59:59Z, the last time clientcert takes
                                                * (Lua: core.MAX_TIME, the one definition) */
 #define CC_MIN_DATE       (-62167219200LL)    /* 0000-01-01T00:00:00Z, the first date it can print */
+/* PKCS#12: the iteration count of any one key derivation (PBKDF2, the PKCS#12
+ * KDF; scrypt's N*r*p), all of a file's derivations together, nesting of bags */
+#define CC_P12_MAX_ITER   10000000LL
+#define CC_P12_MAX_WORK   40000000LL
+#define CC_P12_MAX_DEPTH  8
 
 typedef struct { X509 *x; } cc_cert_box;         /* owns one X509 reference */
 typedef struct { X509_CRL *crl; } cc_crl_box;    /* owns one X509_CRL reference */
@@ -114,6 +119,9 @@ int crl_open(lua_State *L);                  /* adds parse_crl */
 X509_CRL *crl_check(lua_State *L, int idx);  /* raises unless a live clientcert.crl; borrowed */
 /* Name of an RFC 5280 CRLReason code ("keyCompromise" ...), "unspecified" when unknown. */
 const char *crl_reason_name(int code);
+
+/* pkcs12.c */
+int pkcs12_open(lua_State *L);               /* adds parse_pkcs12 */
 
 /* sysio.c */
 int sysio_open(lua_State *L);                /* adds read_file, isatty */

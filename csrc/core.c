@@ -35,6 +35,7 @@ int luaopen_clientcert_core(lua_State *L)
     lua_newtable(L);                                   /* M */
     cert_open(L);
     crl_open(L);
+    pkcs12_open(L);
     store_open(L);
     codes_open(L);
     sysio_open(L);
