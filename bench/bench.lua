@@ -65,7 +65,7 @@ local function worker(dir, n, n_big)
   local many_policy = clientcert.policy{ trust = many, verify = { crl = "none" } }
 
   -- certificates already decoded: on LuaJIT, X509 objects decoded by the process's
-  -- libcrypto through the FFI, adopted per check with core.from_x509_address (what
+  -- libcrypto through the FFI, adopted per check with core._from_x509_address (what
   -- the OpenResty gate does with nginx's); on Lua 5.4, certificate objects parsed once
   local decoded
   if jit then
@@ -87,7 +87,7 @@ local function worker(dir, n, n_big)
       end
       local leaf_x, inter_x = d2i(read("alice.der")), d2i(read("inter.der"))
       decoded = function()
-        return core.from_x509_address(leaf_x), { core.from_x509_address(inter_x) }
+        return core._from_x509_address(leaf_x), { core._from_x509_address(inter_x) }
       end
     end
   else
@@ -240,7 +240,7 @@ local function driver(rsa_dir, ec_dir, raw_bin, rounds, n)
     print(line)
   end
   print(("(%d s; N = %d per row per round, %d for the 100,000-entry CRL, %d for hits;"
-    .. " miss_decoded on LuaJIT adopts FFI-decoded X509s with core.from_x509_address per check,"
+    .. " miss_decoded on LuaJIT adopts FFI-decoded X509s with core._from_x509_address per check,"
     .. " on Lua 5.4 reuses certificate objects parsed once)"):format(os.time() - t_start, n, n_big, n * 20))
 end
 

@@ -101,7 +101,7 @@ static int cert_parse(lua_State *L)
     const char *data = cc_checkbytes(L, 1, &len);
     const char *what = NULL;
     cc_cert_box *b;
-    BIO *bio = NULL;
+    BIO *bio;
     int nret;
 
     if ((nret = cert_check_input(L, "parse", len)) != 0)
@@ -112,22 +112,16 @@ static int cert_parse(lua_State *L)
         b->x = cert_d2i_exact(data, len, &what); /* owns */
         return b->x ? 1 : cc_fail(L, "parse", what);
     }
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        nret = cc_fail(L, "parse", "out of memory");
-        goto cleanup;
-    }
+    bio = BIO_new_mem_buf(data, (int)len);               /* owns */
+    if (bio == NULL)
+        return cc_fail(L, "parse", "out of memory");
     b->x = PEM_read_bio_X509_AUX(bio, NULL, cert_no_pass_cb, NULL); /* owns; skips other blocks */
-    if (b->x == NULL) {
-        nret = cert_pem_at_end() ? cc_fail_plain(L, "parse", "no certificate found in input")
+    BIO_free(bio);                                       /* before anything is pushed */
+    if (b->x == NULL)
+        return cert_pem_at_end() ? cc_fail_plain(L, "parse", "no certificate found in input")
                                  : cc_fail(L, "parse", "invalid PEM certificate");
-        goto cleanup;
-    }
     ERR_clear_error();
-    nret = 1;
-cleanup:
-    BIO_free(bio);
-    return nret;
+    return 1;
 }
 
 /* parse_all(data): pushes a list of every certificate in order, or nil, err. */
@@ -136,7 +130,8 @@ static int cert_parse_all(lua_State *L)
     size_t len;
     const char *data = cc_checkbytes(L, 1, &len);
     const char *what = NULL;
-    BIO *bio = NULL;
+    cc_tmp *tmp;
+    BIO *bio;
     int n = 0, nret;
 
     if ((nret = cert_check_input(L, "parse_all", len)) != 0)
@@ -151,37 +146,30 @@ static int cert_parse_all(lua_State *L)
         lua_rawseti(L, -2, 1);                         /* list */
         return 1;
     }
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        nret = cc_fail(L, "parse_all", "out of memory");
-        goto cleanup;
-    }
+    tmp = cc_newtmp(L, cc_free_bio);                   /* list, tmp: frees the BIO on a raise */
+    tmp->p = bio = BIO_new_mem_buf(data, (int)len);    /* owns, through tmp */
+    if (bio == NULL)
+        return cc_fail(L, "parse_all", "out of memory");
     for (;;) {
-        cc_cert_box *b = cert_newbox(L);               /* list, box */
+        cc_cert_box *b = cert_newbox(L);               /* list, tmp, box */
         b->x = PEM_read_bio_X509_AUX(bio, NULL, cert_no_pass_cb, NULL); /* owns */
         if (b->x == NULL) {
-            lua_pop(L, 1);                             /* list */
+            lua_pop(L, 1);                             /* list, tmp */
             if (cert_pem_at_end())
                 break;
             lua_pushfstring(L, "certificate %d: invalid PEM certificate", n + 1);
-            nret = cc_fail(L, "parse_all", lua_tostring(L, -1));
-            goto cleanup;
+            return cc_fail(L, "parse_all", lua_tostring(L, -1));
         }
-        if (n >= CC_MAX_BUNDLE) {                      /* a box beyond the cap: __gc frees it */
-            nret = cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
-            goto cleanup;
-        }
-        lua_rawseti(L, -2, ++n);                       /* list */
+        if (n >= CC_MAX_BUNDLE)                        /* a box beyond the cap: __gc frees it */
+            return cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
+        lua_rawseti(L, -3, ++n);                       /* list, tmp */
     }
+    cc_tmp_free(tmp);
+    lua_pop(L, 1);                                     /* list */
     ERR_clear_error();
-    if (n == 0) {
-        nret = cc_fail_plain(L, "parse_all", "no certificate found in input");
-        goto cleanup;
-    }
-    nret = 1;
-cleanup:
-    BIO_free(bio);
-    return nret;
+    if (n == 0)
+        return cc_fail_plain(L, "parse_all", "no certificate found in input");
+    return 1;
 }
 
 /* Pushes prefix and the hex of n bytes (digits: "0123456789abcdef" or upper case). */
@@ -344,25 +332,37 @@ void cert_push_summary(lua_State *L, X509 *x, int self_signed, int fidx)
     ERR_clear_error();
 }
 
-/* Pushes "#" and the uppercase hex of a DER encoding made by i2d (RFC 4514's
- * form for a value that is not text); "#" alone if it cannot be encoded. */
-static void cert_push_der_hex(lua_State *L, unsigned char *der, int n)
+/* Pushes "#" and the uppercase hex of the DER of val (an it, e.g. ASN1_ANY or
+ * GENERAL_NAME): RFC 4514's form for a value that is not text; "#" alone if it
+ * cannot be encoded. A temporary box holds the DER while it is pushed. */
+static void cert_push_der_hex(lua_State *L, const void *val, const ASN1_ITEM *it)
 {
+    cc_tmp *tmp = cc_newtmp(L, cc_free_openssl);                /* tmp */
+    unsigned char *der = NULL;                                  /* owns, through tmp */
+    int n = ASN1_item_i2d((const ASN1_VALUE *)val, &der, it);
+    tmp->p = der;
     if (n > 0)
         cert_push_hex(L, "#", der, (size_t)n, "0123456789ABCDEF");
     else
-        lua_pushliteral(L, "#");
-    OPENSSL_free(der);
+        lua_pushliteral(L, "#");                                /* tmp, value */
+    cc_tmp_free(tmp);
+    lua_remove(L, -2);                                          /* value */
     ERR_clear_error();
+}
+
+/* Pushes s as UTF-8 and returns 1, or nothing and 0 when it is not text. */
+static int cert_push_text(lua_State *L, const ASN1_STRING *s)
+{
+    cc_tmp *tmp = cc_newtmp(L, cc_free_openssl);                /* tmp */
+    int ok = cc_push_utf8(L, s, tmp);                           /* tmp[, value] */
+    lua_remove(L, ok ? -2 : -1);
+    return ok;
 }
 
 /* Pushes the value of an otherName: UTF-8 text when it is a character
  * string (UPN, SRVName ...), else "#" + the hex of its DER. */
 static void cert_push_othername_value(lua_State *L, const ASN1_TYPE *v)
 {
-    unsigned char *buf = NULL;                                  /* owns */
-    int n;
-
     if (v == NULL) {
         lua_pushliteral(L, "");
         return;
@@ -371,19 +371,13 @@ static void cert_push_othername_value(lua_State *L, const ASN1_TYPE *v)
     case V_ASN1_UTF8STRING: case V_ASN1_IA5STRING: case V_ASN1_PRINTABLESTRING:
     case V_ASN1_VISIBLESTRING: case V_ASN1_NUMERICSTRING: case V_ASN1_BMPSTRING:
     case V_ASN1_UNIVERSALSTRING: case V_ASN1_T61STRING:
-        n = ASN1_STRING_to_UTF8(&buf, v->value.asn1_string);
-        if (n >= 0) {
-            lua_pushlstring(L, (const char *)buf, (size_t)n);   /* NUL bytes kept */
-            OPENSSL_free(buf);
+        if (cert_push_text(L, v->value.asn1_string))            /* NUL bytes kept */
             return;
-        }
-        ERR_clear_error();
         break;
     default:
         break;
     }
-    n = i2d_ASN1_TYPE(v, &buf);
-    cert_push_der_hex(L, buf, n);                               /* frees buf */
+    cert_push_der_hex(L, v, ASN1_ITEM_rptr(ASN1_ANY));
 }
 
 /* Pushes one GENERAL_NAME as {type, value}; type "other" also carries kind
@@ -434,30 +428,17 @@ static void cert_push_general_name(lua_State *L, const GENERAL_NAME *g)
         break;
     case GEN_EDIPARTY: {
         const ASN1_STRING *party = g->d.ediPartyName->partyName;
-        unsigned char *buf = NULL;                              /* owns */
-        int n;
         lua_pushliteral(L, "edi");
         lua_setfield(L, -2, "kind");
-        n = party != NULL ? ASN1_STRING_to_UTF8(&buf, party) : -1;
-        if (n >= 0) {
-            lua_pushlstring(L, (const char *)buf, (size_t)n);   /* the partyName as text */
-            OPENSSL_free(buf);
-            break;
-        }
-        buf = NULL;
-        n = i2d_GENERAL_NAME(g, &buf);
-        cert_push_der_hex(L, buf, n);                           /* frees buf */
+        if (party == NULL || !cert_push_text(L, party))         /* the partyName as text */
+            cert_push_der_hex(L, g, ASN1_ITEM_rptr(GENERAL_NAME));
         break;
     }
-    case GEN_X400: {
-        unsigned char *buf = NULL;                              /* owns */
-        int n;
+    case GEN_X400:
         lua_pushliteral(L, "x400");
         lua_setfield(L, -2, "kind");
-        n = i2d_GENERAL_NAME(g, &buf);
-        cert_push_der_hex(L, buf, n);                           /* frees buf */
+        cert_push_der_hex(L, g, ASN1_ITEM_rptr(GENERAL_NAME));
         break;
-    }
     default:
         lua_pushliteral(L, "");
         break;
@@ -470,44 +451,68 @@ static void cert_push_general_name(lua_State *L, const GENERAL_NAME *g)
 
 /* Pushes the SAN list {{type = "dns"|"email"|"uri"|"ip"|"dirname"|"other", value}, ...};
  * sets *invalid when the extension is present but cannot be decoded. */
+static void cert_free_gens(void *p)
+{
+    GENERAL_NAMES_free((GENERAL_NAMES *)p);
+}
+
 static void cert_push_san(lua_State *L, X509 *x, int *invalid)
 {
     int crit = 0, i;
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL); /* owns */
+    cc_tmp *tmp;
+    GENERAL_NAMES *gens;
 
-    lua_newtable(L);                                            /* san */
+    if (X509_get_ext_by_NID(x, NID_subject_alt_name, -1) < 0) {
+        lua_newtable(L);                                        /* san: none */
+        return;
+    }
+    tmp = cc_newtmp(L, cert_free_gens);                         /* tmp */
+    tmp->p = gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL); /* owns, through tmp */
+    lua_newtable(L);                                            /* tmp, san */
     if (gens == NULL) {
         if (crit != -1)            /* -1: absent; -2: duplicated; else undecodable */
             *invalid = 1;
         ERR_clear_error();
-        return;
     }
-    for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-        cert_push_general_name(L, sk_GENERAL_NAME_value(gens, i)); /* san, e */
-        lua_rawseti(L, -2, i + 1);                              /* san */
+    for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+        cert_push_general_name(L, sk_GENERAL_NAME_value(gens, i)); /* tmp, san, e */
+        lua_rawseti(L, -2, i + 1);                              /* tmp, san */
     }
-    GENERAL_NAMES_free(gens);
+    cc_tmp_free(tmp);
+    lua_remove(L, -2);                                          /* san */
 }
 
 /* Pushes the EKU list (short names such as "clientAuth", dotted OID when
  * unnamed); sets *invalid when the extension is present but undecodable. */
+static void cert_free_eku(void *p)
+{
+    EXTENDED_KEY_USAGE_free((EXTENDED_KEY_USAGE *)p);
+}
+
 static void cert_push_eku(lua_State *L, X509 *x, int *invalid)
 {
     int crit = 0, i;
-    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL); /* owns */
+    cc_tmp *tmp;
+    EXTENDED_KEY_USAGE *eku;
 
-    lua_newtable(L);                                            /* eku */
+    if (X509_get_ext_by_NID(x, NID_ext_key_usage, -1) < 0) {
+        lua_newtable(L);                                        /* eku: none */
+        return;
+    }
+    tmp = cc_newtmp(L, cert_free_eku);                          /* tmp */
+    tmp->p = eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL); /* owns, through tmp */
+    lua_newtable(L);                                            /* tmp, eku */
     if (eku == NULL) {
         if (crit != -1)
             *invalid = 1;
         ERR_clear_error();
-        return;
     }
-    for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
-        cc_push_oid(L, sk_ASN1_OBJECT_value(eku, i), 0);        /* eku, name */
-        lua_rawseti(L, -2, i + 1);                              /* eku */
+    for (i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); i++) {
+        cc_push_oid(L, sk_ASN1_OBJECT_value(eku, i), 0);        /* tmp, eku, name */
+        lua_rawseti(L, -2, i + 1);                              /* tmp, eku */
     }
-    EXTENDED_KEY_USAGE_free(eku);
+    cc_tmp_free(tmp);
+    lua_remove(L, -2);                                          /* eku */
 }
 
 static const struct { uint32_t bit; const char *name; } cert_ku_names[] = {
@@ -714,42 +719,37 @@ static int cert_info(lua_State *L)
 static int cert_der(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
-    unsigned char *buf = NULL;                           /* owns */
-    int n, nret;
+    unsigned char *buf, *p;
+    int n;
 
     ERR_clear_error();
-    n = i2d_X509(x, &buf);
-    if (n <= 0) {
-        nret = cc_fail(L, "der", "cannot encode certificate");
-        goto cleanup;
-    }
-    lua_pushlstring(L, (const char *)buf, (size_t)n);
-    nret = 1;
-cleanup:
-    OPENSSL_free(buf);
-    return nret;
+    n = i2d_X509(x, NULL);
+    if (n <= 0)
+        return cc_fail(L, "der", "cannot encode certificate");
+    buf = p = (unsigned char *)cc_newuserdata(L, (size_t)n); /* Lua memory: nothing to free */
+    if (i2d_X509(x, &p) != n)
+        return cc_fail(L, "der", "cannot encode certificate");
+    lua_pushlstring(L, (const char *)buf, (size_t)n);    /* ud, der */
+    return 1;
 }
 
 /* cert:pem() -> PEM text ("CERTIFICATE", without trust settings), or nil, err. */
 static int cert_pem(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
-    BIO *bio = NULL;                                     /* owns */
+    cc_tmp *tmp;
+    BIO *bio;                                            /* owns, through tmp */
     BUF_MEM *mem = NULL;                                 /* borrowed from bio */
-    int nret;
 
     ERR_clear_error();
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
-        nret = cc_fail(L, "pem", "cannot encode certificate");
-        goto cleanup;
-    }
+    tmp = cc_newtmp(L, cc_free_bio);                     /* tmp */
+    tmp->p = bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || !PEM_write_bio_X509(bio, x))
+        return cc_fail(L, "pem", "cannot encode certificate");
     BIO_get_mem_ptr(bio, &mem);
-    lua_pushlstring(L, mem->data, mem->length);
-    nret = 1;
-cleanup:
-    BIO_free(bio);
-    return nret;
+    lua_pushlstring(L, mem->data, mem->length);          /* tmp, pem */
+    cc_tmp_free(tmp);
+    return 1;
 }
 
 /* cert:fingerprint([alg]) -> lowercase hex digest of the DER (default SHA-256). */
@@ -785,14 +785,15 @@ static int cert_matches_key(lua_State *L)
     OSSL_DECODER_CTX *dctx = NULL;                        /* owns */
     const unsigned char *p = (const unsigned char *)key;
     size_t left = len;
-    int nret;
+    int match = 0, oom = 0, unreadable = 0;
 
     if (len == 0 || len > (size_t)CC_MAX_INPUT)
         return cc_fail_plain(L, "matches_key", "empty or oversized key input");
     ERR_clear_error();
+    /* no Lua call until both are freed: a raise there would leak them */
     dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
     if (dctx == NULL) {
-        nret = cc_fail(L, "matches_key", "out of memory");
+        oom = 1;
         goto cleanup;
     }
     if (pass != NULL)
@@ -800,18 +801,22 @@ static int cert_matches_key(lua_State *L)
     else                                   /* never prompt: an encrypted key just fails */
         OSSL_DECODER_CTX_set_pem_password_cb(dctx, cert_no_pass_cb, NULL);
     if (!OSSL_DECODER_from_data(dctx, &p, &left) || pk == NULL) {
-        nret = cc_fail_plain(L, "matches_key",
-                             "cannot read private key (unsupported format, or wrong or missing passphrase)");
+        unreadable = 1;
         goto cleanup;
     }
-    lua_pushboolean(L, X509_get0_pubkey(x) != NULL             /* borrowed */
-                       && EVP_PKEY_eq(X509_get0_pubkey(x), pk) == 1);
-    nret = 1;
+    match = X509_get0_pubkey(x) != NULL                   /* borrowed */
+        && EVP_PKEY_eq(X509_get0_pubkey(x), pk) == 1;
 cleanup:
-    ERR_clear_error();
     OSSL_DECODER_CTX_free(dctx);
     EVP_PKEY_free(pk);
-    return nret;
+    if (oom)
+        return cc_fail(L, "matches_key", "out of memory");
+    ERR_clear_error();
+    if (unreadable)
+        return cc_fail_plain(L, "matches_key",
+                             "cannot read private key (unsupported format, or wrong or missing passphrase)");
+    lua_pushboolean(L, match);
+    return 1;
 }
 
 /* close / __close / __gc: frees the certificate once. */
@@ -837,7 +842,9 @@ static int cert_tostring(lua_State *L)
     return 1;
 }
 
-/* from_x509_address(addr): a clientcert.cert sharing an X509 that another part
+/* _from_x509_address(addr): UNSAFE, for clientcert.nginx only: it dereferences
+ * any address it is given (a wrong one crashes the process or worse), so it is
+ * kept off the public names. A clientcert.cert sharing an X509 that another part
  * of this process decoded (nginx's client certificate, read through LuaJIT's FFI
  * from the request's SSL object), given as its address (an integer). Takes its
  * own reference (X509_up_ref), so the object outlives the connection safely.
@@ -857,7 +864,7 @@ static int cert_from_x509_address(lua_State *L)
     x = (X509 *)(uintptr_t)n;                  /* borrowed until up-ref'd below */
     b = cert_newbox(L);                        /* box first: an error cannot leak */
     if (!X509_up_ref(x))
-        return cc_fail(L, "from_x509_address", "cannot reference the certificate");
+        return cc_fail(L, "_from_x509_address", "cannot reference the certificate");
     b->x = x;                                  /* owns one reference */
     return 1;
 }
@@ -919,7 +926,7 @@ int cert_open(lua_State *L)
     lua_pushcfunction(L, cert_parse_all);     /* M, parse_all */
     lua_setfield(L, -2, "parse_all");         /* M */
     lua_pushcfunction(L, cert_from_x509_address);
-    lua_setfield(L, -2, "from_x509_address"); /* M */
+    lua_setfield(L, -2, "_from_x509_address"); /* M: unsafe, see above */
     lua_pushcfunction(L, cert_x509_api_address);
     lua_setfield(L, -2, "x509_api_address");  /* M */
     return 0;

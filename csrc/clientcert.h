@@ -64,7 +64,24 @@ typedef struct {
     lua_Integer crl_sig_checks, crl_openssl_checks;
 } cc_store_box;
 
+/* A temporary box: a userdata holding one OpenSSL pointer (p) and the function
+ * that frees it. Push it (cc_newtmp) BEFORE the allocation and store the pointer
+ * in it at once: a raise (out of memory in lua_push*, lua_createtable, a
+ * luaL_Buffer) before the free then leaks nothing, as __gc frees p. cc_tmp_free
+ * frees it early (idempotent); the caller then removes the box from the stack. */
+typedef struct {
+    void *p;                  /* owns, or NULL */
+    void (*free_fn)(void *);
+} cc_tmp;
+
 /* common.c */
+/* Pushes an empty temporary box whose __gc calls free_fn(p) once. */
+cc_tmp *cc_newtmp(lua_State *L, void (*free_fn)(void *));
+/* Frees t->p now (if set) and sets it to NULL. */
+void cc_tmp_free(cc_tmp *t);
+/* free_fn for cc_newtmp: OPENSSL_free (i2d output, ASN1_STRING_to_UTF8 output), BIO_free. */
+void cc_free_openssl(void *p);
+void cc_free_bio(void *p);
 /* Pushes nil, "clientcert.<where>: <what>[: <first OpenSSL reason>]"; drains the
  * OpenSSL error queue. Returns 2 (the number of values pushed). */
 int cc_fail(lua_State *L, const char *where, const char *what);
@@ -85,6 +102,11 @@ int cc_is_pem(const char *data, size_t len);
 int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out);
 /* Pushes a name as an RFC 4514 string with control bytes escaped as \XX. */
 void cc_push_name_string(lua_State *L, const X509_NAME *name);
+/* Pushes s converted to UTF-8 (ASN1_STRING_to_UTF8) and returns 1; pushes
+ * nothing and returns 0 when s is not a string OpenSSL converts. t: a box of
+ * cc_newtmp(L, cc_free_openssl) on the stack, empty, which holds the converted
+ * copy while it is pushed (emptied again on return). */
+int cc_push_utf8(lua_State *L, const ASN1_STRING *s, cc_tmp *t);
 /* Pushes a list of {name = <short name or dotted OID>, value = <UTF-8 bytes>}. */
 void cc_push_name_fields(lua_State *L, const X509_NAME *name);
 /* Pushes uppercase hex of an ASN1_INTEGER as its DER content octets (with the

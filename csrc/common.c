@@ -1,6 +1,9 @@
 /* common.c: helpers shared by the clientcert.core C files: error results
- * that drain the OpenSSL error queue, class registration, PEM detection. */
+ * that drain the OpenSSL error queue, class registration, PEM detection,
+ * temporary boxes that free an OpenSSL object if a Lua call raises. */
 #include <string.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include "clientcert.h"
 
@@ -27,6 +30,48 @@ int cc_fail_plain(lua_State *L, const char *where, const char *what)
     lua_pushnil(L);
     lua_pushfstring(L, "clientcert.%s: %s", where, what);
     return 2;
+}
+
+#define CC_TMP_MT "clientcert.tmp"
+
+/* __gc of a temporary box: frees what it holds, once. */
+static int cc_tmp_gc(lua_State *L)
+{
+    cc_tmp_free((cc_tmp *)luaL_checkudata(L, 1, CC_TMP_MT));
+    return 0;
+}
+
+/* Pushes a temporary box (p = NULL) with its metatable, made on first use. */
+cc_tmp *cc_newtmp(lua_State *L, void (*free_fn)(void *))
+{
+    cc_tmp *t = (cc_tmp *)cc_newuserdata(L, sizeof(*t));    /* tmp */
+    t->p = NULL;
+    t->free_fn = free_fn;
+    if (luaL_newmetatable(L, CC_TMP_MT)) {                   /* tmp, mt */
+        lua_pushcfunction(L, cc_tmp_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, CC_TMP_MT);
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);                                 /* tmp */
+    return t;
+}
+
+void cc_tmp_free(cc_tmp *t)
+{
+    if (t->p != NULL && t->free_fn != NULL)
+        t->free_fn(t->p);
+    t->p = NULL;
+}
+
+void cc_free_openssl(void *p)
+{
+    OPENSSL_free(p);
+}
+
+void cc_free_bio(void *p)
+{
+    BIO_free((BIO *)p);
 }
 
 /* Creates metatable tname: meta functions, __name, __index = methods, and

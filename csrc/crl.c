@@ -38,8 +38,7 @@ static int crl_parse(lua_State *L)
     size_t len;
     const char *data = cc_checkbytes(L, 1, &len);
     cc_crl_box *b;
-    BIO *bio = NULL;
-    int nret;
+    BIO *bio;
 
     if (len == 0)
         return cc_fail_plain(L, "parse_crl", "empty input");
@@ -50,38 +49,35 @@ static int crl_parse(lua_State *L)
     luaL_setmetatable(L, CC_CRL_MT);
     ERR_clear_error();
     if (cc_is_pem(data, len)) {
-        bio = BIO_new_mem_buf(data, (int)len);
-        if (bio == NULL) {
-            nret = cc_fail(L, "parse_crl", "out of memory");
-            goto cleanup;
-        }
+        bio = BIO_new_mem_buf(data, (int)len);       /* owns */
+        if (bio == NULL)
+            return cc_fail(L, "parse_crl", "out of memory");
         b->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL); /* owns */
+        BIO_free(bio);                               /* before anything is pushed */
         if (b->crl == NULL) {
             unsigned long e = ERR_peek_last_error();
-            nret = (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+            return (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
                 ? cc_fail_plain(L, "parse_crl", "no CRL found in input")
                 : cc_fail(L, "parse_crl", "invalid PEM CRL");
-            goto cleanup;
         }
     } else {
         const unsigned char *p = (const unsigned char *)data;
         b->crl = d2i_X509_CRL(NULL, &p, (long)len); /* owns */
-        if (b->crl == NULL) {
-            nret = cc_fail(L, "parse_crl", "invalid DER CRL");
-            goto cleanup;
-        }
+        if (b->crl == NULL)
+            return cc_fail(L, "parse_crl", "invalid DER CRL");
         if (p != (const unsigned char *)data + len) {
             X509_CRL_free(b->crl);
             b->crl = NULL;
-            nret = cc_fail_plain(L, "parse_crl", "trailing data after DER CRL");
-            goto cleanup;
+            return cc_fail_plain(L, "parse_crl", "trailing data after DER CRL");
         }
     }
     ERR_clear_error();
-    nret = 1; /* the box */
-cleanup:
-    BIO_free(bio);
-    return nret;
+    return 1; /* the box */
+}
+
+static void crl_free_integer(void *p)
+{
+    ASN1_INTEGER_free((ASN1_INTEGER *)p);
 }
 
 /* crl:info(): issuer, issuer_fields, last_update, next_update (nil when
@@ -91,10 +87,12 @@ static int crl_info(lua_State *L)
     X509_CRL *crl = crl_check(L, 1);
     const ASN1_TIME *t;
     long long secs;
+    cc_tmp *tmp;
     ASN1_INTEGER *num;
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl); /* borrowed */
 
-    lua_createtable(L, 0, 8);
+    tmp = cc_newtmp(L, crl_free_integer);                   /* tmp: the CRL number */
+    lua_createtable(L, 0, 8);                               /* tmp, info */
     cc_push_name_string(L, X509_CRL_get_issuer(crl));
     lua_setfield(L, -2, "issuer");
     cc_push_name_fields(L, X509_CRL_get_issuer(crl));
@@ -113,14 +111,14 @@ static int crl_info(lua_State *L)
     lua_setfield(L, -2, "count");
     lua_pushstring(L, OBJ_nid2ln(X509_CRL_get_signature_nid(crl)));
     lua_setfield(L, -2, "signature_algorithm");
-    num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL); /* owns */
+    tmp->p = num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL); /* owns, through tmp */
     if (num != NULL) {
         cc_push_serial(L, num);
         lua_setfield(L, -2, "crl_number");
-        ASN1_INTEGER_free(num);
     }
+    cc_tmp_free(tmp);
     ERR_clear_error();
-    return 1;
+    return 1;                                               /* info */
 }
 
 /* crl:lookup(cert): pushes {serial, revoked_at, reason} when the CRL lists
@@ -131,6 +129,7 @@ static int crl_lookup(lua_State *L)
     X509 *x = cert_check(L, 2);
     X509_REVOKED *rev = NULL; /* borrowed from crl */
     ASN1_ENUMERATED *reason;
+    const char *name;
     long long secs;
 
     if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) != 0
@@ -147,23 +146,29 @@ static int crl_lookup(lua_State *L)
         lua_setfield(L, -2, "revoked_at");
     }
     reason = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL); /* owns */
-    lua_pushstring(L, crl_reason_name(reason ? (int)ASN1_ENUMERATED_get(reason) : 0));
+    name = crl_reason_name(reason ? (int)ASN1_ENUMERATED_get(reason) : 0);
+    ASN1_ENUMERATED_free(reason);                           /* before the push (a raise) */
+    lua_pushstring(L, name);
     lua_setfield(L, -2, "reason");
-    ASN1_ENUMERATED_free(reason);
     ERR_clear_error();
     return 1;
 }
 
-/* crl:der() -> DER bytes. */
+/* crl:der() -> DER bytes, encoded into Lua memory (nothing to free on a raise). */
 static int crl_der(lua_State *L)
 {
     X509_CRL *crl = crl_check(L, 1);
-    unsigned char *buf = NULL;
-    int n = i2d_X509_CRL(crl, &buf);
+    unsigned char *buf, *p;
+    int n;
+
+    ERR_clear_error();
+    n = i2d_X509_CRL(crl, NULL);
     if (n <= 0)
         return cc_fail(L, "crl.der", "cannot encode CRL");
-    lua_pushlstring(L, (const char *)buf, (size_t)n);
-    OPENSSL_free(buf);
+    buf = p = (unsigned char *)cc_newuserdata(L, (size_t)n); /* ud */
+    if (i2d_X509_CRL(crl, &p) != n)
+        return cc_fail(L, "crl.der", "cannot encode CRL");
+    lua_pushlstring(L, (const char *)buf, (size_t)n);       /* ud, der */
     return 1;
 }
 
@@ -171,15 +176,18 @@ static int crl_der(lua_State *L)
 static int crl_pem(lua_State *L)
 {
     X509_CRL *crl = crl_check(L, 1);
-    BIO *bio = BIO_new(BIO_s_mem());
+    cc_tmp *tmp;
+    BIO *bio;                                               /* owns, through tmp */
     BUF_MEM *mem;
-    if (bio == NULL || !PEM_write_bio_X509_CRL(bio, crl)) {
-        BIO_free(bio);
+
+    ERR_clear_error();
+    tmp = cc_newtmp(L, cc_free_bio);                        /* tmp */
+    tmp->p = bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || !PEM_write_bio_X509_CRL(bio, crl))
         return cc_fail(L, "crl.pem", "cannot encode CRL");
-    }
     BIO_get_mem_ptr(bio, &mem);
-    lua_pushlstring(L, mem->data, mem->length);
-    BIO_free(bio);
+    lua_pushlstring(L, mem->data, mem->length);             /* tmp, pem */
+    cc_tmp_free(tmp);
     return 1;
 }
 

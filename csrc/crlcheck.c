@@ -3,6 +3,7 @@
  * check_crl, check_crl_time, crl_akid_check (via X509_check_akid) and
  * crl_crldp_check, for the one case where their outcome is known without them.
  * store.c answers the signature (verified once per CRL and issuer key). */
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "clientcert.h"
@@ -11,8 +12,11 @@
 
 /* OpenSSL's own check_crl (x509_vfy.c), taken from a context initialised on a
  * store without a check_crl of its own: every case crlcheck_plain does not
- * settle goes to it. A constant function address, set once in crlcheck_init. */
+ * settle goes to it. A constant function address, set once per process by
+ * crlcheck_find under CRYPTO_THREAD_run_once (several Lua states in several
+ * threads may open the module at once: a plain test-and-set would race). */
 static X509_STORE_CTX_check_crl_fn crlcheck_openssl_fn;
+static CRYPTO_ONCE crlcheck_once = CRYPTO_ONCE_STATIC_INIT;
 
 /* Is the CRL's time window valid at the verification time, exactly as OpenSSL's
  * check_crl_time(ctx, crl, 0) decides (USE_CHECK_TIME / NO_CHECK_TIME)? */
@@ -116,17 +120,20 @@ int crlcheck_openssl(X509_STORE_CTX *ctx, X509_CRL *crl)
     return crlcheck_openssl_fn(ctx, crl);
 }
 
-/* Finds OpenSSL's default check_crl (from a plain store); 0 when it cannot. */
+/* Run once per process: OpenSSL's default check_crl, from a plain store. */
+static void crlcheck_find(void)
+{
+    X509_STORE *plain = X509_STORE_new();      /* owns, freed below */
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new(); /* owns, freed below */
+    if (plain != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, plain, NULL, NULL))
+        crlcheck_openssl_fn = X509_STORE_CTX_get_check_crl(ctx);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(plain);
+    ERR_clear_error();
+}
+
+/* Finds OpenSSL's default check_crl (once per process); 0 when it cannot. */
 int crlcheck_init(void)
 {
-    if (crlcheck_openssl_fn == NULL) {
-        X509_STORE *plain = X509_STORE_new();  /* owns, freed below */
-        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        if (plain != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, plain, NULL, NULL))
-            crlcheck_openssl_fn = X509_STORE_CTX_get_check_crl(ctx);
-        X509_STORE_CTX_free(ctx);
-        X509_STORE_free(plain);
-        ERR_clear_error();
-    }
-    return crlcheck_openssl_fn != NULL;
+    return CRYPTO_THREAD_run_once(&crlcheck_once, crlcheck_find) && crlcheck_openssl_fn != NULL;
 }

@@ -73,31 +73,30 @@ static void names_add_escaped(luaL_Buffer *b, const unsigned char *v, int len)
 }
 
 /* Appends "#" and the uppercase hex of the value's DER (RFC 4514 2.4, as
- * OpenSSL prints a value that is not a character string). Returns 0 on failure. */
-static int names_add_der_hex(luaL_Buffer *b, const ASN1_STRING *v)
+ * OpenSSL prints a value that is not a character string). Returns 0 on
+ * failure. tmp (empty, OPENSSL_free) holds the DER while it is added. */
+static int names_add_der_hex(luaL_Buffer *b, const ASN1_STRING *v, cc_tmp *tmp)
 {
-    ASN1_TYPE *t = ASN1_TYPE_new();                          /* owns */
-    unsigned char *der = NULL;                               /* owns */
-    int i, n = -1, ok = 0;
+    ASN1_TYPE *t = ASN1_TYPE_new();                          /* owns; freed before any Lua call */
+    unsigned char *der = NULL;                               /* owns, through tmp */
+    int i, n = -1;
 
-    if (t == NULL || !ASN1_TYPE_set1(t, ASN1_STRING_type(v) & ~V_ASN1_NEG, v))
-        goto cleanup;
-    n = i2d_ASN1_TYPE(t, &der);
-    if (n <= 0)
-        goto cleanup;
-    ASN1_TYPE_free(t);                   /* nothing below can fail but a Lua raise */
-    t = NULL;
+    if (t != NULL && ASN1_TYPE_set1(t, ASN1_STRING_type(v) & ~V_ASN1_NEG, v))
+        n = i2d_ASN1_TYPE(t, &der);
+    tmp->p = der;
+    ASN1_TYPE_free(t);
+    ERR_clear_error();
+    if (n <= 0) {
+        cc_tmp_free(tmp);
+        return 0;
+    }
     luaL_addchar(b, '#');
     for (i = 0; i < n; i++) {
         luaL_addchar(b, names_hex[der[i] >> 4]);
         luaL_addchar(b, names_hex[der[i] & 15]);
     }
-    ok = 1;
-cleanup:
-    ERR_clear_error();
-    ASN1_TYPE_free(t);
-    OPENSSL_free(der);
-    return ok;
+    cc_tmp_free(tmp);
+    return 1;
 }
 
 /* RFC 4514, as X509_NAME_print_ex(XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB)
@@ -109,8 +108,9 @@ void cc_push_name_string(lua_State *L, const X509_NAME *name)
     luaL_Buffer b;
     int i, n = X509_NAME_entry_count(name);
     int prev_set = -1;
+    cc_tmp *tmp = cc_newtmp(L, cc_free_openssl);        /* tmp: each converted value */
 
-    luaL_buffinit(L, &b);
+    luaL_buffinit(L, &b);                                /* tmp, buffer */
     for (i = n - 1; i >= 0; i--) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
         const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
@@ -125,49 +125,54 @@ void cc_push_name_string(lua_State *L, const X509_NAME *name)
         luaL_addvalue(&b);                               /* buffer */
         luaL_addchar(&b, '=');
         if (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)) == NID_undef
-            && names_add_der_hex(&b, v))                 /* dotted type: #hex (RFC 4514 2.4) */
+            && names_add_der_hex(&b, v, tmp))            /* dotted type: #hex (RFC 4514 2.4) */
             continue;
-        m = ASN1_STRING_to_UTF8(&utf8, v);               /* owns utf8 */
+        m = ASN1_STRING_to_UTF8(&utf8, v);               /* owns utf8, through tmp */
         if (m >= 0) {
+            tmp->p = utf8;
             names_add_escaped(&b, utf8, m);
-            OPENSSL_free(utf8);
+            cc_tmp_free(tmp);
             continue;
         }
         ERR_clear_error();                               /* not a character string */
-        if (!names_add_der_hex(&b, v))
+        if (!names_add_der_hex(&b, v, tmp))
             names_add_escaped(&b, ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
     }
-    luaL_pushresult(&b);
+    luaL_pushresult(&b);                                 /* tmp, s */
+    lua_remove(L, -2);                                   /* s */
 }
 
-/* Pushes the value as UTF-8 (BMP/Universal/Teletex converted); returns 1 when
- * it is not a convertible string and its raw content bytes were pushed instead. */
-static int names_push_value(lua_State *L, const ASN1_STRING *s)
+int cc_push_utf8(lua_State *L, const ASN1_STRING *s, cc_tmp *t)
 {
-    unsigned char *utf8 = NULL;                          /* owns */
+    unsigned char *utf8 = NULL;                          /* owns, through t */
     int n = ASN1_STRING_to_UTF8(&utf8, s);
     if (n < 0) {
         ERR_clear_error();
-        lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
-        return 1;
+        return 0;
     }
+    t->p = utf8;
     lua_pushlstring(L, (const char *)utf8, (size_t)n);  /* NUL bytes kept */
-    OPENSSL_free(utf8);
-    return 0;
+    cc_tmp_free(t);
+    return 1;
 }
 
-/* Pushes {{name = "CN", value = <UTF-8>[, raw = true]}, ...} in encoded order. */
+/* Pushes {{name = "CN", value = <UTF-8>[, raw = true]}, ...} in encoded order;
+ * raw: the value is not a convertible string, its content bytes are given. */
 void cc_push_name_fields(lua_State *L, const X509_NAME *name)
 {
     int i, n = X509_NAME_entry_count(name);
-    lua_createtable(L, n, 0);                               /* list */
+    cc_tmp *tmp = cc_newtmp(L, cc_free_openssl);           /* tmp: each converted value */
+    lua_createtable(L, n, 0);                               /* tmp, list */
     for (i = 0; i < n; i++) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
         int raw;
         lua_createtable(L, 0, 2);                           /* list, f */
         cc_push_oid(L, X509_NAME_ENTRY_get_object(e), 0);      /* list, f, type */
         lua_setfield(L, -2, "name");                        /* list, f */
-        raw = names_push_value(L, X509_NAME_ENTRY_get_data(e)); /* list, f, value */
+        raw = !cc_push_utf8(L, v, tmp);                     /* list, f[, value] */
+        if (raw)
+            lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
         lua_setfield(L, -2, "value");                       /* list, f */
         if (raw) {
             lua_pushboolean(L, 1);
@@ -175,6 +180,7 @@ void cc_push_name_fields(lua_State *L, const X509_NAME *name)
         }
         lua_rawseti(L, -2, i + 1);                          /* list */
     }
+    lua_remove(L, -2);                                      /* list */
 }
 
 /* Uppercase hex of the DER content octets: OpenSSL keeps the magnitude (DER

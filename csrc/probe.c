@@ -738,6 +738,7 @@ static int probe_run(lua_State *L)
         return 2;
     }
 
+    ERR_clear_error();                                     /* the reason read below is this call's */
     b->ssl = SSL_new(b->ctx);
     if (b->ssl == NULL || SSL_set_fd(b->ssl, b->fd) != 1) {
         probe_free(b);

@@ -204,15 +204,27 @@ static void store_push_list(lua_State *L, STACK_OF(X509) *sk)
     }
 }
 
+static void store_free_certs(void *p)
+{
+    sk_X509_pop_free((STACK_OF(X509) *)p, X509_free);
+}
+
+static void store_free_crls(void *p)
+{
+    sk_X509_CRL_pop_free((STACK_OF(X509_CRL) *)p, X509_CRL_free);
+}
+
 /* store:roots(): list of the trusted certificates. */
 static int store_roots(lua_State *L)
 {
     cc_store_box *b = store_check(L, 1);
-    STACK_OF(X509) *all = X509_STORE_get1_all_certs(b->store); /* owns */
+    cc_tmp *tmp = cc_newtmp(L, store_free_certs);             /* store, tmp */
+    STACK_OF(X509) *all;                                      /* owns, through tmp */
+    tmp->p = all = X509_STORE_get1_all_certs(b->store);
     if (all == NULL)
         return cc_fail(L, "store.roots", "cannot list certificates");
-    store_push_list(L, all);
-    sk_X509_pop_free(all, X509_free);
+    store_push_list(L, all);                                  /* store, tmp, list */
+    cc_tmp_free(tmp);
     return 1;
 }
 
@@ -279,21 +291,19 @@ static int store_crl_signed_by(cc_store_box *b, X509_CRL *crl, STACK_OF(X509) *s
 static int store_crls(lua_State *L)
 {
     cc_store_box *b = store_check(L, 1);
-    STACK_OF(X509) *roots = X509_STORE_get1_all_certs(b->store); /* owns */
-    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();            /* owns, one ref each */
+    cc_tmp *troots = cc_newtmp(L, store_free_certs);             /* store, troots */
+    cc_tmp *tcrls = cc_newtmp(L, store_free_crls);               /* store, troots, tcrls */
+    STACK_OF(X509) *roots;                                        /* owns, through troots */
+    STACK_OF(X509_CRL) *crls;                                     /* owns one ref each, through tcrls */
     STACK_OF(X509_OBJECT) *objs;
     int i, n = 0;
 
-    if (roots == NULL || crls == NULL) {
-        sk_X509_pop_free(roots, X509_free);
-        sk_X509_CRL_free(crls);
+    troots->p = roots = X509_STORE_get1_all_certs(b->store);
+    tcrls->p = crls = sk_X509_CRL_new_null();
+    if (roots == NULL || crls == NULL)
         return cc_fail(L, "store.crls", "out of memory");
-    }
-    if (!X509_STORE_lock(b->store)) {
-        sk_X509_pop_free(roots, X509_free);
-        sk_X509_CRL_free(crls);
+    if (!X509_STORE_lock(b->store))
         return cc_fail(L, "store.crls", "cannot lock the store");
-    }
     objs = X509_STORE_get0_objects(b->store);                     /* borrowed, locked */
     for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
         X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
@@ -325,9 +335,9 @@ static int store_crls(lua_State *L)
         lua_rawseti(L, -2, ++n);                                  /* list */
     }
     ERR_clear_error();
-    sk_X509_pop_free(roots, X509_free);
-    sk_X509_CRL_pop_free(crls, X509_CRL_free);
-    return 1;
+    cc_tmp_free(troots);
+    cc_tmp_free(tcrls);
+    return 1;                                                     /* list */
 }
 
 /* Options of one verification, copied out of the Lua table (raw access only)

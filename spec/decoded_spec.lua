@@ -1,4 +1,4 @@
--- core.from_x509_address: sharing an X509 another part of the process decoded
+-- core._from_x509_address: sharing an X509 another part of the process decoded
 -- (the OpenResty gate passes nginx's), with its own reference.
 local core = require "clientcert.core"
 local clientcert = require "clientcert"
@@ -7,9 +7,15 @@ local pki = require "helpers.pki"
 describe("certificates decoded elsewhere in the process", function()
   it("refuses anything but a positive integer address", function()
     for _, bad in ipairs({ 0, -1, 1.5, 2 ^ 60, 0 / 0, math.huge }) do
-      assert.has_error(function() core.from_x509_address(bad) end)
+      assert.has_error(function() core._from_x509_address(bad) end)
     end
-    assert.has_error(function() core.from_x509_address("0x1000") end)
+    assert.has_error(function() core._from_x509_address("0x1000") end)
+  end)
+
+  it("is not a public name: only the unsafe _from_x509_address exists", function()
+    assert.is_nil(core.from_x509_address)
+    assert.is_nil(require("clientcert").from_x509_address)
+    assert.is_function(core._from_x509_address)
   end)
 
   it("reports where its libcrypto's X509_up_ref is", function()
@@ -35,7 +41,7 @@ describe("certificates decoded elsewhere in the process", function()
     local p = ffi.new("const unsigned char *[1]", buf)
     local x = crypto.d2i_X509(nil, p, #der)
     assert.truthy(x ~= nil)
-    local cert = core.from_x509_address(tonumber(ffi.cast("uintptr_t", x)))
+    local cert = core._from_x509_address(tonumber(ffi.cast("uintptr_t", x)))
     crypto.X509_free(x)                      -- the other owner lets go: our reference remains
     collectgarbage()
     assert.are.equal(clientcert.load(pki.path("alice.pem")):fingerprint(), cert:fingerprint())
