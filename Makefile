@@ -15,7 +15,7 @@ HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so
 
-.PHONY: all lua54 luajit test test54 testjit lint clean help asan valgrind install uninstall rock rock-install fuzz fuzz-build fuzz-seeds bench bench-hostile bench-nginx
+.PHONY: all lua54 luajit test test54 testjit lint clean help asan oom valgrind install uninstall rock rock-install fuzz fuzz-build fuzz-seeds bench bench-hostile bench-nginx
 
 all: lua54 luajit ## build both modules
 
@@ -73,6 +73,19 @@ asan: $(OUTASAN) ## the specs under AddressSanitizer + UBSan (stock lua5.4, runt
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  lua5.4 /usr/bin/busted $(SPEC_PATHS) --cpath='./build/asan/?.so' -o utfTerminal $(MEMCHECK_SPECS)
+
+# fuzz/oom.c: every case of fuzz/oom.lua with a Lua allocator that fails at each
+# allocation in turn (a raise between an OpenSSL allocation and its free must leak
+# nothing); AddressSanitizer and LeakSanitizer without suppressions: the harness
+# closes its Lua state, so any leak at exit is real.
+build/oom/oom: fuzz/oom.c $(SRC) $(HDR)
+	@mkdir -p build/oom
+	$(CC) $(WARN) -O1 -g $(SAN_FLAGS) $(LUA54_INC) $(SSL_CFLAGS) -o $@ fuzz/oom.c $(SRC) -llua5.4 $(SSL_LIBS)
+
+oom: build/oom/oom ## core functions under a Lua allocator failing at every allocation in turn: no leak, no crash (ASan)
+	@test -f build/oom/pki/alice.p12 || bash spec/fixtures/mkpki.sh build/oom/pki > /dev/null
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  build/oom/oom fuzz/oom.lua build/oom/pki
 
 valgrind: lua54 ## the specs under valgrind memcheck: no error, no definite leak
 	$(WITH_TEST_PKI) valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
