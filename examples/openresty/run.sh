@@ -4,22 +4,24 @@
 # the gate. Then prints, for each cause, the curl command that shows it and what
 # the server answers. nginx keeps running; the last line says how to stop it.
 #
-# usage: bash examples/openresty/run.sh [--quiet] [--installed] [PREFIX]
+# usage: bash examples/openresty/run.sh [--quiet] [--installed] [--workers=N] [PREFIX]
 #   PREFIX       directory to run in (default: a new one under /tmp); made readable
 #                by nginx's workers, which run as nobody when nginx starts as root
 #   --installed  use clientcert as installed by `make install` (default: the
 #                checkout's lua/ and build/luajit/ when built, else the installed one)
+#   --workers=N  nginx worker processes (default: nginx.conf's worker_processes)
 #   --quiet      start only; print nothing but errors (the integration suite's mode)
 # Needs: nginx libnginx-mod-http-lua lua-resty-core (Debian 12), curl, openssl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quiet=0 installed=0 prefix=
+quiet=0 installed=0 prefix= workers=
 for a in "$@"; do
   case "$a" in
     --quiet) quiet=1 ;;
     --installed) installed=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --workers=[1-9]|--workers=[1-9][0-9]) workers=${a#--workers=} ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "run.sh: unknown option $a" >&2; exit 2 ;;
     *) prefix=$a ;;
   esac
@@ -43,7 +45,8 @@ chmod -R a+rX "$prefix"
 started=0
 for _ in $(seq 1 20); do
   port=$((20000 + RANDOM % 40000))
-  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@LUA_PATHS@|$paths|" "$here/nginx.conf" > "$prefix/conf/nginx.conf"
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@LUA_PATHS@|$paths|" \
+      ${workers:+-e "s|^worker_processes [^;]*;|worker_processes $workers;|"} "$here/nginx.conf" > "$prefix/conf/nginx.conf"
   rm -f "$prefix/logs/nginx.pid"
   if timeout 20 nginx -p "$prefix/" -c conf/nginx.conf -e logs/error.log 2> "$prefix/logs/start.log"; then
     started=1

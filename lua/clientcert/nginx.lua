@@ -31,6 +31,7 @@ local causes = require "clientcert.causes"
 local lru = require "clientcert.lru"
 local text = require "clientcert.text"
 local forward = require "clientcert.forward"
+local metrics = require "clientcert.metrics"
 local policy_mod = require "clientcert.policy"
 
 local ngx = ngx
@@ -476,6 +477,9 @@ function M.verdict(policy, opts)
         end
       end
       if v.cause == "missing_intermediate" then v = session_chain_unknown(v) end
+      -- did the gate know the chain of the resumed session?
+      metrics.incr(v.cause == "session_chain_unknown" and "clientcert_resumption_chain_misses_total"
+        or "clientcert_resumption_chain_hits_total")
     end
     v = v or policy:check(req)
     if learning and peer.chain and not peer.resumed and v.accepted then learn(dict, v, peer.chain, ttl) end
@@ -582,24 +586,120 @@ local function forward_identity(v, mode)
   return true
 end
 
+-- Seconds from a monotonic clock (CLOCK_MONOTONIC through the FFI; else nginx's
+-- clock, updated first), for the decision-time histogram.
+local clock
+if ffi_ok then
+  pcall(ffi.cdef, "struct clientcert_timespec { long sec; long nsec; };"
+    .. "int clock_gettime(int clk, struct clientcert_timespec *tp);")
+  pcall(function()
+    local ts = ffi.new("struct clientcert_timespec")
+    assert(C.clock_gettime(1, ts) == 0)                 -- 1: CLOCK_MONOTONIC (Linux)
+    clock = function()
+      C.clock_gettime(1, ts)
+      return tonumber(ts.sec) + tonumber(ts.nsec) * 1e-9
+    end
+  end)
+end
+clock = clock or function() ngx.update_time() return ngx.now() end
+
+-- Whether a policy has a verdict cache (for the cache-miss counter), by policy.
+local has_cache = setmetatable({}, { __mode = "k" })
+
+-- Counts a decision (opts.metrics): cause and status, time, verdict cache.
+local function count(v, policy, t0)
+  metrics.incr("clientcert_decisions_total", { cause = v.cause, status = v.substatus })
+  metrics.observe("clientcert_decision_seconds", clock() - t0)
+  if v.cached then
+    metrics.incr("clientcert_cache_hits_total")
+  elseif v.client and type(policy) == "table" then
+    local c = has_cache[policy]
+    if c == nil then
+      local ok, info = pcall(function() return policy:cache_info() end)
+      c = ok and info ~= nil
+      has_cache[policy] = c
+    end
+    if c then metrics.incr("clientcert_cache_misses_total") end
+  end
+end
+
+-- opts.sni = "match": the TLS server name and the name the request is for
+-- ($host: the request line's or the Host header's, lowercase, without port or
+-- final dot: the name nginx chose the server by) when they differ; nil when they
+-- agree, or when the request names no server (nginx then serves it from the
+-- server the TLS handshake chose). Without SNI (a client connecting to an IP
+-- address sends none, RFC 6066) only an IP address literal is accepted as the name.
+local function misdirected()
+  local host = ngx.var.host or ""
+  if ngx.var.http_host == nil and not (ngx.var.request or ""):find("^%S+%s+%a[%w+.-]*://") then return nil end
+  local sni = ngx.var.ssl_server_name
+  if sni and sni ~= "" then
+    sni = sni:lower():gsub("%.$", "")
+    if host == sni then return nil end
+    return sni, host
+  end
+  if host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$") then return nil end
+  return "", host
+end
+
+-- The verdict of a misdirected request: 421, cause sni_mismatch (the gate's own,
+-- not a policy cause: the certificate is not looked at).
+local function misdirected_verdict(sni, host)
+  local message
+  if sni == "" then
+    message = ("The connection named no server (no TLS server name) but the request is for %s: connect "
+      .. "to %s by its name."):format(host, host)
+  else
+    message = ("This connection was opened for %s, but the request is for %s: a connection (and the "
+      .. "client certificate accepted on it) serves only the name it was opened for."):format(sni, host)
+  end
+  return { accepted = false, cause = "sni_mismatch", status = 421, substatus = "421", title = "Misdirected Request",
+    message = message, also = {}, time = ngx.time(), tls = { source = "none", chain_from = "none" },
+    resolution = {
+      { who = "client owner", step = ("Open a new connection to %s (most HTTP clients do this by themselves "
+        .. "after a 421), or use the URL of %s."):format(host, sni ~= "" and sni or "the server") },
+      { who = "server operator", step = "Links and redirects must name the host the client connects to; "
+        .. "a client reusing one connection for several names (HTTP/2 coalescing) retries after this 421." },
+    } }
+end
+
 --- gate.enforce(policy[, opts]): decides, logs, and answers a rejected client
 -- (exits the request); returns the verdict for an accepted one. opts as for
 -- gate.verdict, and: var (an nginx variable, declared with `set`, that receives
 -- the compact verdict JSON for the access log), log_accepted (default true),
 -- forward ("rfc9440": Client-Cert and Client-Cert-Chain request headers for an
--- accepted client; "xfcc": x-forwarded-client-cert). Whatever the options, the
--- request headers Client-Cert, Client-Cert-Chain and X-Forwarded-Client-Cert a
--- client sent are removed.
+-- accepted client; "xfcc": x-forwarded-client-cert), metrics (a lua_shared_dict
+-- name: counts the decision, its time, the verdict cache; gate.metrics shows
+-- them), sni ("match": 421 Misdirected Request when the request is for another
+-- name than the TLS server name), short_var (an nginx variable that receives
+-- "<cause> <status> <SHA-256 fingerprint or ->", for a short access log).
+-- Whatever the options, the request headers
+-- Client-Cert, Client-Cert-Chain and X-Forwarded-Client-Cert a client sent are
+-- removed.
 function M.enforce(policy, opts)
   opts = check_opts(opts, "enforce")
   -- never let a client's own identity headers reach an upstream
   for _, h in ipairs(forward.HEADERS) do ngx.req.clear_header(h) end
-  policy = M.current(policy)
-  local vopts = {}
-  for k, val in pairs(opts) do
-    if k ~= "var" and k ~= "log_accepted" and not ENFORCE_ONLY[k] then vopts[k] = val end
+  local t0
+  if opts.metrics then
+    local mok, merr = metrics.use(opts.metrics)
+    if not mok then error("clientcert.nginx.enforce: option 'metrics': " .. merr, 2) end
+    t0 = clock()
   end
-  local ok, v = pcall(M.verdict, policy, vopts)
+  policy = M.current(policy)
+  local ok, v
+  local sni, host
+  if opts.sni then sni, host = misdirected() end
+  if sni then
+    ok, v = true, misdirected_verdict(sni, host)
+    ngx.ctx.clientcert = v
+  else
+    local vopts = {}
+    for k, val in pairs(opts) do
+      if k ~= "var" and k ~= "log_accepted" and not ENFORCE_ONLY[k] then vopts[k] = val end
+    end
+    ok, v = pcall(M.verdict, policy, vopts)
+  end
   if not ok then v = gate_failure(tostring(v), { tls = {} }) ngx.ctx.clientcert = v end
   local tls = v.tls or {}
   if v.accepted and tls.nginx_refused then
@@ -620,6 +720,7 @@ function M.enforce(policy, opts)
       ngx.ctx.clientcert = v
     end
   end
+  if t0 then count(v, policy, t0) end
   -- a verdict served from the verdict cache: the client and chain parts of its
   -- JSON are built once per cache entry
   local parts = policy_mod.json_parts(v)
@@ -629,6 +730,13 @@ function M.enforce(policy, opts)
     local sok, serr = pcall(function() ngx.var[opts.var] = json end)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.var, ": ", serr) end
   end
+  if opts.short_var then
+    -- "<cause> <status> <SHA-256 of the client's certificate, or ->" for a short access log
+    local short = ("%s %s %s"):format(v.cause or "-", v.substatus or "-",
+      type(v.client) == "table" and v.client.fingerprint or "-")
+    local sok, serr = pcall(function() ngx.var[opts.short_var] = short end)
+    if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.short_var, ": ", serr) end
+  end
   if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json, parts) end
   if v.accepted then return v end
   ngx.status = v.status or 403
@@ -636,6 +744,22 @@ function M.enforce(policy, opts)
   ngx.header["Cache-Control"] = "no-store"
   ngx.print(body_for(v))
   return ngx.exit(ngx.status)
+end
+
+--- gate.metrics(dict_name): in content_by_lua*, answers with the counts in that
+-- lua_shared_dict (every worker's; the one given to enforce's metrics option) in
+-- Prometheus's text format: clientcert_decisions_total{cause,status}, the
+-- clientcert_decision_seconds histogram, verdict-cache hits and misses, policy
+-- reloads and reload failures, resumed sessions whose chain was known or not.
+function M.metrics(name)
+  if type(name) ~= "string" then error("clientcert.nginx.metrics: expected a lua_shared_dict name", 2) end
+  if not ngx.shared[name] then
+    error(("clientcert.nginx.metrics: no lua_shared_dict named '%s'"):format(name), 2)
+  end
+  local body = metrics.render(name)
+  ngx.header["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+  ngx.header["Cache-Control"] = "no-store"
+  ngx.print(body)
 end
 
 -- Policies loaded from files, re-loaded when one of their files changes ----------
@@ -709,9 +833,11 @@ function M.reload(h, force)
   if not changed then return false end
   local policy, files = load_tracked(h.path, h.params)
   if not policy then
+    metrics.incr("clientcert_reload_failures_total")
     ngx.log(ngx.ERR, "clientcert: reload of ", h.path, " failed, the previous policy stays: ", files)
     return nil, files
   end
+  metrics.incr("clientcert_reloads_total")
   h.policy, h.files, h.digests, h.generation = policy, files, digests(files), h.generation + 1
   ngx.log(ngx.NOTICE, "clientcert: reloaded ", h.path, " (generation ", h.generation, ", ", #files, " files)")
   return true

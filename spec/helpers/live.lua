@@ -34,15 +34,18 @@ end
 local function sleep(s) M.run("sleep " .. s) end
 M.sleep = sleep
 
---- server = live.openresty([prefix]): starts the OpenResty example
+--- server = live.openresty([{workers = n}]): starts the OpenResty example
 -- (examples/openresty/run.sh --quiet: demo PKI, policy, nginx.conf with the gate)
 -- in a new temporary prefix on a free 127.0.0.1 port, running the checkout's
--- LuaJIT build. Returns {port, dir, pki, pid, log}; raises when nginx cannot start.
-function M.openresty()
+-- LuaJIT build (with n worker processes; default the example's).
+-- Returns {port, dir, pki, pid, log}; raises when nginx cannot start.
+function M.openresty(opts)
+  opts = opts or {}
   local ok, out = M.run("mktemp -d /tmp/clientcert-live.XXXXXX")
   assert(ok, out)
   local dir = out:gsub("%s+$", "")
-  ok, out = M.run("env -u LD_PRELOAD timeout 60 bash examples/openresty/run.sh --quiet " .. sh_quote(dir))
+  ok, out = M.run("env -u LD_PRELOAD timeout 60 bash examples/openresty/run.sh --quiet "
+    .. (opts.workers and ("--workers=%d "):format(opts.workers) or "") .. sh_quote(dir))
   local pid = (M.read(dir .. "/logs/nginx.pid") or ""):match("%d+")
   local port = tonumber((M.read(dir .. "/port") or ""):match("%d+"))
   local server = { dir = dir, pki = dir .. "/pki", pid = pid, port = port, log = dir .. "/logs/error.log" }

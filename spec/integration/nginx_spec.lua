@@ -260,7 +260,7 @@ describe("the gate's identity headers for a real upstream", function()
   local dir, pki, server
 
   setup(function()
-    server = live.openresty()
+    server = live.openresty({ workers = 2 })
     dir, pki = server.dir, server.pki
   end)
 
@@ -357,5 +357,185 @@ describe("the gate's identity headers for a real upstream", function()
       got.xfcc)
     assert.are.equal("", got.client_cert)
     assert.are.equal("", got.client_cert_chain)
+  end)
+end)
+
+-- Metrics (gate.metrics, counted by 2 workers into one lua_shared_dict), the TLS
+-- server name against the Host header (sni = "match"), and a policy per server name.
+describe("the gate's metrics and server names in a real nginx with 2 workers", function()
+  local dir, pki, server
+
+  setup(function()
+    server = live.openresty({ workers = 2 })
+    dir, pki = server.dir, server.pki
+  end)
+
+  teardown(function()
+    live.stop(server)
+    if dir then live.run("rm -rf " .. live.q(dir)) end
+  end)
+
+  local function alice() return { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key" } end
+
+  -- The /metrics page as {series = value}, and its text.
+  local function scrape()
+    local status, body = live.curl(server, "/metrics", {})
+    assert.are.equal(200, status, body)
+    local out = {}
+    for line in body:gmatch("[^\n]+") do
+      local series, value = line:match("^([^#%s][^ ]*) (%S+)$")
+      if series then out[series] = tonumber(value) end
+    end
+    return out, body
+  end
+
+  local function delta(before, after, series) return (after[series] or 0) - (before[series] or 0) end
+  local OK = 'clientcert_decisions_total{cause="ok",status="200"}'
+
+  it("runs 2 workers", function()
+    local _, out = live.run("pgrep -P " .. server.pid)
+    local n = 0
+    for _ in out:gmatch("%d+") do n = n + 1 end
+    assert.are.equal(2, n, out)
+  end)
+
+  it("counts every worker's decisions by cause and status, with their time", function()
+    local before = scrape()
+    for _ = 1, 6 do assert.are.equal(200, (live.curl(server, "/", alice()))) end
+    assert.are.equal(403, (live.curl(server, "/", { cert = pki .. "/bob-chain.pem", key = pki .. "/bob.key" })))
+    assert.are.equal(403, (live.curl(server, "/", {})))
+    assert.are.equal(403, (live.curl(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key" })))
+    local after, text = scrape()
+    assert.are.equal(6, delta(before, after, OK), text)
+    assert.are.equal(1, delta(before, after, 'clientcert_decisions_total{cause="denied_by_rule",status="403.12"}'))
+    assert.are.equal(1, delta(before, after, 'clientcert_decisions_total{cause="no_certificate",status="403.7"}'))
+    assert.are.equal(1, delta(before, after,
+      'clientcert_decisions_total{cause="missing_intermediate",status="403.16"}'))
+    assert.are.equal(9, delta(before, after, "clientcert_decision_seconds_count"))
+    assert.are.equal(9, delta(before, after, 'clientcert_decision_seconds_bucket{le="+Inf"}'))
+    assert.truthy(delta(before, after, "clientcert_decision_seconds_sum") > 0)
+  end)
+
+  it("writes Prometheus's text format: HELP and TYPE once per metric, its content type", function()
+    local _, text = scrape()
+    for _, name in ipairs({ "clientcert_decisions_total", "clientcert_decision_seconds", "clientcert_cache_hits_total",
+      "clientcert_cache_misses_total", "clientcert_reloads_total", "clientcert_reload_failures_total",
+      "clientcert_resumption_chain_hits_total", "clientcert_resumption_chain_misses_total" }) do
+      local _, helps = text:gsub("\n?# HELP " .. name .. " ", "")
+      local _, types = text:gsub("\n?# TYPE " .. name .. " ", "")
+      assert.are.equal(1, helps, name)
+      assert.are.equal(1, types, name)
+    end
+    assert.truthy(text:find("# TYPE clientcert_decision_seconds histogram\n", 1, true), text)
+    -- every sample line: name{labels} value, with a number
+    for line in text:gmatch("[^\n]+") do
+      if line:sub(1, 1) ~= "#" then
+        assert.truthy(line:match('^clientcert_[%w_]+ %-?[%d.e+-]+$') or
+          line:match('^clientcert_[%w_]+{[%w_]+="[^"]*"[^}]*} %-?[%d.e+-]+$'), line)
+      end
+    end
+    local _, headers = live.run(("curl -s -k -o /dev/null -D - --max-time 10 https://127.0.0.1:%d/metrics")
+      :format(server.port))
+    assert.truthy(headers:lower():find("content-type: text/plain; version=0.0.4", 1, true), headers)
+  end)
+
+  it("counts verdict-cache hits and misses", function()
+    local before = scrape()
+    -- one connection (one worker): the second and third requests are cache hits
+    local url = ("https://127.0.0.1:%d/"):format(server.port)
+    local ok, out = live.run(("curl -s -k --max-time 10 --cert %s --key %s -o /dev/null -o /dev/null -o /dev/null "
+      .. "-w '%%{http_code} ' %s %s %s"):format(live.q(pki .. "/alice-chain.pem"), live.q(pki .. "/alice.key"),
+      url, url, url))
+    assert(ok, out)
+    assert.are.equal("200 200 200", out:gsub("%s+$", ""))
+    local after = scrape()
+    local hits = delta(before, after, "clientcert_cache_hits_total")
+    assert.are.equal(3, hits + delta(before, after, "clientcert_cache_misses_total"))
+    assert.truthy(hits >= 2, "hits: " .. hits)
+  end)
+
+  it("counts resumed sessions whose chain was known and not", function()
+    local before = scrape()
+    -- carol's full handshake keeps her chain; her resumed session finds it
+    local sess = dir .. "/carol-metrics.sess"
+    local status, body = live.s_client(server, "/", { cert = pki .. "/carol.pem", key = pki .. "/carol.key",
+      chain = pki .. "/inter.pem", sess_out = sess, tls = "1.2" })
+    assert.are.equal(200, status, body)
+    status, body = live.s_client(server, "/", { cert = pki .. "/carol.pem", key = pki .. "/carol.key",
+      sess_in = sess, tls = "1.2" })
+    assert.are.equal(200, status, body)
+    -- dave's full handshake only reached a location without chain_dict: nothing kept
+    local dsess = dir .. "/dave-metrics.sess"
+    live.s_client(server, "/leaf-only", { cert = pki .. "/dave.pem", key = pki .. "/dave.key",
+      chain = pki .. "/inter-revoked.pem", sess_out = dsess, tls = "1.2" })
+    live.s_client(server, "/", { cert = pki .. "/dave.pem", key = pki .. "/dave.key", sess_in = dsess, tls = "1.2" })
+    local after = scrape()
+    assert.are.equal(1, delta(before, after, "clientcert_resumption_chain_hits_total"))
+    assert.are.equal(1, delta(before, after, "clientcert_resumption_chain_misses_total"))
+  end)
+
+  it("counts reloads and failed reloads", function()
+    local before = scrape()
+    local file = dir .. "/policy.lua"
+    local saved = live.read(file)
+    local function wait_for(series)
+      local now
+      for _ = 1, 80 do                      -- the example checks every 2 s: at most 8 s
+        now = scrape()
+        if delta(before, now, series) >= 1 then return now end
+        live.sleep(0.1)
+      end
+      return now
+    end
+    live.write(file, saved .. "\n-- changed\n")
+    local after = wait_for("clientcert_reloads_total")
+    live.write(file, "return {mode = \"off\"\n")   -- a syntax error
+    after = wait_for("clientcert_reload_failures_total")
+    live.write(file, saved)
+    assert.truthy(delta(before, after, "clientcert_reloads_total") >= 1)
+    assert.truthy(delta(before, after, "clientcert_reload_failures_total") >= 1)
+  end)
+
+  it("answers 421 when the Host header names another server than the TLS server name", function()
+    local mark = live.log_size(server)
+    local status, body = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+      chain = pki .. "/inter.pem", servername = "localhost", host = "other.localhost" })
+    assert.are.equal(421, status, body)
+    assert.are.equal("421 Misdirected Request", body:match("^[^\n]*"))
+    live.sleep(0.05)
+    assert.truthy(live.log_since(server, mark):find("clientcert: sni_mismatch 421 ", 1, true))
+    -- no TLS server name: only an IP address may be named
+    status, body = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+      chain = pki .. "/inter.pem", servername = false, host = "localhost" })
+    assert.are.equal(421, status, body)
+  end)
+
+  it("accepts the same name in another case, with a port, an IP address without SNI, and no Host", function()
+    for _, c in ipairs({ { "localhost", "LocalHost:443" }, { "localhost.", "localhost" }, { false, "127.0.0.1" },
+                         { false, "127.0.0.1:8443" }, { "localhost", false } }) do
+      local status, body = live.s_client(server, "/", { cert = pki .. "/alice.pem", key = pki .. "/alice.key",
+        chain = pki .. "/inter.pem", servername = c[1], host = c[2] })
+      assert.are.equal(200, status, tostring(c[1]) .. " " .. tostring(c[2]) .. ": " .. body)
+    end
+  end)
+
+  it("counts 421s as decisions of their own", function()
+    local before = scrape()
+    live.s_client(server, "/", { servername = "localhost", host = "other.localhost" })
+    local after = scrape()
+    assert.are.equal(1, delta(before, after, 'clientcert_decisions_total{cause="sni_mismatch",status="421"}'))
+  end)
+
+  it("picks the policy by TLS server name and keeps the request on that name", function()
+    local status, body = live.s_client(server, "/by-name", { servername = "optional.localhost",
+      host = "optional.localhost" })
+    assert.are.equal(200, status, body)
+    assert.truthy(body:find("cause=no_certificate", 1, true), body)
+    status, body = live.s_client(server, "/by-name", { servername = "localhost", host = "localhost" })
+    assert.are.equal(403, status, body)
+    assert.truthy(body:match("^403%.7 "), body)
+    -- a connection for the lenient name cannot carry a request for the strict one
+    status, body = live.s_client(server, "/by-name", { servername = "optional.localhost", host = "localhost" })
+    assert.are.equal(421, status, body)
   end)
 end)
