@@ -488,12 +488,12 @@ describe("the gate's metrics and server names in a real nginx with 2 workers", f
       return now
     end
     live.write(file, saved .. "\n-- changed\n")
-    local after = wait_for("clientcert_reloads_total")
+    local reloaded = wait_for("clientcert_reloads_total")
     live.write(file, "return {mode = \"off\"\n")   -- a syntax error
-    after = wait_for("clientcert_reload_failures_total")
+    local failed = wait_for("clientcert_reload_failures_total")
     live.write(file, saved)
-    assert.truthy(delta(before, after, "clientcert_reloads_total") >= 1)
-    assert.truthy(delta(before, after, "clientcert_reload_failures_total") >= 1)
+    assert.truthy(delta(before, reloaded, "clientcert_reloads_total") >= 1)
+    assert.truthy(delta(before, failed, "clientcert_reload_failures_total") >= 1)
   end)
 
   it("answers 421 when the Host header names another server than the TLS server name", function()
