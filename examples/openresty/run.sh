@@ -67,12 +67,17 @@ echo "$port" > "$prefix/port"
 
 url="https://127.0.0.1:$port"
 pki="$prefix/pki"
-show() {  # show DESCRIPTION CERT-FILE KEY-FILE [PATH]
-  local cmd="curl -sk"
+show() {  # show DESCRIPTION CERT-FILE KEY-FILE [PATH [CURL-ARGS]]
+  # the server's certificate is checked against the demo root (never -k)
+  local cmd="curl -s --cacert $pki/root.pem"
   [ -n "$2" ] && cmd="$cmd --cert $pki/$2 --key $pki/$3"
+  [ -n "${5:-}" ] && cmd="$cmd $5"
   cmd="$cmd $url${4:-/}"
   printf '\n# %s\n%s\n' "$1" "$cmd"
-  $cmd 2>&1 | head -n 1 | sed 's/^/  -> /'
+  local out status
+  out=$($cmd -w '\n%{http_code}' 2>&1) || true
+  status=${out##*$'\n'}
+  printf '  -> HTTP %s: %s\n' "$status" "$(printf '%s\n' "$out" | head -n 1)"
 }
 echo "clientcert OpenResty example on $url (prefix $prefix)"
 show "good client, sends its issuing CA"              alice-chain.pem alice.key
@@ -87,5 +92,10 @@ show "revoked leaf"                                   mallory-chain.pem mallory.
 show "revoked intermediate"                           dave-chain.pem dave.key
 show "wrong_purpose: a serverAuth-only certificate"   server-only-chain.pem server-only.key
 show "denied_by_rule: the policy's rule turns bob away" bob-chain.pem bob.key
-printf '\nlogs: %s/logs/error.log (cause and operator steps), %s/logs/access.log (verdicts)\n' "$prefix" "$prefix"
+url_ip=$url url="https://localhost:$port"   # a TLS server name (curl sends none for an IP address)
+show "sni_mismatch: a Host that is not the TLS server name (421)" alice-chain.pem alice.key / \
+  "--resolve localhost:$port:127.0.0.1 -H Host:other.localhost"
+url=$url_ip
+printf '\nmetrics: curl -s --cacert %s/root.pem %s/metrics\n' "$pki" "$url"
+printf 'logs: %s/logs/error.log (refusals: cause, verdict, operator steps), %s/logs/access.log (JSON: cause, status, fingerprint)\n' "$prefix" "$prefix"
 echo "stop: kill -QUIT \$(cat $prefix/logs/nginx.pid)"

@@ -6,6 +6,19 @@
 if os.getenv("CLIENTCERT_LUA") == "luajit" then return end
 
 local live = require "helpers.live"
+local cjson = require "cjson"
+
+-- The last line of the example's access log (one JSON object per request),
+-- decoded; with mark (a byte offset), the last line written after it, waited for
+-- (at most 10 s: nginx writes it when the request ends).
+local function last_access(dir, mark)
+  local last = live.wait_for(function()
+    return (live.read(dir .. "/logs/access.log") or ""):sub((mark or 0) + 1):match("([^\n]*)\n$")
+  end) or ""
+  local ok, entry = pcall(cjson.decode, last)
+  assert(ok, "not JSON: " .. last)
+  return entry, last
+end
 
 describe("the OpenResty gate in a real nginx", function()
   local dir, pki, server
@@ -24,6 +37,7 @@ describe("the OpenResty gate in a real nginx", function()
   local function expect(path, who, want_status, want_first, want_cause, opts)
     opts = opts or {}
     local mark = live.log_size(server)
+    local amark = #(live.read(dir .. "/logs/access.log") or "")
     local status, body
     if who then
       status, body = live.curl(server, path, { cert = pki .. "/" .. who .. ".pem", key = pki .. "/"
@@ -34,13 +48,23 @@ describe("the OpenResty gate in a real nginx", function()
     assert.are.equal(want_status, status, body)
     local first = body:match("^[^\n]*")
     if want_first then assert.are.equal(want_first, first) end
-    -- the worker may write its log line just after the reply: wait for it (at most 10 s)
-    local log = live.wait_for(function()
-      local text = live.log_since(server, mark)
-      return text:find("clientcert: " .. want_cause .. " ", 1, true) and text
-    end) or live.log_since(server, mark)
-    assert.truthy(log:find("clientcert: " .. want_cause .. " ", 1, true),
-      "no log line with cause " .. want_cause .. " in:\n" .. log)
+    -- every request: its cause first in the access log's clientcert field (nginx
+    -- writes it when the request ends: waited for); a refusal also in the error
+    -- log (error_log warn, log_accepted = false), an acceptance not
+    local entry, line = last_access(dir, amark)
+    assert.truthy(tostring(entry.clientcert):find(want_cause .. " ", 1, true) == 1, line)
+    local log
+    if want_status ~= 200 then
+      log = live.wait_for(function()
+        local text = live.log_since(server, mark)
+        return text:find("clientcert: " .. want_cause .. " ", 1, true) and text
+      end) or live.log_since(server, mark)
+      assert.truthy(log:find("clientcert: " .. want_cause .. " ", 1, true),
+        "no log line with cause " .. want_cause .. " in:\n" .. log)
+    else
+      log = live.log_since(server, mark)
+      assert.falsy(log:find("clientcert: " .. want_cause .. " ", 1, true), "an accepted client logged:\n" .. log)
+    end
     return body, log
   end
 
@@ -123,15 +147,26 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(log:find("operator: (1) If this location does not need client certificates", 1, true), log)
   end)
 
-  it("puts the compact verdict in an nginx variable for the access log", function()
-    local access_mark = #(live.read(dir .. "/logs/access.log") or "")
+  it("writes a JSON access log: cause, status and the client's SHA-256 in one short field", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
-    -- nginx writes the access log line when the request ends: wait for it (at most 10 s)
-    local last = live.wait_for(function()
-      local line = (live.read(dir .. "/logs/access.log") or ""):sub(access_mark + 1):match("([^\n]*)\n$")
-      return line
-    end) or ""
-    assert.truthy(last:find('"cause\\":\\"ok\\"', 1, true) or last:find('\\"cause\\":\\"ok\\"', 1, true), last)
+    local _, fp = live.run("openssl x509 -in " .. live.q(pki .. "/alice.pem") .. " -noout -fingerprint -sha256")
+    fp = fp:match("=([%x:]+)"):gsub(":", ""):lower()
+    local entry = last_access(dir)
+    assert.are.equal("ok 200 " .. fp, entry.clientcert)
+    assert.are.equal(200, entry.status)
+    assert.are.equal("GET / HTTP/1.1", entry.request)
+    expect("/", "bob-chain", 403, nil, "denied_by_rule", { key = "bob" })
+    assert.truthy(last_access(dir).clientcert:match("^denied_by_rule 403%.12 %x+$"))
+    expect("/", nil, 403, nil, "no_certificate")
+    assert.are.equal("no_certificate 403.7 -", last_access(dir).clientcert)
+  end)
+
+  it("puts the compact verdict JSON in an nginx variable (var)", function()
+    local status, body = live.curl(server, "/optional", {})
+    assert.are.equal(200, status, body)
+    local verdict = cjson.decode(body:match("\nverdict=([^\n]*)"))
+    assert.are.equal("no_certificate", verdict.cause)
+    assert.are.equal(true, verdict.accepted)
   end)
 
   for _, tls in ipairs({ "1.2", "1.3" }) do
@@ -198,7 +233,8 @@ describe("the OpenResty gate in a real nginx", function()
     live.write(crl, saved)
     assert.are.equal(403, status, body)
     assert.truthy(body:match("^403%.13 "), body)
-    assert.truthy(live.read(server.log):find("clientcert: reloaded", 1, true))
+    local _, metrics = live.curl(server, "/metrics", {})
+    assert.truthy(tonumber(metrics:match("\nclientcert_reloads_total (%d+)")) >= 1, metrics)
   end)
 
   it("keeps serving the previous policy when the changed policy file does not load", function()
