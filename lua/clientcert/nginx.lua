@@ -22,6 +22,9 @@
 -- Identity to the upstream: enforce's forward option sets RFC 9440's Client-Cert
 -- and Client-Cert-Chain (or Envoy's x-forwarded-client-cert) for an accepted
 -- client; enforce always removes those headers when a client sends them.
+-- Metrics: enforce's metrics option counts into a lua_shared_dict (clientcert.metrics),
+-- gate.metrics writes them in Prometheus's text format. sni = "match": 421 for a
+-- request whose host is not the TLS server name.
 --
 -- Not done here: TLS itself (nginx's ssl_* directives), OCSP, and any check the
 -- policy does not make.
@@ -673,9 +676,8 @@ end
 -- them), sni ("match": 421 Misdirected Request when the request is for another
 -- name than the TLS server name), short_var (an nginx variable that receives
 -- "<cause> <status> <SHA-256 fingerprint or ->", for a short access log).
--- Whatever the options, the request headers
--- Client-Cert, Client-Cert-Chain and X-Forwarded-Client-Cert a client sent are
--- removed.
+-- Whatever the options, the request headers Client-Cert, Client-Cert-Chain and
+-- X-Forwarded-Client-Cert a client sent are removed.
 function M.enforce(policy, opts)
   opts = check_opts(opts, "enforce")
   -- never let a client's own identity headers reach an upstream
