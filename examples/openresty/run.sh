@@ -47,7 +47,8 @@ for _ in $(seq 1 20); do
   port=$((20000 + RANDOM % 40000))
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@LUA_PATHS@|$paths|" \
       ${workers:+-e "s|^worker_processes [^;]*;|worker_processes $workers;|"} "$here/nginx.conf" > "$prefix/conf/nginx.conf"
-  rm -f "$prefix/logs/nginx.pid"
+  # a failed start (its port taken) leaves the application's unix socket behind
+  rm -f "$prefix/logs/nginx.pid" "$prefix/logs/app.sock"
   if timeout 20 nginx -p "$prefix/" -c conf/nginx.conf -e logs/error.log 2> "$prefix/logs/start.log"; then
     started=1
     break
