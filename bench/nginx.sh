@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-nginx: requests per second of a gated location against a static one,
-# in one run on the same nginx (the OpenResty example, one worker), with ab
+# in one run on the same nginx (the OpenResty example, its worker_processes), with ab
 # (apache2-utils; -E sends a client certificate chain and key), once with
 # keepalive and once with a new connection and full handshake per request.
 # Both locations serve the same small file; the gated one adds only the gate
@@ -53,7 +53,8 @@ case "${s[*]}${g[*]}${sh[*]}${gh[*]}" in *non-2xx*) echo "bench/nginx.sh: some r
 grep -F '"GET /gated ' "$dir/logs/access.log" > "$dir/gated.log" || true
 grep -qF '"clientcert":"ok 200 ' "$dir/gated.log" || { echo "bench/nginx.sh: the gate did not log an accepted verdict" >&2; exit 1; }
 sk=$(median3 "${s[@]}"); gk=$(median3 "${g[@]}"); sn=$(median3 "${sh[@]}"); gn=$(median3 "${gh[@]}")
-echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), 1 worker, ab -c 4, client alice (leaf + issuing CA, P-256); medians of 3 alternated rounds"
+workers=$(sed -n 's/^worker_processes \([0-9]*\);.*/\1/p' "$dir/conf/nginx.conf")
+echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), $workers worker(s), ab -c 4, client alice (leaf + issuing CA, P-256); medians of 3 alternated rounds"
 printf '%-40s %12s %12s %8s %8s\n' "" "static r/s" "gated r/s" "ratio" "target"
 printf '%-40s %12.0f %12.0f %7.3fx %8s\n' "keepalive ($n requests)" "$sk" "$gk" \
   "$(awk -v a="$gk" -v b="$sk" 'BEGIN {print a / b}')" ">= 0.5x"
