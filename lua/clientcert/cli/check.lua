@@ -26,6 +26,10 @@ function M.define(cmd)
     .. "for the whole chain."):count("*")
   cmd:option("--purpose", "Required purpose (with --roots): client (default), server or any.")
     :choices(options.values("purpose"))
+  cmd:option("--profile", "Certificate profile (with --roots): default (OpenSSL's checks) or strict "
+    .. "(x509_strict plus RFC 5280 / CA/B rules: serial, AKI/SKI, SAN syntax, name constraints, EKU, weak "
+    .. "keys and hashes; cause profile_violation).")
+    :choices(options.values("profile"))
   cmd:option("--intermediate-in-roots", "With --roots: reject (default) refuses every client while a root "
     .. "is not self-signed, as IIS does; warn accepts a valid path and names it in Also.")
     :choices({ "reject", "warn" })
@@ -90,11 +94,12 @@ end
 -- policy, store | nil, err: the policy to apply (store: the implicit policy's store).
 local function load_policy(a)
   local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose or a.intermediate_in_roots
-    or a.revocation
+    or a.revocation or a.profile
   if a.policy then
     if implicit then
-      return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose and --intermediate-in-roots make "
-        .. "the implicit policy; a --policy file names its own trust (give one or the other)"
+      return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose, --profile and "
+        .. "--intermediate-in-roots make the implicit policy; a --policy file names its own trust "
+        .. "(give one or the other)"
     end
     local params, perr = read_params(a.param)
     if not params then return nil, nil, perr end
@@ -110,7 +115,8 @@ local function load_policy(a)
   local rev, rerr = revocation_option(a)
   if rerr then return nil, nil, rerr end
   local ok, policy = pcall(clientcert.policy, { mode = "require", trust = store, revocation = rev,
-    verify = { purpose = a.purpose or "client" }, intermediate_in_roots = a.intermediate_in_roots or "reject" })
+    verify = { purpose = a.purpose or "client", profile = a.profile },
+    intermediate_in_roots = a.intermediate_in_roots or "reject" })
   if not ok then return nil, nil, (tostring(policy):gsub("^.-clientcert%.policy", "clientcert")) end
   return policy, store
 end

@@ -1,0 +1,271 @@
+-- profile = "strict": each rule of clientcert.profile on a certificate made at
+-- test time (openssl), verified at an explicit time; the default profile accepts
+-- each of them (only the strict one names the rule), a clean chain passes both.
+local clientcert = require "clientcert"
+local runner = require "helpers.cli"
+
+local T = 1906502400  -- 2030-06-01T00:00:00Z
+
+local function sh(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  assert(ok == true or ok == 0, "failed: " .. cmd)
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local dir = os.tmpname()
+os.remove(dir)
+sh("mkdir -p " .. dir)
+
+local EXT = [[
+[root]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[root_eku]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+extendedKeyUsage = clientAuth
+[ok]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[badsan]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:bad_name.example.com, DNS:127.0.0.1
+[bademail]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = email:not-a-mailbox
+[root_akinokeyid]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = issuer:always
+[anyeku]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth, anyExtendedKeyUsage
+authorityKeyIdentifier = keyid
+[criteku]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, clientAuth
+authorityKeyIdentifier = keyid
+[caleaf]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyCertSign
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ncee]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+nameConstraints = critical, permitted;DNS:example.com
+[ncnoncrit]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+nameConstraints = permitted;DNS:.example.com
+[pcnoncrit]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+policyConstraints = requireExplicitPolicy:0
+[emptyaia]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+authorityInfoAccess = DER:3000
+]]
+
+-- key NAME [ec|rsa1024|rsa2047|dsa]
+local function key(name, kind)
+  local k = dir .. "/" .. name .. ".key"
+  if kind == "rsa1024" then sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out " .. k)
+  elseif kind == "rsa2047" then sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2047 -out " .. k)
+  elseif kind == "dsa" then
+    sh("openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out " .. dir .. "/dsa.param")
+    sh("openssl genpkey -paramfile " .. dir .. "/dsa.param -out " .. k)
+  else sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " .. k) end
+  return k
+end
+
+-- issue{name, ext, issuer (nil: self-signed), serial, kind, md, v1}: the PEM path
+local function issue(o)
+  local p = dir .. "/" .. o.name
+  key(o.name, o.kind)
+  sh(("openssl req -new -key %s.key -subj '/CN=%s' -out %s.csr"):format(p, o.name, p))
+  local cmd = ("openssl x509 -req -in %s.csr -out %s.pem -days 7300 -set_serial %s -%s"):format(
+    p, p, o.serial or "4096", o.md or "sha256")
+  if not o.v1 then cmd = cmd .. (" -extfile %s/ext.cnf -extensions %s"):format(dir, o.ext) end
+  if o.issuer then
+    cmd = cmd .. (" -CA %s/%s.pem -CAkey %s/%s.key"):format(dir, o.issuer, dir, o.issuer)
+  else
+    cmd = cmd .. (" -signkey %s.key"):format(p)
+  end
+  sh(cmd)
+  return p .. ".pem"
+end
+
+local f = assert(io.open(dir .. "/ext.cnf", "wb"))
+f:write(EXT)
+f:close()
+
+local root = issue{ name = "root", ext = "root" }
+local store = assert(clientcert.store{ roots = { root } })
+
+local function verify(leaf, opts)
+  opts = opts or {}
+  opts.time = T
+  return assert(store:verify(read(leaf), opts))
+end
+
+-- the STRICT_* code names of a strict result
+local function codes(r)
+  local out = {}
+  for _, p in ipairs(r.problems) do
+    if p.cause == "profile_violation" then out[#out + 1] = p.code_name end
+  end
+  return out
+end
+
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+describe('store:verify{profile = "strict"}', function()
+  local good = issue{ name = "good", ext = "ok", issuer = "root" }
+
+  it("accepts a clean certificate with both profiles", function()
+    assert.is_true(verify(good).ok)
+    local r = verify(good, { profile = "strict" })
+    assert.is_true(r.ok, tostring(r.error))
+    assert.equals("ok", r.cause)
+    assert.is_nil(r.certs)
+  end)
+
+  it("raises for an unknown profile, in store:verify and in a policy", function()
+    assert.has_error(function() store:verify(read(good), { profile = "paranoid", time = T }) end,
+      'clientcert.store.verify: profile cannot be paranoid ("default" or "strict")')
+    assert.has_error(function() clientcert.policy{ trust = store, verify = { profile = "paranoid" } } end)
+  end)
+
+  -- name, issue options, expected code name, depth
+  local RULES = {
+    { "serial zero", { ext = "ok", serial = "0" }, "STRICT_SERIAL_ZERO" },
+    { "negative serial", { ext = "ok", serial = "-5" }, "STRICT_SERIAL_NEGATIVE" },
+    { "serial over 20 octets", { ext = "ok", serial = "0x0102030405060708090A0B0C0D0E0F101112131415" },
+      "STRICT_SERIAL_TOO_LONG" },
+    { "a v1 leaf", { v1 = true }, "STRICT_NOT_V3" },
+    { "SAN dNSName with an underscore and an IP address", { ext = "badsan" }, "STRICT_SAN_DNS_SYNTAX" },
+    { "SAN rfc822Name that is not a mailbox", { ext = "bademail" }, "STRICT_SAN_EMAIL_SYNTAX" },
+    { "anyExtendedKeyUsage in the leaf", { ext = "anyeku" }, "STRICT_EKU_ANY" },
+    { "critical EKU in the leaf", { ext = "criteku" }, "STRICT_EKU_CRITICAL" },
+    { "a CA certificate as the leaf", { ext = "caleaf" }, "STRICT_CA_AS_LEAF" },
+    { "name constraints in an end entity", { ext = "ncee" }, "STRICT_NC_NOT_CA" },
+    { "an AIA without access description", { ext = "emptyaia" }, "STRICT_AIA_EMPTY" },
+    { "an RSA 1024 key", { ext = "ok", kind = "rsa1024" }, "STRICT_WEAK_KEY" },
+    { "an RSA key of 2047 bits", { ext = "ok", kind = "rsa2047" }, "STRICT_WEAK_KEY" },
+    { "a DSA key", { ext = "ok", kind = "dsa" }, "STRICT_WEAK_KEY" },
+    { "a SHA-1 signature", { ext = "ok", md = "sha1" }, "STRICT_WEAK_SIGNATURE" },
+  }
+  for i, rule in ipairs(RULES) do
+    it("names " .. rule[3] .. " for " .. rule[1] .. " (the default profile accepts it)", function()
+      local o = rule[2]
+      o.name, o.issuer = "rule" .. i, "root"
+      local leaf = issue(o)
+      assert.is_true(verify(leaf).ok, rule[1])
+      local r = verify(leaf, { profile = "strict" })
+      assert.is_false(r.ok)
+      assert.equals("profile_violation", r.cause)
+      assert.is_true(has(codes(r), rule[3]), rule[1] .. ": " .. table.concat(codes(r), ","))
+      assert.equals(codes(r)[1], r.code_name)             -- OpenSSL found nothing: the first rule names it
+      assert.matches("%[[^%]]*%d%]$", r.error)            -- ends with the section: [RFC 5280 4.1.2.2]
+      assert.equals("profile_violation", r.chain[1].status)
+    end)
+  end
+
+  it("names the rule of an intermediate: non-critical name constraints and policy constraints", function()
+    local nc = issue{ name = "ncica", ext = "ncnoncrit", issuer = "root" }
+    local pc = issue{ name = "pcica", ext = "pcnoncrit", issuer = "root" }
+    local l1 = issue{ name = "ncleaf", ext = "badsan", issuer = "ncica" }
+    local l2 = issue{ name = "pcleaf", ext = "ok", issuer = "pcica" }
+    local r = verify(l2, { profile = "strict", chain = { read(pc) } })
+    assert.is_false(r.ok)
+    assert.is_true(has(codes(r), "STRICT_PC_NOT_CRITICAL"))
+    for _, p in ipairs(r.problems) do
+      if p.code_name == "STRICT_PC_NOT_CRITICAL" then assert.equals(1, p.depth) end
+    end
+    assert.matches("RFC 5280 4.2.1.11", r.chain[2].problems[1].error, 1, true)
+    r = verify(l1, { profile = "strict", chain = { read(nc) } })
+    assert.is_true(has(codes(r), "STRICT_NC_NOT_CRITICAL"))
+  end)
+
+  it("names a root whose AKI has no keyIdentifier (x509_strict does not)", function()
+    local aroot = issue{ name = "akiroot", ext = "root_akinokeyid" }
+    local leaf = issue{ name = "akileaf", ext = "ok", issuer = "akiroot" }
+    local s = assert(clientcert.store{ roots = { aroot } })
+    local r = assert(s:verify(read(leaf), { profile = "strict", time = T }))
+    assert.same({ "STRICT_AKI_NO_KEYID" }, codes(r))
+    assert.equals("profile_violation", r.cause)
+    assert.is_true(assert(s:verify(read(leaf), { time = T, flags = { "x509_strict" } })).ok)
+  end)
+
+  it("names a root with EKU", function()
+    local eroot = issue{ name = "ekuroot", ext = "root_eku" }
+    local leaf = issue{ name = "ekuleaf", ext = "ok", issuer = "ekuroot" }
+    local s = assert(clientcert.store{ roots = { eroot } })
+    local r = assert(s:verify(read(leaf), { profile = "strict", time = T }))
+    assert.is_true(has(codes(r), "STRICT_EKU_IN_ROOT"))
+    assert.is_true(assert(s:verify(read(leaf), { time = T })).ok)
+  end)
+
+  it("applies in a policy (verify = {profile = \"strict\"}): cause profile_violation, 403.16", function()
+    local weak = issue{ name = "pweak", ext = "ok", kind = "rsa1024", issuer = "root" }
+    local p = assert(clientcert.policy{ trust = store, verify = { profile = "strict" } })
+    local v = p:check{ cert = read(weak), time = T }
+    assert.is_false(v.accepted)
+    assert.equals("profile_violation", v.cause)
+    assert.equals("403.16", v.substatus)
+    assert.matches("RSA key of 1024 bits", v.message, 1, true)
+    assert.matches("CA/B BR 6.1.5", v.message, 1, true)
+    local d = assert(clientcert.policy{ trust = store })
+    assert.is_true(d:check{ cert = read(weak), time = T }.accepted)
+  end)
+
+  it("clientcert check --profile strict rejects, without it accepts", function()
+    local weak = issue{ name = "cweak", ext = "ok", md = "sha1", issuer = "root" }
+    local code, out = runner.exec({ "check", weak, "--roots", root, "--profile", "strict", "--time", "2030-06-01" })
+    assert.equals(1, code)
+    assert.matches("Cause: profile_violation", out, 1, true)
+    assert.matches("signed with a weak hash", out, 1, true)
+    code = runner.exec({ "check", weak, "--roots", root, "--time", "2030-06-01" })
+    assert.equals(0, code)
+    local bad
+    code, bad = runner.exec({ "check", weak, "--roots", root, "--profile", "paranoid", "--time", "2030-06-01" })
+    assert.not_equals(0, code)
+    local _, _, err = runner.exec({ "check", weak, "--roots", root, "--profile", "paranoid" })
+    assert.matches("--profile", err, 1, true)
+    assert.is_string(bad)
+  end)
+end)
