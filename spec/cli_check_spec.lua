@@ -8,7 +8,7 @@ local clientcert = require "clientcert"
 
 local P = pki.path
 local T = "2030-06-01"
-local unpack_ = table.unpack or unpack -- luacheck: ignore 143
+local unpack_ = require("clientcert.compat").unpack
 
 -- code, out, err = check(args...): `clientcert check ARGS --time 2030-06-01` as a process.
 local function check(...)

@@ -11,6 +11,7 @@
 -- Fail closed: anything that goes wrong while checking (unparsable input, a
 -- raising rule, an internal error) is a rejection with a cause, never a raise
 -- and never an accept. Not checked: OCSP, and anything store:verify does not check.
+local compat = require "clientcert.compat"
 local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
@@ -380,12 +381,7 @@ local function template_chunk(v, vals, first, shared)
   local code = table.concat(src)
   local chunk = templates:get(code)
   if chunk == nil then
-    if setfenv and loadstring then -- LuaJIT / 5.1
-      chunk = loadstring(code, "=clientcert.template")
-      if chunk then setfenv(chunk, {}) end
-    else
-      chunk = load(code, "=clientcert.template", "t", {})
-    end
+    chunk = compat.load(code, "=clientcert.template", {})
     chunk = chunk or false -- a refused constructor (too many registers): never tried again
     templates:set(code, chunk)
   end
@@ -651,7 +647,7 @@ local HOOK_EVERY = 1000
 
 local OWN_SOURCE = debug and debug.getinfo and debug.getinfo(1, "S").source
 local real_rep, real_dump = string.rep, string.dump
-local unpack_ = table.unpack or unpack -- luacheck: ignore 143
+local unpack_ = compat.unpack
 
 local function pack(...) return { n = select("#", ...), ... } end
 local function call_packed(fn, ...) return pack(fn(...)) end
@@ -1304,18 +1300,6 @@ local function sandbox_env(params)
   return env
 end
 
--- chunk, err = load_text(src, name, env): a text chunk bound to env, on Lua 5.4
--- (load with an env) and LuaJIT / 5.1 (loadstring + setfenv). The one place
--- this module depends on the Lua version.
-local function load_text(src, name, env)
-  if setfenv and loadstring then
-    local chunk, err = loadstring(src, name)
-    if chunk then setfenv(chunk, env) end
-    return chunk, err
-  end
-  return load(src, name, "t", env)
-end
-
 local MAX_POLICY_SOURCE = 1024 * 1024
 
 --- policy, err = policy.load_file(path[, params]): runs a Lua policy file in a sandbox;
@@ -1334,10 +1318,10 @@ function M.load_file(path, params)
   if not src then return nil, rerr end
   if src == "" then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
-  local chunk, lerr = load_text(src, "@" .. path, sandbox_env(pcopy))
+  local chunk, lerr = compat.load(src, "@" .. path, sandbox_env(pcopy))
   if not chunk then return nil, "clientcert.load_policy: " .. tostring(lerr) end
   -- on LuaJIT: the chunk and every function it defines run interpreted (hooks fire)
-  if jit and jit.off then jit.off(chunk, true) end
+  compat.jit_off(chunk)
   local ok, spec = run_bounded(M.MAX_POLICY_STEPS, M.MAX_POLICY_MEMORY, chunk)
   if not ok then return nil, "clientcert.load_policy: " .. path .. ": " .. describe_error(spec) end
   if IS_POLICY[spec] then return spec end

@@ -5,6 +5,7 @@
 -- "clientcert.<where>: <what>" at the given level (as error() counts levels,
 -- from the checker's caller: 2 = the function that called the checker).
 local core = require("clientcert.core")
+local compat = require("clientcert.compat")
 
 local M = {}
 
@@ -19,7 +20,7 @@ end
 --- n = util.integer(v, where, name, min, max[, level]): v must be a number with
 -- an integral value in min..max (inclusive; max may be nil for no upper bound).
 -- NaN, infinities, fractions and out-of-range values raise the same message on
--- Lua 5.4 and LuaJIT. Returns the value as an integer (math.tointeger on 5.4).
+-- Lua 5.4 and LuaJIT. Returns the value as an integer (compat.tointeger).
 function M.integer(v, where, name, min, max, level)
   local ok = type(v) == "number" and v == v and v >= min and (max == nil or v <= max)
     and v ~= math.huge and math.floor(v) == v
@@ -28,7 +29,7 @@ function M.integer(v, where, name, min, max, level)
     raise(where, ("%s must be an integer %s, got %s"):format(name, range,
       type(v) == "number" and ("%.17g"):format(v) or type(v)), (level or 2) + 1)
   end
-  return math.tointeger and math.tointeger(v) or v
+  return compat.tointeger(v)
 end
 
 --- t = util.time(v, where[, level]): a check time: integer Unix seconds in

@@ -7,7 +7,7 @@ local core = require "clientcert.core"
 local util = require "clientcert.util"
 local text = require "clientcert.text"
 
-local unpack = table.unpack or unpack
+local compat = require "clientcert.compat"
 
 local M = {}
 
@@ -28,7 +28,7 @@ function M.parse_time(s)
     if not n or n > util.MAX_TIME then
       return nil, ("time '%s': past 9999-12-31T23:59:59Z (Unix seconds 0 .. %d)"):format(s, util.MAX_TIME)
     end
-    return math.tointeger and math.tointeger(n) or n
+    return compat.tointeger(n)
   end
   local t, err = core.time_parse(s)
   if not t then
@@ -58,7 +58,7 @@ function M.put(stream, f, ...)
   for i = 1, args.n do
     if type(args[i]) ~= "number" then args[i] = text.escape(tostring(args[i])) end
   end
-  stream:write(f:format(unpack(args, 1, args.n)), "\n")
+  stream:write(f:format(compat.unpack(args, 1, args.n)), "\n")
 end
 
 --- common.emit_json(out, v): one JSON document on one line (clientcert.text.json:
@@ -318,7 +318,7 @@ function M.warn_days(s)
   if not n or n > 36500 then
     return nil, ("--warn-days must be an integer 0 .. 36500, got '%s'"):format(text.escape(s))
   end
-  return math.tointeger and math.tointeger(n) or n
+  return compat.tointeger(n)
 end
 
 local function join(dir, name)

@@ -6,6 +6,7 @@ local text = require "clientcert.text"
 local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
 local clientcert_probe = require "clientcert.probe"
+local compat = require "clientcert.compat"
 
 local M = { name = "probe",
   summary = "Probe a live TLS server: what it asks of client certificates, and why a client is refused." }
@@ -32,7 +33,7 @@ local function target(s)
   if not host or not port or port < 1 or port > 65535 then
     return nil, ("target must be HOST:PORT with a port 1 .. 65535, got '%s'"):format(text.escape(s))
   end
-  return host, math.tointeger and math.tointeger(port) or port
+  return host, compat.tointeger(port)
 end
 
 local function yes(v) return v and "yes" or "no" end
