@@ -18,7 +18,6 @@ Works under Lua 5.4 and LuaJIT (OpenResty), and as the `clientcert` audit comman
 }
 dependencies = {
   "lua >= 5.1",
-  "lua-cjson",
   "argparse",
 }
 external_dependencies = {
