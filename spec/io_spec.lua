@@ -8,7 +8,7 @@ local compat = require "clientcert.compat"
 local run = runner.run
 local pki = require "helpers.pki"
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = require("helpers.sh").quote
 
 -- a fresh temporary directory holding a FIFO (no writer) and a subdirectory
 local dir = os.tmpname()

@@ -7,7 +7,7 @@
 -- once (under lua5.4), not once per runtime, and not in the memory checks (Makefile).
 if os.getenv("CLIENTCERT_LUA") == "luajit" then return end
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = require("helpers.sh").quote
 
 -- ok, output = run(cmd): cmd's success and its stdout+stderr.
 local function run(cmd)

@@ -5,7 +5,7 @@ local cli = require "clientcert.cli"
 
 local M = {}
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = require("helpers.sh").quote
 M.q = q
 
 --- s = cli.sink(): a stream that keeps what is written to it (s.text() gives it back).

@@ -4,7 +4,7 @@
 -- pid that always runs.
 local M = {}
 
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sh_quote = require("helpers.sh").quote
 M.q = sh_quote
 
 --- ok, output = live.run(cmd): runs a shell command, returns success and its stdout+stderr.

@@ -6,7 +6,7 @@ M.T = 1906502400            -- 2030-06-01T00:00:00Z: every fixture is in date th
 M.T_2024 = 1704067200       -- 2024-01-01: before "old" expired, CRLs not yet issued
 M.T_2036 = 2082758400       -- 2036-01-01: after "old" expired and after "future" started
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = require("helpers.sh").quote
 
 -- A fresh PKI directory for this spec file. With CLIENTCERT_TEST_PKI=DIR (spec/run,
 -- make asan/valgrind: a new DIR per run) the PKI is made once, into DIR, by the first
