@@ -199,7 +199,7 @@ build/bench/raw_openssl: bench/raw_openssl.c
 	$(CC) -std=c99 -D_POSIX_C_SOURCE=199309L -O2 -Wall -Wextra $(SSL_CFLAGS) -o $@ $< $(SSL_LIBS)
 
 # the bench PKIs (bench/mkpki.sh, fixed dates), made again when the script changes
-build/bench/pki-%/done: bench/mkpki.sh
+build/bench/pki-%/done: bench/mkpki.sh spec/fixtures/pki-lib.sh
 	bash bench/mkpki.sh build/bench/pki-$* $* > /dev/null
 	@touch $@
 
