@@ -864,7 +864,4 @@ function M.watch(h, interval)
   return true
 end
 
-M.body_for = body_for
-M.pack_chain, M.unpack_chain = pack_chain, unpack_chain
-
 return M

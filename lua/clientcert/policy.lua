@@ -129,7 +129,6 @@ local function pattern_error(p)
   if not ok then return tostring(err) end
   return nil
 end
-M.pattern_error = pattern_error
 
 local function matcher_error(m, i)
   if type(m) ~= "table" then return ("allow[%d] must be a table"):format(i) end
@@ -239,7 +238,7 @@ local function build(opts)
     rev.envs = {}
   end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
-  if opts.rule and jit and jit.off then pcall(jit.off, opts.rule, true) end
+  if opts.rule then compat.jit_off(opts.rule) end
   return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
                      verify = verify, name = opts.name, cache = cache, intermediate_in_roots = in_roots,
                      revocation = rev }
@@ -621,7 +620,6 @@ local function describe_error(e)
   if type(e) == "number" or type(e) == "boolean" then return "an error value " .. tostring(e) end
   return "an error value of type " .. type(e)
 end
-M.describe_error = describe_error
 
 -- The problems of a verify result as causes: the primary one (causes.primary)
 -- first, then the others by precedence; seen[id] = the first problem with id.
@@ -1210,9 +1208,6 @@ new_policy = function(state)
   IS_POLICY[p] = true
   return p
 end
-
---- is = policy.is_policy(v)
-function M.is_policy(v) return IS_POLICY[v] == true end
 
 -- Read-only proxies a policy file sees (clientcert); FACADE[proxy] = its contents.
 local FACADE = setmetatable({}, { __mode = "k" })

@@ -24,8 +24,9 @@ local textlib = require "clientcert.text"
 
 local M = {}
 
---- The Windows (Schannel) limit on the CA-names list of a CertificateRequest.
-M.SCHANNEL_LIMIT = 16384
+--- The Windows (Schannel) limit on the CA-names list of a CertificateRequest
+-- (defined with TLS's own limit in clientcert.audit).
+M.SCHANNEL_LIMIT = require("clientcert.audit").SCHANNEL_LIMIT
 
 local MAX_LINE = 512       -- bytes kept of a server-derived line or name
 local MAX_KEY = 64 * 1024 * 1024

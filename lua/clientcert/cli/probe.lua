@@ -58,7 +58,7 @@ local function print_report(out, r)
     local count = r.ca_count or 0
     c.put(out, "Acceptable CA names: %d%s, %d bytes encoded (each name's DER + 2)%s", count,
       (r.ca_empty or 0) > 0 and (" (%d empty)"):format(r.ca_empty) or "", r.ca_size or 0,
-      r.over_schannel_limit and ", OVER the 16384-byte Schannel limit" or "")
+      r.over_schannel_limit and (", OVER the %d-byte Schannel limit"):format(clientcert_probe.SCHANNEL_LIMIT) or "")
     -- the first MAX_PRINTED names with an attribute; the rest and the empty ones counted
     local shown, empty = 0, r.ca_empty or 0
     for _, name in ipairs(r.ca_names) do
