@@ -772,6 +772,30 @@ static int cert_fingerprint(lua_State *L)
     return 1;
 }
 
+/* cert:der_part(part) -> the DER of one part of the certificate: "subject" or
+ * "issuer" (the Name), "public_key" (the SubjectPublicKeyInfo); nil, err when
+ * OpenSSL cannot encode it. Encoded into a Lua scratch buffer: nothing to free. */
+static int cert_der_part(lua_State *L)
+{
+    static const char *const parts[] = {"subject", "issuer", "public_key", NULL};
+    X509 *x = cert_check(L, 1);
+    int part = luaL_checkoption(L, 2, NULL, parts), n;
+    const X509_NAME *nm = part == 0 ? X509_get_subject_name(x) : X509_get_issuer_name(x); /* borrowed */
+    const X509_PUBKEY *pk = X509_get_X509_PUBKEY(x);                                       /* borrowed */
+    unsigned char *buf, *p;
+
+    ERR_clear_error();
+    n = part == 2 ? i2d_X509_PUBKEY(pk, NULL) : i2d_X509_NAME(nm, NULL);
+    if (n <= 0)
+        return cc_fail(L, "der_part", "cannot encode");
+    buf = p = (unsigned char *)cc_newuserdata(L, (size_t)n);                      /* scratch */
+    n = part == 2 ? i2d_X509_PUBKEY(pk, &p) : i2d_X509_NAME(nm, &p);
+    if (n <= 0)
+        return cc_fail(L, "der_part", "cannot encode");
+    lua_pushlstring(L, (const char *)buf, (size_t)n);                            /* scratch, der */
+    return 1;
+}
+
 /* cert:matches_key(key[, passphrase]): true/false, or nil, err when the key
  * cannot be read. Compares the public halves with EVP_PKEY_eq. */
 static int cert_matches_key(lua_State *L)
@@ -887,7 +911,7 @@ static const luaL_Reg cert_meta[] = {
 
 static const luaL_Reg cert_methods[] = {
     {"info", cert_info}, {"der", cert_der}, {"pem", cert_pem},
-    {"fingerprint", cert_fingerprint}, {"matches_key", cert_matches_key},
+    {"fingerprint", cert_fingerprint}, {"matches_key", cert_matches_key}, {"der_part", cert_der_part},
     {"close", cert_close}, {NULL, NULL}
 };
 
@@ -918,7 +942,7 @@ int cert_open(lua_State *L)
         lua_pushvalue(L, -2);
         lua_rawset(L, LUA_REGISTRYINDEX);              /* M, weak */
     }
-    lua_pop(L, 1);                                     /* M */
+    lua_setfield(L, -2, "_cert_facts_of");             /* M: cert -> facts, read-only (util.fingerprint) */
     lua_pushcfunction(L, cert_facts);
     lua_setfield(L, -2, "_cert_facts");       /* M */
     lua_pushcfunction(L, cert_parse);         /* M, parse */

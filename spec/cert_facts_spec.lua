@@ -125,4 +125,42 @@ describe("per-certificate facts", function()
       assert.equals(c:fingerprint(), r.chain[1].fingerprint)
     end
   end)
+
+  it("util.fingerprint reads the one kept fingerprint (core._cert_facts_of), computing it once", function()
+    local util = require "clientcert.util"
+    local leaf = clientcert.load(pki.path("alice.pem"))
+    assert.is_nil(core._cert_facts_of[leaf])
+    local fp = util.fingerprint(leaf)
+    assert.equals(leaf:fingerprint(), fp)
+    assert.equals(fp, core._cert_facts_of[leaf].fingerprint)
+    assert.equals(core._cert_facts(leaf), core._cert_facts_of[leaf])
+    assert.equals(fp, util.fingerprint(leaf))
+  end)
+end)
+
+describe("cert:der_part", function()
+  local function sh(cmd)
+    local f = assert(io.popen(cmd))
+    local out = f:read("*a")
+    f:close()
+    return out
+  end
+
+  it("gives the DER subject and issuer names and the SubjectPublicKeyInfo", function()
+    local alice, inter = clientcert.load(pki.path("alice.pem")), clientcert.load(pki.path("inter.pem"))
+    local subj = alice:der_part("subject")
+    assert.equals(0x30, subj:byte(1))
+    assert.truthy(alice:der():find(subj, 1, true))
+    assert.equals(inter:der_part("subject"), alice:der_part("issuer"))
+    assert.not_equals(subj, alice:der_part("issuer"))
+    local spki = sh("openssl x509 -in " .. pki.path("alice.pem")
+      .. " -noout -pubkey | openssl pkey -pubin -outform DER")
+    assert.equals(spki, alice:der_part("public_key"))
+  end)
+
+  it("raises for an unknown part", function()
+    local alice = clientcert.load(pki.path("alice.pem"))
+    assert.has_error(function() alice:der_part("serial") end)
+    assert.has_error(function() alice:der_part() end)
+  end)
 end)

@@ -2,6 +2,7 @@
 -- date": certificates expiring soon, duplicates (same name and key), non-CA
 -- certificates, weak keys and signatures, and the size of the acceptable-CA names
 -- list a server sends in its TLS CertificateRequest when it trusts these roots.
+-- The DER parts compared and counted come from C (cert:der_part).
 local M = {}
 
 local DAY = 86400
@@ -13,48 +14,6 @@ local DAY = 86400
 M.SCHANNEL_LIMIT = 16384
 M.TLS_LIMIT = 65535
 
--- hdr, len = tlv(s, pos): the header size and content length of the DER element
--- at pos, or nil when it runs past the end of s (definite lengths only, as DER).
-local function tlv(s, pos)
-  local l = s:byte(pos + 1)
-  if not l then return nil end
-  if l < 0x80 then
-    if pos + 1 + l > #s then return nil end
-    return 2, l
-  end
-  local n = l - 0x80
-  if n < 1 or n > 4 or pos + 1 + n > #s then return nil end
-  local v = 0
-  for i = 1, n do v = v * 256 + s:byte(pos + 1 + i) end
-  if pos + 1 + n + v > #s then return nil end
-  return 2 + n, v
-end
-
---- subject_der, spki_der = audit.tbs_parts(der): the DER subject name and
--- SubjectPublicKeyInfo of a DER certificate (nil when der is not shaped as one).
-function M.tbs_parts(der)
-  if der:byte(1) ~= 0x30 then return nil end
-  local h = tlv(der, 1)
-  if not h then return nil end
-  local pos = 1 + h                                     -- tbsCertificate
-  if der:byte(pos) ~= 0x30 then return nil end
-  local th = tlv(der, pos)
-  if not th then return nil end
-  pos = pos + th                                        -- first field of the TBS
-  local fields = {}
-  for _ = 1, 7 do
-    local eh, el = tlv(der, pos)
-    if not eh then return nil end
-    fields[#fields + 1] = { pos, eh + el, der:byte(pos) }
-    pos = pos + eh + el
-  end
-  -- [0] version is optional: subject is the 5th field after it, SPKI the 6th
-  local i = fields[1][3] == 0xA0 and 1 or 0
-  local subj, spki = fields[5 + i], fields[6 + i]
-  if not (subj and spki) or subj[3] ~= 0x30 or spki[3] ~= 0x30 then return nil end
-  return der:sub(subj[1], subj[1] + subj[2] - 1), der:sub(spki[1], spki[1] + spki[2] - 1)
-end
-
 --- names = audit.ca_names(certs): the acceptable-CA names list a server trusting
 -- certs sends (OpenSSL and nginx send each distinct subject name once):
 -- {count, bytes, schannel_limit, tls_limit, over_schannel, over_tls}.
@@ -62,7 +21,7 @@ end
 function M.ca_names(certs)
   local seen, count, bytes = {}, 0, 0
   for _, c in ipairs(certs) do
-    local subj = M.tbs_parts(c:der())
+    local subj = c:der_part("subject")
     if subj and not seen[subj] then
       seen[subj] = true
       count, bytes = count + 1, bytes + 2 + #subj
@@ -117,8 +76,8 @@ function M.extend(roots, findings, when, warn_days, iso)
           :format(info.subject, weak, info.signature_algorithm, weak),
           { signature_algorithm = info.signature_algorithm })
       end
-      local subj, spki = M.tbs_parts(c:der())
-      if subj then
+      local subj, spki = c:der_part("subject"), c:der_part("public_key")
+      if subj and spki then
         local k = subj .. "\0" .. spki
         local first = by_name_key[k]
         if first then

@@ -127,16 +127,8 @@ local function adopt(x)
   return der and clientcert.parse(der)
 end
 
--- The SHA-256 fingerprint of a cert object, computed once per object.
-local fingerprints = setmetatable({}, { __mode = "k" })
-local function fingerprint_of(c)
-  local fp = fingerprints[c]
-  if not fp then
-    fp = c:fingerprint()
-    fingerprints[c] = fp
-  end
-  return fp
-end
+-- The SHA-256 fingerprint of a cert object (kept by C, once per object).
+local fingerprint_of = require("clientcert.util").fingerprint
 
 -- Reads what the client sent through the SSL object: {leaf = cert|nil,
 -- chain = {cert, ...}|nil, resumed = bool}, or nil, err.

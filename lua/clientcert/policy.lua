@@ -806,16 +806,7 @@ function chain_certs(cache, chain)
   return out
 end
 
-local FINGERPRINT = setmetatable({}, { __mode = "k" }) -- cert object -> SHA-256, computed once
-
-local function fingerprint(c)
-  local fp = FINGERPRINT[c]
-  if not fp then
-    fp = assert(c:fingerprint())
-    FINGERPRINT[c] = fp
-  end
-  return fp
-end
+local fingerprint = util.fingerprint -- SHA-256 of a cert object (kept by C, once per object)
 
 -- key, chain_key: the cache key, the SHA-256 of the leaf (the string object
 -- kept for the cert object: no new string per check); and what the entry must

@@ -39,6 +39,18 @@ function M.time(v, where, level)
   return M.integer(v, where, "time", 0, M.MAX_TIME, (level or 2) + 1)
 end
 
+--- fp = util.fingerprint(cert): the SHA-256 fingerprint (lowercase hex) of a cert
+-- object, as cert:fingerprint() gives it. The one cache of it is the facts table C
+-- keeps per object (core._cert_facts_of), read here at table speed on the hot paths
+-- (the verdict cache's key, the gate); computed and kept by C on first use.
+local FACTS_OF = core._cert_facts_of
+function M.fingerprint(cert)
+  local facts = FACTS_OF[cert]
+  local fp = facts and facts.fingerprint
+  if fp then return fp end
+  return assert(cert:fingerprint())
+end
+
 --- n = util.sequence_length(t): n when t's keys are exactly 1..n, else nil and
 -- the first offending key (a non-integer key, or an index past a hole; nil
 -- when the only fault is a hole inside 1..#t).
