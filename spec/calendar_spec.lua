@@ -4,7 +4,6 @@
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local runner = require "helpers.cli"
-local compat = require "clientcert.compat"
 local run = runner.run
 local util = require "clientcert.util"
 local pki = require "helpers.pki"
@@ -92,7 +91,7 @@ describe("the command's --time and --max-depth", function()
     local args = {}
     for _, a in ipairs(verify) do args[#args + 1] = a end
     for _, a in ipairs({ ... }) do args[#args + 1] = a end
-    return run(compat.unpack(args))
+    return run(require("clientcert.compat").unpack(args))
   end
 
   it("refuse a time that is not one (exit 2, one line on stderr, nothing checked)", function()

@@ -1,7 +1,6 @@
 -- The clientcert command (clientcert.cli.main): outputs and exit codes.
 local cli = require "clientcert.cli"
 local runner = require "helpers.cli"
-local compat = require "clientcert.compat"
 local run = runner.run
 local cjson = require "cjson"
 local pki = require "helpers.pki"
@@ -113,7 +112,7 @@ describe("clientcert command", function()
       local all = { "check" }
       for _, a in ipairs(args) do all[#all + 1] = a end
       for _, a in ipairs(trust) do all[#all + 1] = a end
-      return run(compat.unpack(all))
+      return run(require("clientcert.compat").unpack(all))
     end
 
     it("a valid client", function()

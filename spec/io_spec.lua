@@ -4,7 +4,6 @@
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local runner = require "helpers.cli"
-local compat = require "clientcert.compat"
 local run = runner.run
 local pki = require "helpers.pki"
 
@@ -81,7 +80,7 @@ describe("bounded reads", function()
         "--key", SUBDIR, "--time", "2030-06-01" },
       -- (audit-store --roots takes a directory: spec/cli_audit_spec.lua)
     }) do
-      local code, out, eout = run(compat.unpack(args))
+      local code, out, eout = run(require("clientcert.compat").unpack(args))
       assert.equals(2, code, args[1])
       assert.equals("", out)
       local want = SUBDIR:gsub("%p", "%%%0") .. ": not a regular file %(a directory%)\n$"

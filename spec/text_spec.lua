@@ -4,7 +4,6 @@ local clientcert = require "clientcert"
 local text = require "clientcert.text"
 local causes = require "clientcert.causes"
 local runner = require "helpers.cli"
-local compat = require "clientcert.compat"
 local run = runner.run
 local cjson = require "cjson"
 local pki = require "helpers.pki"
@@ -116,13 +115,14 @@ describe("the clientcert command with hostile certificate text", function()
     f:close()
     local args = { "--policy", policy, "--param", "roots=" .. pki.path("root.pem"),
                    "--param", "intermediates=" .. pki.path("inter.pem"), "--time", "2030-06-01" }
-    code, out = run("check", hostile, compat.unpack(args))
+    local unpack_ = require("clientcert.compat").unpack
+    code, out = run("check", hostile, unpack_(args))
     os.remove(policy .. ".x")
     assert.equals(1, code)
     assert_inert(out, "check")
     assert.matches("^403%.12 Forbidden: Client certificate denied by policy\nCause: denied_by_rule\n", out)
     assert.matches("The certificate CN=hostile\\u202e\\u009btxt,O=clientcert tests", out, 1, true)
-    code, out = run("check", hostile, "--json", compat.unpack(args))
+    code, out = run("check", hostile, "--json", unpack_(args))
     os.remove(policy)
     assert.equals(1, code)
     assert_inert(out, "check --json")
