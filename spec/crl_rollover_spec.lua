@@ -8,7 +8,7 @@ local pkits = require "conformance.pkits"
 
 local T = 1906502400   -- 2030-06-01
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = require("helpers.sh").quote
 
 local function build()
   local dir = os.tmpname()

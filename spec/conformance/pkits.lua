@@ -21,7 +21,7 @@ local function read(path)
   return s
 end
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh_quote = require("helpers.sh").quote
 
 local function has_data(dir)
   local f = dir and io.open(dir .. "/certs/TrustAnchorRootCertificate.crt", "rb")
