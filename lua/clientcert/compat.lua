@@ -16,6 +16,10 @@ else
   function M.tointeger(n) return n end
 end
 
+--- t = compat.math_type(x): math.type on 5.4 ("integer", "float", or nil for a
+-- non-number); nil on LuaJIT / 5.1, whose numbers have one type.
+M.math_type = math.type or function() return nil end
+
 --- chunk, err = compat.load(src, name, env): a text chunk (never bytecode) bound
 -- to the environment env: load with an env on 5.4, loadstring + setfenv on
 -- LuaJIT / 5.1 (whose load takes no env).

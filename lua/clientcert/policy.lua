@@ -406,7 +406,7 @@ local SHARED = lru.new(512)
 -- A number, string or boolean as text that tells it from any other value.
 local function value_text(x)
   if type(x) == "number" then
-    return (math.type and math.type(x) or "n") .. ("%.17g"):format(x)
+    return (compat.math_type(x) or "n") .. ("%.17g"):format(x)
   end
   local s = tostring(x)
   return type(x):sub(1, 1) .. #s .. ":" .. s
