@@ -1,6 +1,6 @@
 /* cert.c: OpenSSL X509 (with GENERAL_NAMES, EXTENDED_KEY_USAGE, EVP_PKEY and
  * OSSL_DECODER for keys) as the Lua class clientcert.cert. parse / parse_all
- * read PEM (with X509_AUX trust settings) or DER; info() reports the
+ * read PEM (with X509_AUX trust settings) or DER (parse_all: bundle.c); info() reports the
  * certificate's facts as plain Lua values. */
 #include <stdint.h>
 #include <string.h>
@@ -51,7 +51,7 @@ X509 *cert_test(lua_State *L, int idx)
 
 /* PEM passphrase callback that never prompts: an encrypted PEM block from a
  * peer must fail, not wait on the terminal (PEM_def_callback would prompt). */
-static int cert_no_pass_cb(char *buf, int size, int rwflag, void *u)
+int cert_no_pass_cb(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
     (void)size;
@@ -121,54 +121,6 @@ static int cert_parse(lua_State *L)
         return cert_pem_at_end() ? cc_fail_plain(L, "parse", "no certificate found in input")
                                  : cc_fail(L, "parse", "invalid PEM certificate");
     ERR_clear_error();
-    return 1;
-}
-
-/* parse_all(data): pushes a list of every certificate in order, or nil, err. */
-static int cert_parse_all(lua_State *L)
-{
-    size_t len;
-    const char *data = cc_checkbytes(L, 1, &len);
-    const char *what = NULL;
-    cc_tmp *tmp;
-    BIO *bio;
-    int n = 0, nret;
-
-    if ((nret = cert_check_input(L, "parse_all", len)) != 0)
-        return nret;
-    lua_newtable(L);                                   /* list */
-    ERR_clear_error();
-    if (!cc_is_pem(data, len)) {
-        cc_cert_box *b = cert_newbox(L);               /* list, box */
-        b->x = cert_d2i_exact(data, len, &what);       /* owns */
-        if (b->x == NULL)
-            return cc_fail(L, "parse_all", what);
-        lua_rawseti(L, -2, 1);                         /* list */
-        return 1;
-    }
-    tmp = cc_newtmp(L, cc_free_bio);                   /* list, tmp: frees the BIO on a raise */
-    tmp->p = bio = BIO_new_mem_buf(data, (int)len);    /* owns, through tmp */
-    if (bio == NULL)
-        return cc_fail(L, "parse_all", "out of memory");
-    for (;;) {
-        cc_cert_box *b = cert_newbox(L);               /* list, tmp, box */
-        b->x = PEM_read_bio_X509_AUX(bio, NULL, cert_no_pass_cb, NULL); /* owns */
-        if (b->x == NULL) {
-            lua_pop(L, 1);                             /* list, tmp */
-            if (cert_pem_at_end())
-                break;
-            lua_pushfstring(L, "certificate %d: invalid PEM certificate", n + 1);
-            return cc_fail(L, "parse_all", lua_tostring(L, -1));
-        }
-        if (n >= CC_MAX_BUNDLE)                        /* a box beyond the cap: __gc frees it */
-            return cc_fail_plain(L, "parse_all", "more than 100000 certificates in input");
-        lua_rawseti(L, -3, ++n);                       /* list, tmp */
-    }
-    cc_tmp_free(tmp);
-    lua_pop(L, 1);                                     /* list */
-    ERR_clear_error();
-    if (n == 0)
-        return cc_fail_plain(L, "parse_all", "no certificate found in input");
     return 1;
 }
 
@@ -947,8 +899,6 @@ int cert_open(lua_State *L)
     lua_setfield(L, -2, "_cert_facts");       /* M */
     lua_pushcfunction(L, cert_parse);         /* M, parse */
     lua_setfield(L, -2, "parse");             /* M */
-    lua_pushcfunction(L, cert_parse_all);     /* M, parse_all */
-    lua_setfield(L, -2, "parse_all");         /* M */
     lua_pushcfunction(L, cert_from_x509_address);
     lua_setfield(L, -2, "_from_x509_address"); /* M: unsafe, see above */
     lua_pushcfunction(L, cert_x509_api_address);

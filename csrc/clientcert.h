@@ -16,7 +16,8 @@
 #define CC_STORE_MT "clientcert.store"
 
 /* Limits on hostile input (documented in README "Limits"). */
-#define CC_MAX_INPUT      (64L * 1024 * 1024) /* bytes of PEM/DER accepted by one parse call */
+#define CC_MAX_INPUT      (64L * 1024 * 1024) /* bytes of PEM/DER accepted by one parse call or file
+                                               * (Lua: core.MAX_INPUT, the one definition) */
 #define CC_MAX_BUNDLE     100000              /* certificates in one parse_all */
 #define CC_MAX_TIME       253402300799LL      /* 9999-12-31T23:59:59Z, the last time clientcert takes
                                                * (Lua: core.MAX_TIME, the one definition) */
@@ -117,7 +118,7 @@ void cc_push_serial(lua_State *L, const ASN1_INTEGER *serial);
 void cc_push_oid(lua_State *L, const ASN1_OBJECT *obj, int dotted);
 
 /* cert.c */
-int cert_open(lua_State *L);                 /* adds parse, parse_all to the module table at -1 */
+int cert_open(lua_State *L);                 /* adds parse to the module table at -1 */
 X509 *cert_check(lua_State *L, int idx);     /* raises unless a live clientcert.cert; borrowed */
 X509 *cert_test(lua_State *L, int idx);      /* NULL unless a live clientcert.cert; borrowed */
 void cert_push(lua_State *L, X509 *x);       /* takes ownership of one reference of x */
@@ -135,6 +136,11 @@ void cert_push_facts(lua_State *L, int idx);
 /* Pushes the lowercase hex digest (alg, e.g. "SHA256") of x's DER and returns 0;
  * pushes nothing and returns -1 for an unknown alg, -2 when OpenSSL fails. */
 int cert_push_digest(lua_State *L, X509 *x, const char *alg);
+/* PEM passphrase callback that never prompts (an encrypted block fails). */
+int cert_no_pass_cb(char *buf, int size, int rwflag, void *u);
+
+/* bundle.c */
+int bundle_open(lua_State *L);               /* adds parse_bundle, parse_all, parse_crls, sha256, MAX_INPUT */
 
 /* crl.c */
 int crl_open(lua_State *L);                  /* adds parse_crl */

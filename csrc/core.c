@@ -34,6 +34,7 @@ int luaopen_clientcert_core(lua_State *L)
 {
     lua_newtable(L);                                   /* M */
     cert_open(L);
+    bundle_open(L);
     crl_open(L);
     pkcs12_open(L);
     store_open(L);

@@ -11,28 +11,20 @@ local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local util = require "clientcert.util"
 local options = require "clientcert.options"
+local input = require "clientcert.input"
 
 local M = {}
 
 M.version = core.version
 M.openssl_version = core.openssl_version
 
--- The most a certificate or CRL file may hold (as core.parse accepts at most).
-local MAX_FILE = 64 * 1024 * 1024
-M.MAX_FILE = MAX_FILE
+-- The most a certificate or CRL file may hold (core.MAX_INPUT, as core.parse accepts at most).
+M.MAX_FILE = input.MAX
 
 -- data, err = read_file(path, where): the whole regular file, at most MAX_FILE
--- bytes, or nil, "clientcert.<where>: ..." (a directory, FIFO, device or socket
--- is refused without reading it; see core.read_file).
-local function read_file(path, where)
-  if type(path) ~= "string" then
-    error(("clientcert.%s: path must be a string, got %s"):format(where, type(path)), 3)
-  end
-  local data, err = core.read_file(path, MAX_FILE, where)
-  -- a caller that watches files for changes (the OpenResty gate) collects their paths
-  if data and M._reads then M._reads[#M._reads + 1] = path end
-  return data, err
-end
+-- bytes, or nil, "clientcert.<where>: ..." (clientcert.input.read: recorded for
+-- whoever watches the files a policy read).
+local read_file = input.read
 
 -- Replaces the "clientcert.<fn>:" prefix of a core error with "clientcert.<where>: <ctx>:".
 local function reprefix(err, where, ctx)
@@ -41,16 +33,6 @@ local function reprefix(err, where, ctx)
     return ("clientcert.%s: %s: %s"):format(where, ctx, rest)
   end
   return ("clientcert.%s: %s"):format(where, rest)
-end
-
--- Looks like DER (a SEQUENCE with a long-form length) rather than a file path?
-local function is_der(s)
-  local a, b = s:byte(1, 2)
-  return a == 0x30 and b ~= nil and b >= 0x81 and b <= 0x84
-end
-
-local function is_pem(s)
-  return s:find("-----BEGIN ", 1, true) ~= nil
 end
 
 --- cert, err = clientcert.parse(data): one certificate, PEM or DER.
@@ -63,25 +45,9 @@ M.parse_crl = core.parse_crl
 -- {cert = cert, chain = {cert, ...}, key = unencrypted PKCS#8 PEM | nil}; see README "Parsing".
 M.parse_pkcs12 = core.parse_pkcs12
 
---- list, err = clientcert.parse_crls(data): every CRL of a PEM bundle (or one DER CRL).
-function M.parse_crls(data)
-  if type(data) ~= "string" then
-    error("clientcert.parse_crls: data must be a string, got " .. type(data), 2)
-  end
-  if not is_pem(data) then
-    local crl, err = core.parse_crl(data)
-    if not crl then return nil, reprefix(err, "parse_crls") end
-    return { crl }
-  end
-  local list = {}
-  for block in data:gmatch("%-%-%-%-%-BEGIN X509 CRL%-%-%-%-%-.-%-%-%-%-%-END X509 CRL%-%-%-%-%-") do
-    local crl, err = core.parse_crl(block)
-    if not crl then return nil, reprefix(err, "parse_crls", "CRL " .. (#list + 1)) end
-    list[#list + 1] = crl
-  end
-  if #list == 0 then return nil, "clientcert.parse_crls: no CRL found in input" end
-  return list
-end
+--- list, err = clientcert.parse_crls(data): every CRL of a PEM bundle (or one DER CRL);
+-- a truncated PEM block is an error (core.parse_bundle), as for parse_all.
+M.parse_crls = core.parse_crls
 
 -- A function(path) that reads the file and parses it; errors name the path.
 local function loader(where, parse)
@@ -97,57 +63,18 @@ end
 --- cert, err = clientcert.load(path)
 M.load = loader("load", core.parse)
 --- list, err = clientcert.load_all(path)
-M.load_all = loader("load_all", core.parse_all)
+function M.load_all(path)
+  if type(path) ~= "string" then error("clientcert.load_all: path must be a string, got " .. type(path), 2) end
+  return input.load("cert", path, "load_all")
+end
 --- crl, err = clientcert.load_crl(path)
 M.load_crl = loader("load_crl", core.parse_crl)
 
 --- kind = clientcert.typeof(v): "cert", "crl", "store" or nil.
 M.typeof = core.typeof
 
--- Appends to out the certificates (or CRLs when kind == "crl") described by v:
--- an object, PEM text, DER bytes, a file path, or a list of those (a proper
--- sequence: a keyed table or one with holes raises, util.list). name: what v is
--- called in errors ("roots" ...). Returns true, or nil, err for bad data;
--- raises (at level, as error() counts from collect) for a wrong type.
-local function collect(v, kind, where, name, out, level)
-  local t = type(v)
-  if t == "table" then
-    local list = util.list(v, where, name, level)
-    for i = 1, #list do
-      local ok, err = collect(list[i], kind, where, ("%s[%d]"):format(name, i), out, level + 1)
-      if not ok then return nil, err end
-    end
-    return true
-  elseif t == "userdata" then
-    if core.typeof(v) ~= kind then
-      error(("clientcert.%s: expected a %s object, got %s"):format(where, kind, tostring(v)), level)
-    end
-    out[#out + 1] = v
-    return true
-  elseif t ~= "string" then
-    error(("clientcert.%s: expected a %s, PEM/DER text or a path, got %s"):format(where, kind, t), level)
-  end
-  local data, ctx = v, nil
-  if not is_pem(v) and not is_der(v) then
-    local err
-    data, err = read_file(v, where)
-    if not data then return nil, err end
-    ctx = v
-  end
-  local list, err
-  if kind == "crl" then
-    list, err = M.parse_crls(data)
-  elseif is_pem(data) then
-    list, err = core.parse_all(data)
-  else
-    local c
-    c, err = core.parse(data)
-    list = c and { c }
-  end
-  if not list then return nil, reprefix(err, where, ctx) end
-  for i = 1, #list do out[#out + 1] = list[i] end
-  return true
-end
+-- Appends to out the certificates or CRLs that v describes (clientcert.input.collect).
+local collect = input.collect
 
 -- The store is the C userdata itself (class clientcert.store): its methods are
 -- the C class's method table (core.store_methods), extended here with the
@@ -248,14 +175,8 @@ end
 
 -- Parses one chain item (PEM text of one or more certificates, DER) into out.
 local function chain_item(item, i, out)
-  local list, err
-  if is_pem(item) then list, err = core.parse_all(item)
-  else
-    local c
-    c, err = core.parse(item)
-    list = c and { c }
-  end
-  if not list then return nil, reprefix(err, "store.verify", "chain[" .. i .. "]") end
+  local list, err = core.parse_bundle("cert", item, "store.verify", "chain[" .. i .. "]")
+  if not list then return nil, err end
   for j = 1, #list do out[#out + 1] = list[j] end
   return true
 end

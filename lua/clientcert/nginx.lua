@@ -36,6 +36,7 @@ local text = require "clientcert.text"
 local forward = require "clientcert.forward"
 local metrics = require "clientcert.metrics"
 local policy_mod = require "clientcert.policy"
+local input = require "clientcert.input"
 
 local ngx = ngx
 local M = {}
@@ -762,37 +763,26 @@ local Handle = {}
 Handle.__index = Handle
 Handle.__metatable = "clientcert.nginx.handle"
 
-local MAX_FILE = 64 * 1024 * 1024
-
--- A digest of each file's content ("!" and the error when it cannot be read):
--- content, not mtime, so that a rewrite within the same second is seen.
-local function digests(files)
-  local out = {}
-  for i, path in ipairs(files) do
-    local data, err = core.read_file(path, MAX_FILE, "nginx.reload")
-    out[i] = data and ngx.md5(data) or ("!" .. tostring(err))
-  end
-  return out
+-- policy, files | nil, err, files: clientcert.load_policy with every file it read
+-- recorded (clientcert.input.recorded): the policy file, and the roots,
+-- intermediates and CRLs it loads, each {path, digest, limit} with the SHA-256 of
+-- the bytes that were loaded, not of what the file holds after the load (a file
+-- finished during the load must still count as changed at the next check).
+local function load_tracked(path, params)
+  local files, ok, policy, err = input.recorded(clientcert.load_policy, path, params)
+  if not ok then return nil, tostring(policy), files end
+  if not policy then return nil, err, files end
+  return policy, files
 end
 
--- policy, files | nil, err: load_policy, noting every file read on the way (the
--- policy file, and the roots, intermediates and CRLs it loads).
-local function load_tracked(path, params)
-  local prev = clientcert._reads
-  local reads = {}
-  clientcert._reads = reads
-  local ok, policy, err = pcall(clientcert.load_policy, path, params)
-  clientcert._reads = prev
-  if not ok then return nil, tostring(policy) end
-  if not policy then return nil, err end
-  local files, seen = { path }, { [path] = true }
-  for _, f in ipairs(reads) do
-    if not seen[f] then
-      seen[f] = true
-      files[#files + 1] = f
-    end
+-- The paths of files whose content is no longer what was recorded (content, not
+-- mtime, so that a rewrite within the same second is seen).
+local function changed_files(files)
+  local out = {}
+  for _, f in ipairs(files) do
+    if input.digest(f.path, f.limit) ~= f.digest then out[#out + 1] = f.path end
   end
-  return policy, files
+  return out
 end
 
 --- handle, err = gate.load_policy(path[, params]): clientcert.load_policy, kept
@@ -801,8 +791,7 @@ end
 function M.load_policy(path, params)
   local policy, files = load_tracked(path, params)
   if not policy then return nil, files end
-  return setmetatable({ path = path, params = params, policy = policy, files = files,
-                        digests = digests(files), generation = 1 }, Handle)
+  return setmetatable({ path = path, params = params, policy = policy, files = files, generation = 1 }, Handle)
 end
 
 --- policy = gate.current(policy_or_handle): the policy a handle holds now.
@@ -821,10 +810,8 @@ function M.reload(h, force)
   if getmetatable(h) ~= "clientcert.nginx.handle" then
     error("clientcert.nginx.reload: expected a handle from gate.load_policy", 2)
   end
-  local now = digests(h.files)
-  local changed = force
-  for i = 1, #h.files do if now[i] ~= h.digests[i] then changed = true end end
-  if not changed then return false end
+  local changed = changed_files(h.files)
+  if not force and #changed == 0 then return false end
   local policy, files = load_tracked(h.path, h.params)
   if not policy then
     metrics.incr("clientcert_reload_failures_total")
@@ -832,7 +819,7 @@ function M.reload(h, force)
     return nil, files
   end
   metrics.incr("clientcert_reloads_total")
-  h.policy, h.files, h.digests, h.generation = policy, files, digests(files), h.generation + 1
+  h.policy, h.files, h.generation = policy, files, h.generation + 1
   ngx.log(ngx.NOTICE, "clientcert: reloaded ", h.path, " (generation ", h.generation, ", ", #files, " files)")
   return true
 end

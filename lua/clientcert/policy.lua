@@ -18,6 +18,7 @@ local util = require "clientcert.util"
 local lru = require "clientcert.lru"
 local revocation = require "clientcert.revocation"
 local options = require "clientcert.options"
+local input = require "clientcert.input"
 
 local M = {}
 
@@ -779,9 +780,7 @@ function parse_cached(cache, kind, bytes, parse)
 end
 
 local function parse_item(item)
-  if item:find("-----BEGIN ", 1, true) then return clientcert.parse_all(item) end
-  local c, err = clientcert.parse(item)
-  return c and { c }, err
+  return input.parse("cert", item, "store.verify")
 end
 
 -- The chain a client sent as certificate objects (as store:verify reads it).
@@ -1300,7 +1299,7 @@ function M.load_file(path, params)
   local pok, pcopy = pcall(copy_params, params or {}, "params", {})
   if not pok then error("clientcert.load_policy: " .. pcopy, 2) end
   -- a regular file of at most 1 MiB (no FIFO, device or directory: see core.read_file)
-  local src, rerr = require("clientcert.core").read_file(path, MAX_POLICY_SOURCE, "load_policy")
+  local src, rerr = input.read(path, "load_policy", MAX_POLICY_SOURCE) -- recorded, as its roots and CRLs are
   if not src then return nil, rerr end
   if src == "" then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end

@@ -29,7 +29,8 @@ local M = {}
 M.SCHANNEL_LIMIT = require("clientcert.audit").SCHANNEL_LIMIT
 
 local MAX_LINE = 512       -- bytes kept of a server-derived line or name
-local MAX_KEY = 64 * 1024 * 1024
+local input = require "clientcert.input"
+local MAX_KEY = input.MAX
 local MAX_SIGALGS = 64     -- signature algorithms kept in the report (all are judged)
 local MAX_LISTED = 16      -- names of signature algorithms in a finding's message
 
@@ -132,9 +133,7 @@ local function load(opts, collect, read_file, level)
     local key = opts.key
     if key == nil then return nil, "clientcert.probe: cert needs its private key (key)" end
     if type(key) ~= "string" then raise("key must be a path or PEM/DER text, got " .. type(key), level) end
-    local b1, b2 = key:byte(1, 2)
-    local der = b1 == 0x30 and b2 ~= nil and b2 >= 0x81 and b2 <= 0x84
-    if not key:find("-----BEGIN ", 1, true) and not der then
+    if not input.is_pem(key) and not input.is_der(key) then
       local data, rerr = read_file(key, "probe")
       if not data then return nil, rerr end
       key = data

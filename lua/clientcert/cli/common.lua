@@ -6,6 +6,7 @@ local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local util = require "clientcert.util"
 local text = require "clientcert.text"
+local input = require "clientcert.input"
 
 local compat = require "clientcert.compat"
 
@@ -94,28 +95,15 @@ function M.painter(stream)
   end
 end
 
---- data, err = common.read(path, where): a regular file of at most clientcert.MAX_FILE
--- (core.read_file: a directory, FIFO or device is refused with "clientcert.<where>: <path>: ...").
+--- data, err = common.read(path, where): a regular file of at most input.MAX bytes
+-- (clientcert.input.read: a directory, FIFO or device is refused with "clientcert.<where>: <path>: ...").
 function M.read(path, where)
-  return core.read_file(path, clientcert.MAX_FILE, where)
+  return input.read(path, where)
 end
 
 --- list, err = common.read_certs(path, where): every certificate of a PEM bundle, or one DER certificate.
 function M.read_certs(path, where)
-  local data, err = M.read(path, where)
-  if not data then return nil, err end
-  local list, perr
-  if data:find("-----BEGIN ", 1, true) then
-    list, perr = clientcert.parse_all(data)
-  else
-    local c
-    c, perr = clientcert.parse(data)
-    list = c and { c }
-  end
-  if not list then
-    return nil, ("clientcert.%s: %s: %s"):format(where, path, (tostring(perr):gsub("^clientcert%.[%w_%.]+: ", "")))
-  end
-  return list
+  return input.load("cert", path, where)
 end
 
 --- t = common.flat(list): a plain array copy of an argparse list (nil gives {}).
@@ -150,7 +138,7 @@ function M.passphrase(a, eout)
 end
 
 --- data, err = common.read_input(path, where): common.read, or standard input for
--- "-" (at most clientcert.MAX_FILE bytes; empty input is an error).
+-- "-" (at most input.MAX bytes; empty input is an error).
 function M.read_input(path, where)
   if path ~= "-" then return M.read(path, where) end
   local parts, size = {}, 0
@@ -158,8 +146,8 @@ function M.read_input(path, where)
     local chunk = io.stdin:read(65536)
     if not chunk then break end
     size = size + #chunk
-    if size > clientcert.MAX_FILE then
-      return nil, ("clientcert.%s: standard input: larger than %d bytes"):format(where, clientcert.MAX_FILE)
+    if size > input.MAX then
+      return nil, ("clientcert.%s: standard input: larger than %d bytes"):format(where, input.MAX)
     end
     parts[#parts + 1] = chunk
   end
@@ -180,9 +168,9 @@ function M.read_client(path, where, password)
   local function fail(e)
     return nil, ("clientcert.%s: %s: %s"):format(where, name, (tostring(e):gsub("^clientcert%.[%w_%.]+: ", "")))
   end
-  if data:find("-----BEGIN ", 1, true) then
-    local list, perr = clientcert.parse_all(data)
-    if not list then return fail(perr) end
+  if input.is_pem(data) then
+    local list, perr = input.parse("cert", data, where, name)
+    if not list then return nil, perr end
     local chain = {}
     for i = 2, #list do chain[#chain + 1] = list[i] end
     return { cert = list[1], chain = chain, format = "PEM" }

@@ -1,6 +1,7 @@
 --- clientcert crl-status --crl FILE...: each CRL's issuer, signature, dates, entries, staleness.
 local clientcert = require "clientcert"
 local c = require "clientcert.cli.common"
+local input = require "clientcert.input"
 
 local DAY = 86400
 
@@ -142,13 +143,8 @@ function M.run(a, out, eout)
     end
   end
   for _, path in ipairs(c.flat(a.crl)) do
-    local data, err = c.read(path, "crl_status")
-    if not data then c.put(eout, "%s", err) return c.EXIT_ERROR end
-    local crls, perr = clientcert.parse_crls(data)
-    if not crls then
-      c.put(eout, "clientcert.crl_status: %s: %s", path, (tostring(perr):gsub("^clientcert%.[%w_%.]+: ", "")))
-      return c.EXIT_ERROR
-    end
+    local crls, err = input.load("crl", path, "crl_status")
+    if not crls then c.put(eout, "%s", err) return c.EXIT_ERROR end
     for i, crl in ipairs(crls) do
       local e = M.status(crl, path, i, issuers, when, a.warn_days)
       e.of = #crls

@@ -1,8 +1,8 @@
 --- clientcert scan DIR --roots FILE: verify every certificate file under a directory.
 -- Streams: one file read, parsed, verified and released at a time, with the store
 -- built once; what is kept is the count by cause and the lists it prints.
-local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
+local input = require "clientcert.input"
 local c = require "clientcert.cli.common"
 
 local DAY = 86400
@@ -45,10 +45,7 @@ end
 
 -- certs, err = parse(data): every certificate of a PEM file, or one DER certificate.
 local function parse(data)
-  if data:find("-----BEGIN ", 1, true) then return clientcert.parse_all(data) end
-  local x, err = clientcert.parse(data)
-  if not x then return nil, err end
-  return { x }
+  return input.parse("cert", data, "parse_all")
 end
 
 local function close_all(list)

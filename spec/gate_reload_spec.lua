@@ -1,0 +1,119 @@
+-- gate.load_policy / gate.reload / gate.watch outside nginx (a stand-in `ngx` that
+-- records log lines and timers): a reload records the digests of the bytes it
+-- loaded, so a file that changed or was finished during a load is loaded again at
+-- the next check (issue 16 item 1); a truncated CRL bundle never loads as a
+-- shorter one.
+local core = require "clientcert.core"
+local pki = require "helpers.pki"
+
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- A fresh stand-in for ngx and a fresh clientcert.nginx bound to it.
+local function fake_gate()
+  local logs, timers = {}, {}
+  local ngx = {
+    DEBUG = 8, INFO = 7, NOTICE = 6, WARN = 5, ERR = 4, CRIT = 3, ALERT = 2, EMERG = 1,
+    shared = {}, var = {}, ctx = {}, clock = 1000,
+  }
+  function ngx.log(level, ...) logs[#logs + 1] = { level = level, line = table.concat({ ... }) } end
+  function ngx.now() return ngx.clock end
+  ngx.time = ngx.now
+  ngx.timer = { every = function(interval, fn) timers[#timers + 1] = { interval = interval, fn = fn } return true end }
+  local saved = rawget(_G, "ngx")
+  _G.ngx = ngx
+  package.loaded["clientcert.nginx"] = nil
+  local gate = require "clientcert.nginx"
+  package.loaded["clientcert.nginx"] = nil
+  _G.ngx = saved
+  return gate, ngx, logs, timers
+end
+
+describe("gate.reload", function()
+  local dir, real_read_file
+
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. sh_quote(dir)))
+    for _, f in ipairs({ "root.pem", "inter.pem" }) do write(dir .. "/" .. f, pki.read(f)) end
+    -- no CRL of the issuing CA yet: under crl_missing = "allow", mallory is accepted
+    write(dir .. "/crls.pem", pki.read("root.crl"))
+    write(dir .. "/policy.lua", [[
+      local d = params.dir
+      return { mode = "require",
+               trust = assert(clientcert.store{ roots = d .. "/root.pem", intermediates = d .. "/inter.pem",
+                                                crls = d .. "/crls.pem" }),
+               verify = { crl = "chain", crl_missing = "allow" } }
+    ]])
+    real_read_file = core.read_file
+  end)
+
+  after_each(function()
+    core.read_file = real_read_file
+    os.execute("rm -rf " .. sh_quote(dir))
+  end)
+
+  local function mallory(gate, h)
+    return gate.current(h):check{ cert = pki.read("mallory.pem"), time = pki.T }
+  end
+
+  -- While armed, the next read of path by clientcert.store (during a policy load,
+  -- not the gate's change check) returns `seen` and then leaves `final` on disk
+  -- (the writer finishing its work).
+  local function during_load(path, seen, final)
+    core.read_file = function(p, limit, where)
+      if p == path and where == "store" then
+        core.read_file = real_read_file
+        write(path, final)
+        return seen
+      end
+      return real_read_file(p, limit, where)
+    end
+  end
+
+  it("loads again a file that changed during the load", function()
+    local gate = fake_gate()
+    local h = assert(gate.load_policy(dir .. "/policy.lua", { dir = dir }))
+    assert.is_true(mallory(gate, h).accepted)
+    -- the reload reads the old CRL file; the new one (revoking mallory) lands right after
+    write(dir .. "/policy.lua", real_read_file(dir .. "/policy.lua", 1e6) .. "\n-- touched\n")
+    during_load(dir .. "/crls.pem", pki.read("root.crl"), pki.read("root.crl") .. pki.read("inter.crl"))
+    assert.is_true(gate.reload(h))
+    assert.is_true(mallory(gate, h).accepted)        -- what was read: no CRL of the issuing CA
+    assert.is_true(gate.reload(h))                   -- the next check sees the CRL file changed
+    local v = mallory(gate, h)
+    assert.is_false(v.accepted)
+    assert.equals("revoked", v.cause)
+    assert.is_false(gate.reload(h))
+  end)
+
+  it("does not load a CRL bundle read half-written, and loads it once complete", function()
+    local gate, _, logs = fake_gate()
+    local h = assert(gate.load_policy(dir .. "/policy.lua", { dir = dir }))
+    local full = pki.read("root.crl") .. pki.read("inter.crl")
+    write(dir .. "/crls.pem", full:sub(1, #full - 200))
+    during_load(dir .. "/crls.pem", full:sub(1, #full - 200), full)
+    local ok, err = gate.reload(h)
+    assert.is_nil(ok)
+    assert.matches("truncated PEM block", err)
+    assert.matches("failed, the previous policy stays", logs[#logs].line, 1, true)
+    assert.is_true(mallory(gate, h).accepted)        -- the previous policy
+    assert.is_true(gate.reload(h))                   -- complete now
+    assert.equals("revoked", mallory(gate, h).cause)
+  end)
+
+  it("knows the files a policy read without any hook in clientcert", function()
+    local gate = fake_gate()
+    local h = assert(gate.load_policy(dir .. "/policy.lua", { dir = dir }))
+    local paths = {}
+    for i, f in ipairs(h.files) do paths[i] = f.path end
+    assert.same({ dir .. "/policy.lua", dir .. "/root.pem", dir .. "/inter.pem", dir .. "/crls.pem" }, paths)
+    assert.is_nil(rawget(require("clientcert"), "_reads"))
+  end)
+end)
