@@ -11,8 +11,8 @@ local text = require "clientcert.text"
 local M = {}
 
 -- The subcommands, in the order `clientcert --help` lists them.
-local COMMANDS = { "info", "verify", "check", "audit_store", "audit_client", "crl_status", "revocation", "scan",
-                   "match_key", "probe" }
+local COMMANDS = { "info", "verify", "check", "check_policy", "audit_store", "audit_client", "crl_status",
+                   "revocation", "scan", "match_key", "probe" }
 
 --- secs, err = cli.parse_time(s): see clientcert.cli.common.parse_time.
 M.parse_time = common.parse_time

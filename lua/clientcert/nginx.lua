@@ -763,20 +763,10 @@ local Handle = {}
 Handle.__index = Handle
 Handle.__metatable = "clientcert.nginx.handle"
 
--- policy, files | nil, err, files: clientcert.load_policy with every file it read
--- recorded (clientcert.input.recorded): the policy file, and the roots,
--- intermediates and CRLs it loads, each {path, digest, limit} with the SHA-256 of
--- the bytes that were loaded, not of what the file holds after the load (a file
--- finished during the load must still count as changed at the next check).
-local function load_tracked(path, params)
-  local files, ok, policy, err = input.recorded(clientcert.load_policy, path, params)
-  if not ok then return nil, tostring(policy), files end
-  if not policy then return nil, err, files end
-  return policy, files
-end
-
--- The paths of files whose content is no longer what was recorded (content, not
--- mtime, so that a rewrite within the same second is seen).
+-- The paths of files whose content is no longer what was recorded when they were
+-- loaded (policy.load_recorded: the digest of the bytes loaded, not of what the
+-- file held after the load, so a file finished during a load counts as changed).
+-- Content, not mtime, so that a rewrite within the same second is seen.
 local function changed_files(files)
   local out = {}
   for _, f in ipairs(files) do
@@ -785,13 +775,28 @@ local function changed_files(files)
   return out
 end
 
+-- "a, b and 3 more": at most n paths of a list, for one log line.
+local function some_paths(list, n)
+  local out = {}
+  for i = 1, math.min(#list, n) do out[i] = list[i] end
+  local s = table.concat(out, ", ")
+  if #list > n then s = s .. (" and %d more"):format(#list - n) end
+  return s
+end
+
+-- Defaults of what gate.watch sets per handle (see gate.watch).
+local RELOAD_LOG_LEVEL = ngx and ngx.WARN or 5
+local FAILURE_LOG_INTERVAL = 300
+
 --- handle, err = gate.load_policy(path[, params]): clientcert.load_policy, kept
--- with the list of files it read so that gate.watch / gate.reload can load it
--- again when one changes. Give the handle wherever a policy is expected.
+-- with the files it read (and the SHA-256 of the bytes it loaded from each) so
+-- that gate.watch / gate.reload can load it again when one changes. Give the
+-- handle wherever a policy is expected.
 function M.load_policy(path, params)
-  local policy, files = load_tracked(path, params)
+  local policy, files = policy_mod.load_recorded(path, params)
   if not policy then return nil, files end
-  return setmetatable({ path = path, params = params, policy = policy, files = files, generation = 1 }, Handle)
+  return setmetatable({ path = path, params = params, policy = policy, files = files, generation = 1,
+                        log_level = RELOAD_LOG_LEVEL, failure_log_interval = FAILURE_LOG_INTERVAL }, Handle)
 end
 
 --- policy = gate.current(policy_or_handle): the policy a handle holds now.
@@ -800,46 +805,128 @@ function M.current(p)
   return p
 end
 
+-- Logs that the handle's policy still fails to load, at most once per
+-- failure_log_interval seconds (0: never again after the first line).
+local function remind(h)
+  local f, every = h.failed, h.failure_log_interval
+  local now = ngx.now()
+  if every <= 0 or now - f.logged_at < every then return end
+  f.logged_at = now
+  ngx.log(ngx.ERR, "clientcert: ", h.path, " still fails to load (for ", math.floor(now - f.since),
+    " s), the previous policy stays: ", f.err)
+end
+
 --- changed, err = gate.reload(handle[, force]): loads the policy file again when
--- one of its files changed (or always, with force) and swaps it in for this
--- worker (the verdict cache goes with the old policy). A policy that fails to
--- load is not swapped in: the old one keeps serving, and the error is returned
--- (and logged). Returns true when a new policy is in place, false when nothing
--- changed.
+-- one of its files changed since it was loaded (or always, with force) and swaps
+-- it in for this worker (the verdict cache goes with the old policy); logs it at
+-- the handle's log level (gate.watch's log_level, default WARN), naming the files
+-- that changed. A policy that fails to load is not swapped in: the old one keeps
+-- serving, the error is logged at ERR once and returned (nil, err), and the load
+-- is tried again only when one of the files it read changes again (until then:
+-- false, err, and a reminder in the log at most every failure_log_interval
+-- seconds). Returns true when a new policy is in place, false when nothing changed.
 function M.reload(h, force)
   if getmetatable(h) ~= "clientcert.nginx.handle" then
     error("clientcert.nginx.reload: expected a handle from gate.load_policy", 2)
   end
-  local changed = changed_files(h.files)
-  if not force and #changed == 0 then return false end
-  local policy, files = load_tracked(h.path, h.params)
+  local changed = changed_files(h.failed and h.failed.files or h.files)
+  if not force and #changed == 0 then
+    if h.failed then
+      remind(h)
+      return false, h.failed.err
+    end
+    return false
+  end
+  local policy, files, read = policy_mod.load_recorded(h.path, h.params)
   if not policy then
     metrics.incr("clientcert_reload_failures_total")
-    ngx.log(ngx.ERR, "clientcert: reload of ", h.path, " failed, the previous policy stays: ", files)
+    -- retried when one of the files this attempt read changes (the policy file at least)
+    if #read == 0 then read = { { path = h.path, digest = input.digest(h.path), limit = nil } } end
+    local now = ngx.now()
+    h.failed = { files = read, err = files, since = h.failed and h.failed.since or now, logged_at = now }
+    ngx.log(ngx.ERR, "clientcert: reload of ", h.path, " failed, the previous policy stays (",
+      #changed > 0 and ("changed: " .. some_paths(changed, 3)) or "forced", "; tried again when one of the ",
+      #read, " files it read changes): ", files)
     return nil, files
   end
   metrics.incr("clientcert_reloads_total")
-  h.policy, h.files, h.generation = policy, files, h.generation + 1
-  ngx.log(ngx.NOTICE, "clientcert: reloaded ", h.path, " (generation ", h.generation, ", ", #files, " files)")
+  h.policy, h.files, h.generation, h.failed = policy, files, h.generation + 1, nil
+  ngx.log(h.log_level, "clientcert: reloaded ", h.path, " (generation ", h.generation, ", ", #files, " files; ",
+    #changed > 0 and ("changed: " .. some_paths(changed, 5)) or "forced", ")")
   return true
 end
 
---- gate.watch(handle[, interval]): in init_worker_by_lua*, checks the handle's
--- files every interval seconds (default 5) in this worker and reloads on change.
-function M.watch(h, interval)
+-- The gate's options that name a lua_shared_dict, which must exist.
+local DICT_OPTS = { chain_dict = true }
+
+--- ok, err = gate.check_options(opts): checks options of gate.enforce /
+-- gate.verdict ahead of any request (in init_worker_by_lua*): names, types, and
+-- that every lua_shared_dict they name exists. A problem is logged at ERR and
+-- returned as nil, err (a request would otherwise fail closed with a 500 each).
+function M.check_options(opts)
+  -- (check_opts raises at its caller's caller: here pcall, so no position is added)
+  local ok, err = pcall(function() check_opts(opts, "check_options") end)
+  if ok and opts ~= nil then
+    for k in pairs(DICT_OPTS) do
+      local name = opts[k]
+      if name ~= nil and not (ngx.shared and ngx.shared[name]) then
+        ok, err = false, ("clientcert.nginx.check_options: option %s: no lua_shared_dict named '%s' "
+          .. "(declare it with lua_shared_dict in the http block)"):format(k, name)
+      end
+    end
+    if ok and opts.source ~= nil and opts.source ~= "ssl" and opts.source ~= "ssl_client_raw_cert" then
+      ok, err = false, "clientcert.nginx.check_options: source must be \"ssl\" or \"ssl_client_raw_cert\""
+    end
+  end
+  if ok then return true end
+  err = tostring(err)
+  ngx.log(ngx.ERR, "clientcert: ", err)
+  return nil, err
+end
+
+local WATCH_OPTS = { interval = "number", log_level = "number", failure_log_interval = "number",
+                     options = "table" }
+
+--- ok, err = gate.watch(handle[, interval | opts]): in init_worker_by_lua*,
+-- checks the handle's files every interval seconds (default 5) in this worker and
+-- reloads on change (gate.reload). opts: interval; log_level (an ngx level such
+-- as ngx.NOTICE for a successful reload; default ngx.WARN); failure_log_interval
+-- (seconds between reminders that the policy still fails to load, default 300;
+-- 0 for none); options (the options given to gate.enforce with this policy,
+-- checked now by gate.check_options: nil, err when they are wrong; the watch
+-- starts anyway).
+function M.watch(h, opts)
   if getmetatable(h) ~= "clientcert.nginx.handle" then
     error("clientcert.nginx.watch: expected a handle from gate.load_policy", 2)
   end
-  interval = interval or 5
-  if type(interval) ~= "number" or interval ~= interval or interval <= 0 then
+  if type(opts) ~= "table" then opts = { interval = opts } end
+  for k, v in pairs(opts) do
+    if not WATCH_OPTS[k] then error(("clientcert.nginx.watch: unknown option '%s'"):format(tostring(k)), 2) end
+    if type(v) ~= WATCH_OPTS[k] then
+      error(("clientcert.nginx.watch: option '%s' must be a %s"):format(k, WATCH_OPTS[k]), 2)
+    end
+  end
+  local interval = opts.interval or 5
+  if interval ~= interval or interval <= 0 then
     error("clientcert.nginx.watch: interval must be a number of seconds > 0", 2)
   end
+  local level = opts.log_level
+  if level ~= nil and (level ~= math.floor(level) or level < 1 or level > 8) then
+    error("clientcert.nginx.watch: log_level must be an ngx log level (ngx.WARN, ngx.NOTICE, ...)", 2)
+  end
+  local every = opts.failure_log_interval
+  if every ~= nil and (every ~= every or every < 0) then
+    error("clientcert.nginx.watch: failure_log_interval must be a number of seconds >= 0", 2)
+  end
+  h.log_level = level or h.log_level
+  h.failure_log_interval = every or h.failure_log_interval
   local ok, err = ngx.timer.every(interval, function(premature)
     if premature then return end
     local rok, rerr = pcall(M.reload, h)
     if not rok then ngx.log(ngx.ERR, "clientcert: reload check failed: ", rerr) end
   end)
   if not ok then error("clientcert.nginx.watch: cannot start the timer: " .. tostring(err), 2) end
+  if opts.options ~= nil then return M.check_options(opts.options) end
   return true
 end
 

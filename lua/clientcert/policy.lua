@@ -1318,6 +1318,20 @@ function M.load_file(path, params)
   return policy
 end
 
+--- policy, files | nil, err, files = policy.load_recorded(path[, params]): load_file,
+-- with every file it read recorded (clientcert.input.recorded): the policy file
+-- first, then the roots, intermediates and CRLs it loads, each {path =, digest =
+-- SHA-256 of the bytes that were loaded (or "!<why it could not be read>"), limit =};
+-- on failure, the files read until it failed. How the OpenResty gate and
+-- `clientcert check-policy` load a policy file. A raise (a wrong params type)
+-- becomes nil, err.
+function M.load_recorded(path, params)
+  local files, ok, policy, err = input.recorded(M.load_file, path, params)
+  if not ok then return nil, tostring(policy), files end
+  if not policy then return nil, err, files end
+  return policy, files
+end
+
 --- line = policy.verdict_json(verdict): see clientcert.text.verdict_json.
 local text = require "clientcert.text"
 M.verdict_json = text.verdict_json

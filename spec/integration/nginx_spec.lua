@@ -237,20 +237,55 @@ describe("the OpenResty gate in a real nginx", function()
     assert.truthy(tonumber(metrics:match("\nclientcert_reloads_total (%d+)")) >= 1, metrics)
   end)
 
-  it("keeps serving the previous policy when the changed policy file does not load", function()
-    local file = dir .. "/policy.lua"
-    local saved = live.read(file)
-    live.write(file, "return {mode = \"off\"\n")        -- a syntax error
+  -- Polls the error log after byte mark until pred(log) holds, for at most secs
+  -- seconds: true and the log, or false and the log when it never held.
+  local function wait_log(mark, pred, secs)
     local log = ""
-    for _ = 1, 60 do                          -- a reload attempt within 6 s
-      log = live.read(server.log) or ""
-      if log:find("failed, the previous policy stays", 1, true) then break end
+    for _ = 1, secs * 10 do
+      log = live.log_since(server, mark)
+      if pred(log) then return true, log end
       live.sleep(0.1)
     end
+    return false, log
+  end
+
+  -- The lines of log holding s, and the most of them any one worker wrote.
+  local function lines_with(log, s)
+    local lines, per_pid, most = {}, {}, 0
+    for line in log:gmatch("[^\n]+") do
+      if line:find(s, 1, true) then
+        lines[#lines + 1] = line
+        local pid = line:match(" (%d+)#%d+: ") or "?"
+        per_pid[pid] = (per_pid[pid] or 0) + 1
+        if per_pid[pid] > most then most = per_pid[pid] end
+      end
+    end
+    return lines, most
+  end
+
+  it("keeps the previous policy when the changed file does not load, tries it once per change, says so once", function()
+    local file = dir .. "/policy.lua"
+    local saved = live.read(file)
+    -- every worker watches the file once per handle (gate.load_policy in nginx.conf)
+    local handles = select(2, live.read(dir .. "/conf/nginx.conf"):gsub("gate%.load_policy%(", ""))
+    local FAILED = "failed, the previous policy stays"
+    local mark = live.log_size(server)
+    live.write(file, "return {mode = \"off\"\n")        -- a syntax error
+    local failed, log = wait_log(mark, function(l) return #lines_with(l, FAILED) > 0 end, 8)
     local status, body = live.curl(server, "/", { cert = pki .. "/oscar-chain.pem", key = pki .. "/oscar.key" })
+    -- the watch checks every 2 s: over 5 s, a retry per check would log again
+    local again, later = wait_log(mark, function(l) return select(2, lines_with(l, FAILED)) > handles end, 5)
     live.write(file, saved)
-    assert.truthy(log:find("failed, the previous policy stays", 1, true), "no failed reload in the log")
+    local reloaded, rlog = wait_log(mark, function(l) return #lines_with(l, "clientcert: reloaded") > 0 end, 8)
+    assert.truthy(failed, "no failed reload in the log:\n" .. log)
     assert.are.equal(403, status, body)         -- not "off": the old policy still decides
+    assert.is_false(again, "a broken policy file was tried again without a change:\n" .. later)
+    assert.truthy(reloaded, "no reload once the file was fixed:\n" .. rlog)
+    for _, line in ipairs((lines_with(rlog, "clientcert: reloaded"))) do
+      assert.truthy(line:find("[warn]", 1, true), line)
+      assert.truthy(line:find("changed: " .. file, 1, true), line)
+    end
+    expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)
 
   -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
@@ -269,6 +304,20 @@ describe("the OpenResty gate in a real nginx", function()
     end
     error("nginx did not reload within 5 s")
   end
+
+  it("logs a gate option that names no lua_shared_dict at ERR when the workers start", function()
+    local good, typo = 'chain_dict = "clientcert_chains", var', 'chain_dict = "clientcert_chainz", var'
+    assert.truthy(live.read(dir .. "/conf/nginx.conf"):find(good, 1, true), "the example's watch options changed")
+    local mark = live.log_size(server)
+    reconfigure(function(c) return (c:gsub(good:gsub("%p", "%%%0"), typo, 1)) end)
+    local found, log = wait_log(mark, function(l)
+      return l:find("no lua_shared_dict named 'clientcert_chainz'", 1, true) ~= nil end, 8)
+    reconfigure(function(c) return (c:gsub(typo:gsub("%p", "%%%0"), good, 1)) end)
+    assert.truthy(found, log)
+    local line = lines_with(log, "no lua_shared_dict named 'clientcert_chainz'")[1]
+    assert.truthy(line:find("[error]", 1, true), line)
+    assert.truthy(line:find("option chain_dict", 1, true), line)
+  end)
 
   it("fails closed and logs a misconfiguration when nginx refuses a client the policy accepts", function()
     -- "optional" with nginx's own CA file and depth 0: nginx refuses every chain (495)

@@ -54,20 +54,6 @@ function M.define(cmd)
   cmd:flag("--ascii", "Draw the certification path with ASCII marks (+, x) instead of UTF-8 (✓, ✗).")
 end
 
--- params | nil, err: the --param KEY=VALUE list as a table (a repeated key gives a list).
-local function read_params(list)
-  local params = {}
-  for _, kv in ipairs(list or {}) do
-    local k, v = kv:match("^([%w_]+)=(.*)$")
-    if not k then return nil, ("clientcert: --param wants KEY=VALUE, got '%s'"):format(kv) end
-    local old = params[k]
-    if old == nil then params[k] = v
-    elseif type(old) == "table" then old[#old + 1] = v
-    else params[k] = { old, v } end
-  end
-  return params
-end
-
 -- revocation | nil, nil | nil, err: the implicit policy's revocation option from
 -- --revocation, --soft-fail, --fetch-issuers, --allow-url and --timeout.
 local function revocation_option(a)
@@ -101,7 +87,7 @@ local function load_policy(a)
         .. "--intermediate-in-roots make the implicit policy; a --policy file names its own trust "
         .. "(give one or the other)"
     end
-    local params, perr = read_params(a.param)
+    local params, perr = c.read_params(a.param)
     if not params then return nil, nil, perr end
     local policy, err = clientcert.load_policy(a.policy, params)
     return policy, nil, err

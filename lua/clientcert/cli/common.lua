@@ -120,6 +120,21 @@ function M.server_store(a)
                            crls = M.flat(a.crl) }
 end
 
+--- params | nil, err = common.read_params(list): --param KEY=VALUE options as the
+-- params table of a policy file (a repeated key gives a list).
+function M.read_params(list)
+  local params = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([%w_]+)=(.*)$")
+    if not k then return nil, ("clientcert: --param wants KEY=VALUE, got '%s'"):format(kv) end
+    local old = params[k]
+    if old == nil then params[k] = v
+    elseif type(old) == "table" then old[#old + 1] = v
+    else params[k] = { old, v } end
+  end
+  return params
+end
+
 --- secs = common.load_time(args, eout): --time, or now; nil after printing the error.
 function M.load_time(a, eout)
   if not a.time then return os.time() end
