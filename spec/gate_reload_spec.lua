@@ -212,8 +212,12 @@ describe("gate.reload", function()
     local gate, ngx, logs = fake_gate()
     ngx.shared.clientcert_chains = {}
     local h = assert(gate.load_policy(dir .. "/policy.lua", { dir = dir }))
-    assert.is_true(gate.check_options{ chain_dict = "clientcert_chains", var = "v" })
-    local ok, err = gate.watch(h, { options = { chain_dict = "clientcert_chain" } })
+    local ok, err
+    assert.is_true(gate.check_options{ chain_dict = "clientcert_chains", var = "v", forward = "xfcc" })
+    ok, err = gate.check_options{ metrics = "clientcert_metrics" }
+    assert.is_nil(ok)
+    assert.matches("option metrics: no lua_shared_dict named 'clientcert_metrics'", err, 1, true)
+    ok, err = gate.watch(h, { options = { chain_dict = "clientcert_chain" } })
     assert.is_nil(ok)
     assert.equals("clientcert.nginx.check_options: option chain_dict: no lua_shared_dict named 'clientcert_chain' "
       .. "(declare it with lua_shared_dict in the http block)", err)
@@ -225,6 +229,6 @@ describe("gate.reload", function()
     ok, err = gate.check_options{ chain_dictionary = "x" }
     assert.is_nil(ok)
     assert.equals("clientcert.nginx.check_options: unknown option 'chain_dictionary'", err)
-    assert.equals(3, #logs)
+    assert.equals(4, #logs)
   end)
 end)

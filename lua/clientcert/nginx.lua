@@ -376,7 +376,7 @@ local function check_opts(opts, where)
     if type(v) ~= want then
       error(("clientcert.nginx.%s: option '%s' must be a %s"):format(where, k, want), 3)
     end
-    if ENFORCE_ONLY[k] and where ~= "enforce" then
+    if ENFORCE_ONLY[k] and where ~= "enforce" and where ~= "check_options" then
       error(("clientcert.nginx.%s: option '%s' is for gate.enforce"):format(where, k), 3)
     end
     local choices = CHOICES[k]
@@ -857,7 +857,7 @@ function M.reload(h, force)
 end
 
 -- The gate's options that name a lua_shared_dict, which must exist.
-local DICT_OPTS = { chain_dict = true }
+local DICT_OPTS = { chain_dict = true, metrics = true }
 
 --- ok, err = gate.check_options(opts): checks options of gate.enforce /
 -- gate.verdict ahead of any request (in init_worker_by_lua*): names, types, and
