@@ -241,12 +241,11 @@ describe("the OpenResty gate in a real nginx", function()
   -- seconds: true and the log, or false and the log when it never held.
   local function wait_log(mark, pred, secs)
     local log = ""
-    for _ = 1, secs * 10 do
+    local held = live.wait_for(function()
       log = live.log_since(server, mark)
-      if pred(log) then return true, log end
-      live.sleep(0.1)
-    end
-    return false, log
+      return pred(log)
+    end, secs)
+    return held and true or false, log
   end
 
   -- The lines of log holding s, and the most of them any one worker wrote.
