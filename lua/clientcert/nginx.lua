@@ -857,7 +857,7 @@ function M.reload(h, force)
 end
 
 -- The gate's options that name a lua_shared_dict, which must exist.
-local DICT_OPTS = { chain_dict = true, metrics = true }
+local DICT_OPTS = { chain_dict = true, metrics = true, revocation_dict = true }
 
 --- ok, err = gate.check_options(opts): checks options of gate.enforce /
 -- gate.verdict ahead of any request (in init_worker_by_lua*): names, types, and
