@@ -165,6 +165,9 @@ long long cc_days_from_civil(long long y, int m, int d);
 /* probe.c */
 int probe_open(lua_State *L);                /* adds probe (a TLS client's view of a live server) */
 
+/* bounded.c */
+int bounded_open(lua_State *L);              /* adds _run_bounded (policy code under budgets) */
+
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */
 

@@ -642,14 +642,12 @@ M.MAX_POLICY_MEMORY = 64 * 1024 * 1024  -- Lua heap growth while a file loads
 M.MAX_RULE_STEPS = 1000000              -- one call of a rule, at check time
 M.MAX_RULE_MEMORY = 16 * 1024 * 1024    -- Lua heap growth during one rule call
 M.MAX_STRING = 16 * 1024 * 1024         -- the longest string.rep result in bounded code
+M.MAX_C_STACK = 256 * 1024              -- C stack bounded code may grow by (nesting through C)
 local HOOK_EVERY = 1000
 
-local OWN_SOURCE = debug and debug.getinfo and debug.getinfo(1, "S").source
 local real_rep, real_dump = string.rep, string.dump
+local run_c = require("clientcert.core")._run_bounded
 local unpack_ = compat.unpack
-
-local function pack(...) return { n = select("#", ...), ... } end
-local function call_packed(fn, ...) return pack(fn(...)) end
 
 -- The length of string.rep(s, n, sep), or nil when those are not rep's arguments.
 local function rep_size(s, n, sep)
@@ -672,66 +670,40 @@ local function bounded_rep(s, n, sep)
   return real_rep(s, n, sep)
 end
 
---- ok, ... = run_bounded(steps, memory, fn, ...): pcall(fn, ...) under budgets.
--- A count hook (every HOOK_EVERY instructions) stops fn once it has run `steps`
--- VM instructions or the Lua heap has grown by more than `memory` bytes since
--- the start (after a full collection); from then on it raises at every
--- instruction and call outside this file, so code that catches the error with
--- pcall cannot keep running. A call hook refuses string.dump and a string.rep
--- longer than M.MAX_STRING however they are reached (("x"):rep(n) uses the
--- host's string table). On LuaJIT compiled code runs no hooks: policy files and
--- rules are kept out of the JIT compiler (jit.off), but a host function they
--- call may still be compiled. The host's Lua hook is restored after; when a C
--- hook (a debugger, a profiler) is installed it cannot be restored, so fn then
--- runs without budgets.
+--- ok, ... = run_bounded(steps, memory, fn, ...): pcall(fn, ...) under budgets,
+-- enforced by a C debug hook (csrc/bounded.c). A count event every HOOK_EVERY
+-- instructions stops fn once it has run `steps` VM instructions or the Lua
+-- heap has grown by more than `memory` bytes since the start; from then on the
+-- hook raises at every instruction and call, so code that catches the error
+-- with pcall cannot keep running. The heap is measured, never collected in
+-- full (a full collection takes time in proportion to the whole heap, on the
+-- request path): when it is over, the collector gets incremental steps worth
+-- at most 2 * `memory` bytes of allocation, and fn is stopped if the heap is
+-- still over once those are used or two collection cycles have ended.
+-- At each call the hook refuses string.dump and a string.rep longer than
+-- M.MAX_STRING however they are reached (("x"):rep(n) uses the host's string
+-- table), and stops fn once the C stack has grown by M.MAX_C_STACK bytes: each
+-- nesting through a C function that calls back into Lua (a string.gsub
+-- replacement function or table, a table.sort comparator, a metamethod,
+-- coroutine.wrap) costs C stack, which LuaJIT does not bound (the process
+-- dies of SIGSEGV) and Lua 5.4 bounds at about 200 levels.
+-- fn runs through a C call boundary, so it cannot yield (coroutine.yield,
+-- ngx.sleep, a cosocket raise "attempt to yield across a C-call boundary"): on
+-- LuaJIT the hook is global to the VM and must not stay armed while other code
+-- (another request) runs. A run inside a run (a rule calling a policy's check)
+-- shares the outer run's budgets. The host's hook (a Lua hook, or a C one: a
+-- debugger, a profiler) is suspended during the run and restored after.
+-- On LuaJIT compiled code runs no hooks: policy files and rules are kept out of
+-- the JIT compiler (jit.off), but a host function they call may still be
+-- compiled. On Lua 5.4 hooks belong to a coroutine: one created before the run
+-- and resumed inside it runs without budgets (policy files have no coroutine).
 -- Not bounded: time spent inside one C function (a pattern match on a long
 -- string, sorting a large table), and memory between two checks: one
 -- instruction can allocate much (s .. s), so the heap can overshoot `memory`
 -- by what HOOK_EVERY instructions allocate before the check stops it.
 local function run_bounded(steps, memory, fn, ...)
-  local dbg = debug
-  if not (dbg and dbg.sethook and dbg.gethook and dbg.getinfo and OWN_SOURCE) then return pcall(fn, ...) end
-  local old, omask, ocount = dbg.gethook()
-  if old ~= nil and type(old) ~= "function" then return pcall(fn, ...) end
-  local ticks, limit = 0, math.ceil(steps / HOOK_EVERY)
-  local base, kb = collectgarbage("count"), memory / 1024
-  local spent, active = nil, true
-  local function hook(event)
-    if not active then return end
-    if event == "count" then
-      if not spent then
-        ticks = ticks + 1
-        if ticks > limit then
-          spent = ("ran for more than %d instructions"):format(steps)
-        elseif collectgarbage("count") - base > kb then
-          collectgarbage("collect")
-          if collectgarbage("count") - base > kb then
-            spent = ("used more than %d MiB of memory"):format(math.floor(memory / 1048576))
-          end
-        end
-        if spent then dbg.sethook(hook, "c", 1) end
-      end
-    else
-      local f = dbg.getinfo(2, "f").func
-      if f == real_dump then error("string.dump is not available to policy code", 0) end
-      if f == real_rep then
-        local _, s = dbg.getlocal(2, 1)
-        local _, n = dbg.getlocal(2, 2)
-        local _, sep = dbg.getlocal(2, 3)
-        local size = rep_size(s, n, sep)
-        if size and size > M.MAX_STRING then error(rep_error(size), 0) end
-      end
-    end
-    if spent and dbg.getinfo(2, "S").source ~= OWN_SOURCE then error(spent, 0) end
-  end
-  dbg.sethook(hook, "c", HOOK_EVERY)
-  local ok, r = pcall(call_packed, fn, ...)
-  -- from pcall's return to here only VM instructions of this file run: the hook
-  -- raises nowhere in them (the check on source above), so this always runs
-  active = false
-  if old then dbg.sethook(old, omask, ocount) else dbg.sethook() end
-  if not ok then return false, r end
-  return true, unpack_(r, 1, r.n)
+  return run_c({ steps = steps, memory = memory, max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
+                 every = HOOK_EVERY, rep = real_rep, dump = real_dump }, fn, ...)
 end
 M.run_bounded = run_bounded
 
