@@ -701,9 +701,19 @@ end
 -- string, sorting a large table), and memory between two checks: one
 -- instruction can allocate much (s .. s), so the heap can overshoot `memory`
 -- by what HOOK_EVERY instructions allocate before the check stops it.
+local YIELD = "policy code cannot yield (coroutine.yield, ngx.sleep, a cosocket): "
+local function yield_named(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == "string" and e:find("attempt to yield across", 1, true) and e:sub(1, #YIELD) ~= YIELD then
+    e = YIELD .. e
+  end
+  return false, e
+end
+
 local function run_bounded(steps, memory, fn, ...)
-  return run_c({ steps = steps, memory = memory, max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
-                 every = HOOK_EVERY, rep = real_rep, dump = real_dump }, fn, ...)
+  return yield_named(run_c({ steps = steps, memory = memory, max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
+                 every = HOOK_EVERY, rep = real_rep, dump = real_dump }, fn, ...))
 end
 M.run_bounded = run_bounded
 
@@ -1235,14 +1245,24 @@ local function sandbox_list(v)
   return util.list(v, "policy file", "the argument of list()", 2)
 end
 
+-- What the clientcert facade of a policy file holds: parsing, loading
+-- certificates and CRLs from files, stores, policies and formatting. Nothing
+-- that reaches the network (probe) or loads policies; a name added to
+-- clientcert later is not offered until it is listed here.
+local FACADE_NAMES = {
+  "version", "openssl_version", "MAX_FILE", "parse", "parse_all", "parse_crl", "parse_crls", "parse_pkcs12",
+  "load", "load_all", "load_crl", "typeof", "store", "is_store", "policy", "audit_store", "verdict_json",
+}
+
 -- The environment of a policy file: its own copies of string (no dump; a
 -- bounded rep), table and math (no randomseed); clientcert as a read-only
--- facade (without load_policy); params as a deep copy; list(); pairs/ipairs
+-- facade (FACADE_NAMES only); params as a deep copy; list(); pairs/ipairs
 -- that refuse a non-table. No os, io, require, load, loadstring, dofile,
 -- debug, package, getmetatable/setmetatable, rawget/rawset/rawequal,
 -- collectgarbage, coroutine or print.
 local function sandbox_env(params)
-  local cc = copy_lib(clientcert, { load_policy = true })
+  local cc = {}
+  for _, k in ipairs(FACADE_NAMES) do cc[k] = clientcert[k] end
   local str = copy_lib(string, { dump = true })
   str.rep = bounded_rep
   local env = {
