@@ -270,3 +270,31 @@ describe("policy.run_bounded", function()
     debug.sethook()
   end)
 end)
+
+describe("a policy file's clientcert facade", function()
+  it("offers no network and nothing but the listed names", function()
+    local p, err = clientcert.load_policy(write([[
+      assert(clientcert.probe == nil, "probe")
+      assert(clientcert.load_policy == nil, "load_policy")
+      local names = {}
+      for k in pairs(clientcert) do names[#names + 1] = k end
+      table.sort(names)
+      return { mode = "off", name = table.concat(names, " ") }]]))
+    assert.is_table(p, err)
+    assert.equals("MAX_FILE audit_store is_store load load_all load_crl openssl_version parse parse_all "
+      .. "parse_crl parse_crls parse_pkcs12 policy store typeof verdict_json version", p.name)
+    -- the host's clientcert keeps probe
+    assert.is_function(clientcert.probe)
+  end)
+
+  it("does not hand the file the list of files a reload watches", function()
+    clientcert._reads = {}
+    local p, err = clientcert.load_policy(write([[
+      assert(clientcert._reads == nil, "_reads")
+      return { mode = "off" }]]))
+    local reads = clientcert._reads
+    clientcert._reads = nil
+    assert.is_table(p, err)
+    assert.same({}, reads)
+  end)
+end)
