@@ -298,3 +298,25 @@ describe("a policy file's clientcert facade", function()
     assert.same({}, reads)
   end)
 end)
+
+describe("a policy file's revocation option", function()
+  -- a fetch function of the file's would run at check time outside any budget
+  it("cannot carry a fetch function of the file's", function()
+    local _, err = clientcert.load_policy(write([[
+      return { mode = "require", trust = clientcert.store{ roots = params.root },
+               revocation = { fetch = function() while true do end end } }]]), { root = pki.path("root.pem") })
+    assert.matches("revocation.fetch cannot be set in a policy file", err, 1, true)
+    _, err = clientcert.load_policy(write([[
+      return clientcert.policy{ trust = clientcert.store{ roots = params.root },
+                                revocation = { fetch = function() while true do end end } }]]),
+      { root = pki.path("root.pem") })
+    assert.matches("revocation.fetch cannot be set in a policy file", err, 1, true)
+  end)
+
+  it("may still ask for revocation with the host's transport", function()
+    local p, err = clientcert.load_policy(write([[
+      return { trust = clientcert.store{ roots = params.root }, revocation = { sources = { "ocsp" } } }]]),
+      { root = pki.path("root.pem") })
+    assert.is_table(p, err)
+  end)
+end)

@@ -1260,9 +1260,24 @@ local FACADE_NAMES = {
 -- that refuse a non-table. No os, io, require, load, loadstring, dofile,
 -- debug, package, getmetatable/setmetatable, rawget/rawset/rawequal,
 -- collectgarbage, coroutine or print.
+-- err | nil: what a policy file may not set in the options of a policy: a
+-- revocation.fetch function of the file's would run at check time outside any
+-- budget (the host's transport is used instead).
+local function file_opts_error(opts)
+  if type(opts) == "table" and type(opts.revocation) == "table" and opts.revocation.fetch ~= nil then
+    return "revocation.fetch cannot be set in a policy file (the host's transport is used)"
+  end
+  return nil
+end
+
 local function sandbox_env(params)
   local cc = {}
   for _, k in ipairs(FACADE_NAMES) do cc[k] = clientcert[k] end
+  cc.policy = function(opts)
+    local err = file_opts_error(opts)
+    if err then error("clientcert.policy: " .. err, 2) end
+    return clientcert.policy(opts)
+  end
   local str = copy_lib(string, { dump = true })
   str.rep = bounded_rep
   local env = {
@@ -1305,7 +1320,8 @@ function M.load_file(path, params)
   if type(spec) ~= "table" then
     return nil, "clientcert.load_policy: " .. path .. " must return the options table of clientcert.policy"
   end
-  local policy, err = build(spec)
+  local policy, err = nil, file_opts_error(spec)
+  if not err then policy, err = build(spec) end
   if not policy then return nil, "clientcert.load_policy: " .. path .. ": clientcert.policy: " .. err end
   return policy
 end
