@@ -141,6 +141,33 @@ static const char *bundle_block_end(const char *b, const char *end)
     return NULL;
 }
 
+/* Is PEM text cut short? Every "-----BEGIN" must end with its "-----END <label>-----"
+ * line, and the input must not end inside "-----BEGIN" itself (a file cut right
+ * there). Returns 0, or pushes the description of the first cut and returns 1.
+ * Structural only (no OpenSSL call): the one check for bundles and core.parse. */
+int cc_pem_truncated(lua_State *L, const char *data, size_t len)
+{
+    const char *pos = data, *end = data + len, *b;
+    size_t r;
+
+    while ((b = bundle_find(pos, end, "-----BEGIN", 10)) != NULL) {
+        pos = bundle_block_end(b, end);
+        if (pos == NULL)
+            goto cut;
+    }
+    for (r = 9; r >= 1; r--) {
+        if ((size_t)(end - pos) >= r && memcmp(end - r, "-----BEGIN", r) == 0) {
+            b = end - r;
+            goto cut;
+        }
+    }
+    return 0;
+cut:
+    lua_pushfstring(L, "truncated PEM block at byte %d (a \"-----BEGIN\" without its \"-----END\" line)",
+                    (int)(b - data));
+    return 1;
+}
+
 /* Pushes the list of kind's objects in data, or nil, "clientcert.<where>: <what>"
  * (where already holds the context). */
 static int bundle_parse(lua_State *L, int kind, const char *data, size_t len, const char *where)
@@ -152,6 +179,8 @@ static int bundle_parse(lua_State *L, int kind, const char *data, size_t len, co
         return cc_fail_plain(L, where, "empty input");
     if (len > (size_t)CC_MAX_INPUT)
         return cc_fail_plain(L, where, "input larger than 64 MiB");
+    if (cc_is_pem(data, len) && cc_pem_truncated(L, data, len))
+        return cc_fail_plain(L, where, lua_tostring(L, -1));
     lua_newtable(L);                                   /* list */
     ERR_clear_error();
     if (!cc_is_pem(data, len)) {
@@ -166,12 +195,7 @@ static int bundle_parse(lua_State *L, int kind, const char *data, size_t len, co
         const char *b = bundle_find(pos, end, "-----BEGIN", 10), *bend;
         if (b == NULL)
             break;
-        bend = bundle_block_end(b, end);
-        if (bend == NULL) {
-            lua_pushfstring(L, "truncated PEM block at byte %d (a \"-----BEGIN\" without its \"-----END\" line)",
-                            (int)(b - data));
-            return cc_fail_plain(L, where, lua_tostring(L, -1));
-        }
+        bend = bundle_block_end(b, end);               /* not NULL: checked above */
         bundle_newbox(L, kind);                        /* list, box: before any OpenSSL allocation */
         r = bundle_read_pem(L, kind, b, (size_t)(bend - b));
         if (r < 0) {
@@ -188,14 +212,6 @@ static int bundle_parse(lua_State *L, int kind, const char *data, size_t len, co
             lua_rawseti(L, -2, ++n);                   /* list */
         }
         pos = bend;
-    }
-    /* input that ends inside "-----BEGIN" itself (a file cut right there) */
-    for (r = 9; r >= 1; r--) {
-        if ((size_t)(end - pos) >= (size_t)r && memcmp(end - r, "-----BEGIN", (size_t)r) == 0) {
-            lua_pushfstring(L, "truncated PEM block at byte %d (a \"-----BEGIN\" without its \"-----END\" line)",
-                            (int)(end - r - data));
-            return cc_fail_plain(L, where, lua_tostring(L, -1));
-        }
     }
     if (n == 0) {
         lua_pushfstring(L, "no %s found in input", noun);

@@ -94,7 +94,8 @@ static int cert_check_input(lua_State *L, const char *where, size_t len)
     return 0;
 }
 
-/* parse(data): pushes one clientcert.cert (the first of a PEM bundle), or nil, err. */
+/* parse(data): pushes one clientcert.cert (the first of a PEM bundle, whose blocks must all be
+ * complete), or nil, err. */
 static int cert_parse(lua_State *L)
 {
     size_t len;
@@ -112,6 +113,8 @@ static int cert_parse(lua_State *L)
         b->x = cert_d2i_exact(data, len, &what); /* owns */
         return b->x ? 1 : cc_fail(L, "parse", what);
     }
+    if (cc_pem_truncated(L, data, len))    /* a cut block anywhere: a file being written */
+        return cc_fail_plain(L, "parse", lua_tostring(L, -1));
     bio = BIO_new_mem_buf(data, (int)len);               /* owns */
     if (bio == NULL)
         return cc_fail(L, "parse", "out of memory");

@@ -98,6 +98,7 @@ void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
 const char *cc_checkbytes(lua_State *L, int idx, size_t *len);
 /* Does the input look like PEM text (contains "-----BEGIN ")? */
 int cc_is_pem(const char *data, size_t len);
+int cc_pem_truncated(lua_State *L, const char *data, size_t len);
 /* Integer Unix seconds for an ASN1_TIME, via ASN1_TIME_to_tm (any year
  * 0..9999, GeneralizedTime past 2050). Returns 0 and sets *out on success. */
 int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out);

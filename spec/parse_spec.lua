@@ -60,6 +60,19 @@ describe("clientcert.parse", function()
     assert.matches("^clientcert%.parse: ", err)
   end)
 
+  it("returns nil, err when a later PEM block is cut (a file still being written)", function()
+    local pem = pki.read("alice.pem")
+    local key = pki.read("alice.key")
+    -- the first certificate is whole; the key block after it is cut anywhere
+    for _, cut in ipairs({ 1, 5, 11, 40, #key - 10, #key - 2 }) do
+      local c, err = clientcert.parse(pem .. key:sub(1, cut))
+      assert.is_nil(c, "parsed with a block cut at byte " .. cut)
+      assert.matches("^clientcert%.parse: truncated PEM block at byte " .. #pem .. " ", err)
+    end
+    -- whole blocks after the first are still skipped
+    assert.is_not_nil(clientcert.parse(pem .. key))
+  end)
+
   it("returns nil, err for a CRL given as a certificate", function()
     local c, err = clientcert.parse(pki.read("root.crl.der"))
     assert.is_nil(c)
