@@ -89,6 +89,16 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 policyConstraints = requireExplicitPolicy:0
+[ica_pl0]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ica]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [emptyaia]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -109,11 +119,11 @@ local function key(name, kind)
   return k
 end
 
--- issue{name, ext, issuer (nil: self-signed), serial, kind, md, v1}: the PEM path
+-- issue{name, ext, issuer (nil: self-signed), serial, kind, md, v1, cn (default: name)}: the PEM path
 local function issue(o)
   local p = dir .. "/" .. o.name
   key(o.name, o.kind)
-  sh(("openssl req -new -key %s.key -subj '/CN=%s' -out %s.csr"):format(p, o.name, p))
+  sh(("openssl req -new -key %s.key -subj '/CN=%s' -out %s.csr"):format(p, o.cn or o.name, p))
   local cmd = ("openssl x509 -req -in %s.csr -out %s.pem -days 7300 -set_serial %s -%s"):format(
     p, p, o.serial or "4096", o.md or "sha256")
   if not o.v1 then cmd = cmd .. (" -extfile %s/ext.cnf -extensions %s"):format(dir, o.ext) end
@@ -251,6 +261,80 @@ describe('store:verify{profile = "strict"}', function()
     assert.matches("CA/B BR 6.1.5", v.message, 1, true)
     local d = assert(clientcert.policy{ trust = store })
     assert.is_true(d:check{ cert = read(weak), time = T }.accepted)
+  end)
+
+  -- RFC 5280 4.1.2.5: "from notBefore through notAfter, inclusive"; OpenSSL's
+  -- X509_cmp_time takes notAfter == the check time as expired (the default keeps that).
+  -- old.pem (spec/fixtures/mkpki.sh) ends at 2025-01-01T00:00:00Z exactly.
+  it("takes notAfter as inclusive (RFC 5280 4.1.2.5): valid at notAfter, expired one second later", function()
+    local pki = require "helpers.pki"
+    local s = assert(clientcert.store{ roots = pki.path("root.pem") })
+    local cert = assert(clientcert.parse(pki.read("old.pem")))
+    local NA = 1735689600
+    assert.equals(NA, cert:info().not_after)
+    local function at(t, profile, purpose)
+      return assert(s:verify(cert, { time = t, profile = profile, chain = { pki.read("inter.pem") },
+                                     purpose = purpose or "client" }))
+    end
+    local r = at(NA, "strict")
+    assert.is_true(r.ok, tostring(r.error))
+    assert.equals("ok", r.cause)
+    assert.same({}, r.problems)
+    assert.equals("ok", r.chain[1].status)
+    assert.is_nil(r.code_name)
+    r = at(NA + 1, "strict")
+    assert.is_false(r.ok)
+    assert.equals("expired", r.cause)
+    assert.equals("X509_V_ERR_CERT_HAS_EXPIRED", r.code_name)
+    assert.equals(0, r.depth)
+    -- the default profile is OpenSSL's: expired at notAfter itself
+    r = at(NA, nil)
+    assert.is_false(r.ok)
+    assert.equals("expired", r.cause)
+    assert.is_true(at(NA - 1, nil).ok)
+    -- other problems stay: at notAfter for a server purpose, the purpose is still wrong
+    r = at(NA, "strict", "server")
+    assert.is_false(r.ok)
+    assert.equals("wrong_purpose", r.cause)
+    assert.equals(1, #r.problems)
+    assert.equals("X509_V_ERR_INVALID_PURPOSE", r.code_name)
+    assert.equals("wrong_purpose", r.chain[1].status)
+  end)
+
+  -- RFC 5280 6.1.4 (l): max_path_length is decremented only for certificates that are
+  -- not self-issued. Path: root -> Sub CA (pathlen:0) -> Sub CA' (self-issued: same
+  -- name, new key) -> leaf.
+  it("does not count a self-issued intermediate (RFC 5280 6.1.4 (l)) for pathLenConstraint or max_depth", function()
+    local sub = issue{ name = "sub", cn = "Sub CA", ext = "ica_pl0", issuer = "root" }
+    local sub2 = issue{ name = "sub2", cn = "Sub CA", ext = "ica", issuer = "sub" }
+    local leaf = issue{ name = "subleaf", ext = "ok", issuer = "sub2" }
+    local info = assert(clientcert.parse(read(sub2))):info()
+    assert.equals(info.subject, info.issuer)                 -- self-issued
+    assert.is_false(info.self_signed)                        -- but not self-signed
+    local chain = { read(sub2), read(sub) }
+    -- pathLenConstraint 0 of Sub CA: both profiles skip the self-issued Sub CA' (OpenSSL's EXFLAG_SI)
+    local r = verify(leaf, { chain = chain, profile = "strict" })
+    assert.is_true(r.ok, tostring(r.error))
+    assert.equals(4, #r.chain)
+    assert.is_true(verify(leaf, { chain = chain }).ok)
+    -- max_depth 1: one intermediate counts; OpenSSL counts two
+    r = verify(leaf, { chain = chain, max_depth = 1 })
+    assert.is_false(r.ok)
+    assert.equals("chain_too_long", r.cause)
+    r = verify(leaf, { chain = chain, max_depth = 1, profile = "strict" })
+    assert.is_true(r.ok, tostring(r.error))
+    assert.equals(4, #r.chain)
+    -- max_depth 0: still too long under the strict profile (Sub CA counts)
+    r = verify(leaf, { chain = chain, max_depth = 0, profile = "strict" })
+    assert.is_false(r.ok)
+    assert.equals("chain_too_long", r.cause)
+    -- a chain of two intermediates that are not self-issued is too long for max_depth 1 either way
+    local ca1 = issue{ name = "ca1", ext = "ica", issuer = "root" }
+    local ca2 = issue{ name = "ca2", ext = "ica", issuer = "ca1" }
+    local leaf2 = issue{ name = "ca2leaf", ext = "ok", issuer = "ca2" }
+    r = verify(leaf2, { chain = { read(ca2), read(ca1) }, max_depth = 1, profile = "strict" })
+    assert.is_false(r.ok)
+    assert.equals("chain_too_long", r.cause)
   end)
 
   it("clientcert check --profile strict rejects, without it accepts", function()

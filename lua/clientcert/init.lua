@@ -173,6 +173,36 @@ local function strict_profile(result)
   result.cause = causes.primary(result.problems) or "profile_violation"
 end
 
+local function has_code(result, code_name)
+  for _, p in ipairs(result.problems) do
+    if p.code_name == code_name then return true end
+  end
+  return false
+end
+
+-- The strict profile's path validation where OpenSSL departs from RFC 5280
+-- (clientcert.profile): notAfter inclusive; self-issued intermediates not counted
+-- against max_depth -- a path OpenSSL finds too long is built again with room for
+-- them, and that result is taken when its counted intermediates fit max_depth.
+-- o: the options given to C (max_depth absent: C's default, 10).
+local DEFAULT_MAX_DEPTH, SELF_ISSUED_ROOM = 10, 32
+local function rfc_path(store, cert, o, result)
+  local profile = require "clientcert.profile"
+  if has_code(result, "X509_V_ERR_CERT_CHAIN_TOO_LONG") then
+    local limit = o.max_depth or DEFAULT_MAX_DEPTH
+    local wider = {}
+    for k, v in pairs(o) do wider[k] = v end
+    wider.max_depth = limit + SELF_ISSUED_ROOM
+    local again = C_verify(store, cert, wider)
+    if again and not has_code(again, "X509_V_ERR_CERT_CHAIN_TOO_LONG")
+        and profile.intermediates(again.chain) <= limit then
+      result = again
+    end
+  end
+  if o.check_time ~= false then profile.inclusive_not_after(result) end
+  return result
+end
+
 -- Parses one chain item (PEM text of one or more certificates, DER) into out.
 local function chain_item(item, i, out)
   local list, err = core.parse_bundle("cert", item, "store.verify", "chain[" .. i .. "]")
@@ -229,6 +259,7 @@ function Store:verify(cert, opts)
   end
   local result, err = C_verify(self, cert, o)
   if not result then return nil, err end
+  if strict then result = rfc_path(self, cert, o, result) end
   annotate(result, store_facts(self).root_subjects)
   if strict then
     strict_profile(result)

@@ -2,8 +2,16 @@
 -- RFC 5280 and CA/Browser Forum rules that OpenSSL's X509_STRICT does not check.
 -- Each rule is a named problem (code_name "STRICT_*") with its own text and the
 -- section that states it. The checks read facts only (cert:info() of every
--- certificate of the verified path); they never change OpenSSL's verdict into
--- an acceptance, only add problems.
+-- certificate of the verified path); they add problems. The two places where
+-- OpenSSL's path validation itself departs from RFC 5280 follow the RFC instead
+-- (profile.inclusive_not_after, profile.intermediates):
+-- - notAfter is part of the validity period (4.1.2.5: "from notBefore through
+--   notAfter, inclusive"); OpenSSL's X509_cmp_time takes a certificate whose
+--   notAfter equals the check time as expired;
+-- - a self-issued intermediate is not counted as a step of the path (6.1.4 (l)
+--   decrements max_path_length only for certificates that are not self-issued);
+--   OpenSSL counts it against the depth limit (max_depth). Its pathLenConstraint
+--   check already skips self-issued certificates (EXFLAG_SI).
 local M = {}
 
 -- code_name -> {section, text}: the rules, in the order they are checked.
@@ -173,6 +181,49 @@ function M.problems(result, certs)
     end
   end
   return out
+end
+
+--- n = profile.intermediates(chain): the intermediates of a verified path that
+-- count for its length (RFC 5280 6.1.4 (l)): the elements between the leaf and
+-- the top (the trust anchor) that are not self-issued (subject = issuer).
+function M.intermediates(chain)
+  local n = 0
+  for i = 2, #chain - 1 do
+    local el = chain[i]
+    if el.subject ~= el.issuer then n = n + 1 end
+  end
+  return n
+end
+
+--- profile.inclusive_not_after(result): drops OpenSSL's CERT_HAS_EXPIRED for the
+-- elements whose notAfter is the check time itself (RFC 5280 4.1.2.5: inclusive);
+-- the result is ok when nothing else is left. Run before causes are named.
+function M.inclusive_not_after(result)
+  local chain, when = result.chain or {}, result.time
+  local function at_edge(p, depth)
+    local el = chain[(depth or 0) + 1]
+    return p.code_name == "X509_V_ERR_CERT_HAS_EXPIRED" and el ~= nil and when ~= nil and el.not_after == when
+  end
+  local kept, dropped = {}, false
+  for _, p in ipairs(result.problems or {}) do
+    if at_edge(p, p.depth) then dropped = true else kept[#kept + 1] = p end
+  end
+  if not dropped then return end
+  for i, el in ipairs(chain) do
+    local left = {}
+    for _, p in ipairs(el.problems or {}) do
+      if not at_edge(p, i - 1) then left[#left + 1] = p end
+    end
+    el.problems = left
+  end
+  result.problems = kept
+  local first = kept[1]
+  result.code, result.code_name, result.error, result.depth = nil, nil, nil, nil
+  if first then
+    result.code, result.code_name, result.error, result.depth = first.code, first.code_name, first.error, first.depth
+  else
+    result.ok = true
+  end
 end
 
 --- list = profile.findings(info, el): the violations of one certificate as
