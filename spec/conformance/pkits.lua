@@ -13,13 +13,7 @@ local function nist(n) return "2.16.840.1.101.3.2.1.48." .. n end
 
 local DEBIAN_DIR = "/usr/lib/python3/dist-packages/cryptography_vectors/x509/PKITS_data"
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("conformance.common").read
 
 local sh_quote = require("helpers.sh").quote
 
@@ -380,6 +374,46 @@ function M.openssl(dir, runs)
     if not verdicts[r.id] then error("OpenSSL gave no verdict for PKITS " .. r.id .. " (" .. r.title .. ")") end
   end
   return verdicts
+end
+
+-- The recorded verdicts (pkits_expected.lua): one line per run, its id and then
+-- the verdict of each mode in this order, separated by " | "; "=" is the verdict
+-- of the mode before it, "-" no run in that mode.
+local RECORD_MODES = { "client", "client_allow", "client_pkits", "openssl", "openssl_pkits" }
+
+--- text = pkits.record_lines(runs, got): the lines of the verdicts got[mode][id] of
+-- runs (in their order), in the recorded form.
+function M.record_lines(runs, got)
+  local lines = {}
+  for _, r in ipairs(runs) do
+    local cells, prev = { r.id }, nil
+    for i, mode in ipairs(RECORD_MODES) do
+      local v = got[mode][r.id]
+      cells[#cells + 1] = v == nil and "-" or (i > 1 and v == prev) and "=" or v
+      prev = v
+    end
+    lines[#lines + 1] = table.concat(cells, " | ")
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+--- expected = pkits.recorded(text): {mode = {id = verdict}} from the recorded lines.
+function M.recorded(text)
+  local out = {}
+  for _, mode in ipairs(RECORD_MODES) do out[mode] = {} end
+  for line in text:gmatch("[^\n]+") do
+    local cells = {}
+    for c in (line .. " | "):gmatch("(.-) | ") do cells[#cells + 1] = c end
+    assert(#cells == #RECORD_MODES + 1, "pkits_expected.lua: not a recorded line: " .. line)
+    local prev
+    for i, mode in ipairs(RECORD_MODES) do
+      local v = cells[i + 1]
+      if v == "=" then v = prev end
+      if v ~= "-" then out[mode][cells[1]] = v end
+      prev = v
+    end
+  end
+  return out
 end
 
 return M

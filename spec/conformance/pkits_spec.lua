@@ -46,15 +46,10 @@ local function record(path, runs, got)
   f:write("-- The verdict of every NIST PKITS run (spec/conformance/pkits_spec.lua): \"ok\" or the\n",
     "-- cause and the first problem's code for clientcert, the verify error's name for OpenSSL.\n",
     "-- Written by CLIENTCERT_PKITS_RECORD=spec/conformance/pkits_expected.lua; a change is reviewed.\n",
-    "return {\n")
-  for _, mode in ipairs(MODES) do
-    f:write("  ", mode, " = {\n")
-    for _, r in ipairs(runs) do
-      if got[mode][r.id] then f:write(("    [%q] = %q,\n"):format(r.id, got[mode][r.id])) end
-    end
-    f:write("  },\n")
-  end
-  f:write("}\n")
+    "-- One line per run: id | client | client_allow | client_pkits | openssl | openssl_pkits\n",
+    "-- (\"=\": the verdict of the mode before it; \"-\": no run in that mode; see pkits.recorded).\n",
+    "-- luacheck: no max string line length\n",
+    "return require(\"conformance.pkits\").recorded [[\n", pkits.record_lines(runs, got), "]]\n")
   f:close()
 end
 
