@@ -8,11 +8,7 @@ if os.getenv("CLIENTCERT_LUA") == "luajit" then return end
 local live = require "helpers.live"
 local q = live.q
 
-local function tmpdir()
-  local ok, out = live.run("mktemp -d /tmp/clientcert-ci.XXXXXX")
-  assert(ok, out)
-  return (out:gsub("%s+$", ""))
-end
+local function tmpdir() return live.tempdir("clientcert-ci") end
 
 local function last_line(out)
   return out:match("([^\n]*)\n?$")

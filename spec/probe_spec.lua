@@ -40,10 +40,7 @@ describe("clientcert.probe against openssl s_server", function()
   local function start(name, extra) servers[name] = server(extra) return servers[name] end
 
   teardown(function()
-    for _, s in pairs(servers) do
-      live.stop(s)
-      live.run("rm -rf " .. q(s.dir))
-    end
+    for _, s in pairs(servers) do live.discard(s) end
   end)
 
   describe("a server that requires a certificate from root and inter (-Verify, -verify_return_error)", function()
@@ -318,10 +315,7 @@ describe("clientcert.probe against a scripted TLS 1.2 server (spec/fixtures/tls1
   end
 
   teardown(function()
-    for _, s in ipairs(servers) do
-      live.stop(s)
-      live.run("rm -rf " .. q(s.dir))
-    end
+    for _, s in ipairs(servers) do live.discard(s) end
     for _, f in ipairs(files) do os.remove(f) end
   end)
 
@@ -408,10 +402,8 @@ describe("clientcert probe (the command) against openssl s_server", function()
   end)
 
   teardown(function()
-    for _, x in ipairs({ s, hostile }) do
-      live.stop(x)
-      if x then live.run("rm -rf " .. q(x.dir)) end
-    end
+    live.discard(s)
+    live.discard(hostile)
   end)
 
   local function args(who, ...)
@@ -459,8 +451,7 @@ describe("clientcert probe (the command) against openssl s_server", function()
   it("exits 2 for a connection error or a usage error", function()
     local gone = server("")
     local port = gone.port
-    live.stop(gone)
-    live.run("rm -rf " .. q(gone.dir))
+    live.discard(gone)
     local code, out, err = cli.exec({ "probe", "127.0.0.1:" .. port })
     assert.are.equal(2, code)
     assert.are.equal("", out)

@@ -7,34 +7,12 @@
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
 local revocation = require "clientcert.revocation"
-local live = require "spec.helpers.live"
-local cli = require "spec.helpers.cli"
+local live = require "helpers.live"
+local cli = require "helpers.cli"
 
 local q = live.q
 
-local function free_port()
-  local ok, out = live.run("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
-    .. "print(s.getsockname()[1])'")
-  assert(ok, out)
-  return assert(tonumber(out:match("%d+")))
-end
-
 local function now() return os.time() end
-
--- Starts cmd in dir under `timeout 300`, records its pid; waits (at most 10 s)
--- for the line `ready` in its log (no probe connection: the trap must see none).
--- Returns a server for live.stop.
-local function start(dir, name, cmd, ready)
-  local server = { dir = dir, signal = "TERM", log = dir .. "/" .. name .. ".log" }
-  live.run(("cd %s && (timeout 300 %s > %s 2>&1 < /dev/null & echo $! > %s.pid); "
-    .. "for i in $(seq 1 200); do grep -q %s %s && break; sleep 0.05; done")
-    :format(q(dir), cmd, q(server.log), name, q(ready), q(server.log)))
-  server.pid = (live.read(dir .. "/" .. name .. ".pid") or ""):match("%d+")
-  assert(server.pid, "cannot start " .. name)
-  assert((live.read(server.log) or ""):find(ready, 1, true),
-    name .. " did not start: " .. tostring(live.read(server.log)))
-  return server
-end
 
 describe("clientcert.revocation", function()
   local dir, pki, ports, servers, store
@@ -44,12 +22,8 @@ describe("clientcert.revocation", function()
   local function cert(name) return assert(clientcert.parse(pem(name))) end
 
   setup(function()
-    local _, out = live.run("pwd")
-    fixtures = out:gsub("%s+$", "") .. "/spec/fixtures/"
-    local ok
-    ok, out = live.run("mktemp -d /tmp/clientcert-revocation.XXXXXX")
-    assert(ok, out)
-    dir = out:gsub("%s+$", "")
+    fixtures = live.checkout() .. "/spec/fixtures/"
+    dir = live.tempdir("clientcert-revocation")
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
     -- failed start makes the PKI and the servers again on other ports (3 tries)
@@ -57,23 +31,24 @@ describe("clientcert.revocation", function()
       local up, err = pcall(function()
         ports = {}
         for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "http500", "big", "redirect", "rogue" }) do
-          ports[k] = free_port()
+          ports[k] = live.free_port()
         end
-        ok, out = live.run(("bash %s %s %d %d %d %d %d"):format(q(fixtures .. "revocation.sh"), q(pki), ports.ocsp,
-          ports.http, ports.dead, ports.hang, ports.trap))
+        local ok, out = live.run(("bash %s %s %d %d %d %d %d"):format(q(fixtures .. "revocation.sh"), q(pki),
+          ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
         assert(ok, out)
         servers = {}
-        servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
-          .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
-        servers.rogue = start(pki, "rogue", ("openssl ocsp -index index.txt -port %d -rsigner rogue.pem "
-          .. "-rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue), "ACCEPT")
-        servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
-          :format(ports.http), "Serving HTTP")
+        servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+          .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
+        servers.rogue = live.start{ dir = pki, name = "rogue", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+          .. "-port %d -rsigner rogue.pem -rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue) }
+        servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
+          cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
+        -- a listener writes its first line to its .conns file when it listens (no probe connection:
+        -- the trap must see none)
         for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
-          servers[mode] = start(pki, mode, ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode,
-            ports[mode], q(pki .. "/" .. mode .. ".conns")), "")
-          assert(live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done; [ -s %s ]")
-            :format(q(pki .. "/" .. mode .. ".conns"), q(pki .. "/" .. mode .. ".conns"))), mode .. " did not start")
+          servers[mode] = live.start{ dir = pki, name = mode, ready_file = pki .. "/" .. mode .. ".conns",
+            cmd = ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode, ports[mode],
+              q(pki .. "/" .. mode .. ".conns")) }
         end
       end)
       if up then break end

@@ -34,6 +34,61 @@ end
 local function sleep(s) M.run("sleep " .. s) end
 M.sleep = sleep
 
+--- dir = live.tempdir(name): a new directory /tmp/NAME.XXXXXX (the caller removes it).
+function M.tempdir(name)
+  local ok, out = M.run("mktemp -d /tmp/" .. name .. ".XXXXXX")
+  assert(ok, out)
+  return (out:gsub("%s+$", ""))
+end
+
+--- dir = live.checkout(): the checkout's directory (the specs run in it).
+function M.checkout()
+  local _, out = M.run("pwd")
+  return (out:gsub("%s+$", ""))
+end
+
+--- port = live.free_port(): a 127.0.0.1 TCP port the kernel calls free now (another
+-- process can take it before a server binds it: callers start again on other ports).
+function M.free_port()
+  local ok, out = M.run("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+    .. "print(s.getsockname()[1])'")
+  assert(ok, out)
+  return assert(tonumber(out:match("%d+")))
+end
+
+--- server = live.start{dir =, name =, cmd =, ready = text | ready_file = path[, seconds =]}:
+-- runs the shell command cmd in dir under `timeout seconds` (default 300), its output
+-- in dir/NAME.log and the pid (of timeout) in dir/NAME.pid, and waits (at most 10 s,
+-- never connecting to it) until its log holds the text ready, or until the file
+-- ready_file is not empty. Returns {dir, log, pid, signal = "TERM"} for live.stop;
+-- raises, after stopping it, when it did not get ready (naming o.what, else name).
+function M.start(o)
+  local server = { dir = o.dir, signal = "TERM", log = o.dir .. "/" .. o.name .. ".log" }
+  local pidfile = o.dir .. "/" .. o.name .. ".pid"
+  local check = o.ready_file and ("[ -s %s ]"):format(sh_quote(o.ready_file))
+    or ("grep -q -F -- %s %s"):format(sh_quote(o.ready), sh_quote(server.log))
+  M.run(("cd %s && (timeout %d %s > %s 2>&1 < /dev/null & echo $! > %s); "
+    .. "for i in $(seq 1 200); do %s && break; sleep 0.05; done")
+    :format(sh_quote(o.dir), o.seconds or 300, o.cmd, sh_quote(server.log), sh_quote(pidfile), check))
+  server.pid = (M.read(pidfile) or ""):match("%d+")
+  local ready
+  if o.ready_file then ready = (M.read(o.ready_file) or "") ~= ""
+  else ready = (M.read(server.log) or ""):find(o.ready, 1, true) ~= nil end
+  if not (server.pid and ready) then
+    local log = M.read(server.log) or "(no log)"
+    M.stop(server)
+    error((o.what or o.name) .. " did not start: " .. log, 2)
+  end
+  return server
+end
+
+--- live.discard(server): live.stop(server), then removes server.dir (nil: nothing).
+function M.discard(server)
+  if not server then return end
+  M.stop(server)
+  if server.dir then M.run("rm -rf " .. sh_quote(server.dir)) end
+end
+
 --- server = live.openresty([{workers = n}]): starts the OpenResty example
 -- (examples/openresty/run.sh --quiet: demo PKI, policy, nginx.conf with the gate)
 -- in a new temporary prefix on a free 127.0.0.1 port, running the checkout's
@@ -41,10 +96,8 @@ M.sleep = sleep
 -- Returns {port, dir, pki, pid, log}; raises when nginx cannot start.
 function M.openresty(opts)
   opts = opts or {}
-  local ok, out = M.run("mktemp -d /tmp/clientcert-live.XXXXXX")
-  assert(ok, out)
-  local dir = out:gsub("%s+$", "")
-  ok, out = M.run("env -u LD_PRELOAD timeout 60 bash examples/openresty/run.sh --quiet "
+  local dir = M.tempdir("clientcert-live")
+  local ok, out = M.run("env -u LD_PRELOAD timeout 60 bash examples/openresty/run.sh --quiet "
     .. (opts.workers and ("--workers=%d "):format(opts.workers) or "") .. sh_quote(dir))
   local pid = (M.read(dir .. "/logs/nginx.pid") or ""):match("%d+")
   local port = tonumber((M.read(dir .. "/port") or ""):match("%d+"))
@@ -57,20 +110,13 @@ function M.openresty(opts)
 end
 
 
--- A server command that prints "ACCEPT 127.0.0.1:PORT" when it listens, started in
--- a new temporary directory (its working directory) with its life bounded by
--- `timeout 120`. Returns {port, dir, pid (of timeout), log, signal = "TERM"} for
--- live.stop; raises (after stopping it) when it does not listen within 10 s.
+-- A server command that prints "ACCEPT 127.0.0.1:PORT" when it listens, started
+-- by live.start in a new temporary directory (its working directory) with its life
+-- bounded by `timeout 120`. Returns {port, dir, pid (of timeout), log, signal = "TERM"}
+-- for live.stop; raises (after stopping it) when it does not listen within 10 s.
 local function listener(what, cmd)
-  local ok, out = M.run("mktemp -d /tmp/clientcert-sserver.XXXXXX")
-  assert(ok, out)
-  local dir = out:gsub("%s+$", "")
-  local server = { dir = dir, log = dir .. "/out.log", signal = "TERM" }
-  -- one shell both starts it and waits (at most 10 s) for its ACCEPT line
-  M.run(("cd %s && (timeout 120 %s > out.log 2>&1 < /dev/null & "
-    .. "echo $! > pid); for i in $(seq 1 200); do grep -q '^ACCEPT' out.log && break; sleep 0.05; done")
-    :format(sh_quote(dir), cmd))
-  server.pid = (M.read(dir .. "/pid") or ""):match("%d+")
+  local server = M.start{ dir = M.tempdir("clientcert-sserver"), name = "out", cmd = cmd, ready = "ACCEPT",
+                          seconds = 120, what = what }
   server.port = tonumber((M.read(server.log) or ""):match("ACCEPT 127%.0%.0%.1:(%d+)"))
   if not server.port then
     local log = M.read(server.log) or "(no log)"
@@ -94,8 +140,7 @@ end
 -- 127.0.0.1 port, like live.s_server; its log (server.log) says, per connection,
 -- which scheme the client signed its CertificateVerify with.
 function M.tls12_server(cert_der, sigalgs, empty_names, alert, listed_der)
-  local _, cwd = M.run("pwd")                          -- the checkout: the server runs in its own directory
-  local script = cwd:gsub("%s+$", "") .. "/spec/fixtures/tls12_server.lua"
+  local script = M.checkout() .. "/spec/fixtures/tls12_server.lua"   -- the server runs in its own directory
   return listener("spec/fixtures/tls12_server.lua", ("luajit %s %s %s %d %d %s"):format(sh_quote(script),
     sh_quote(cert_der), sh_quote(sigalgs), empty_names, alert, listed_der and sh_quote(listed_der) or ""))
 end
@@ -113,26 +158,25 @@ function M.wait_for(f, seconds)
   return v
 end
 
---- server = live.nginx(http_conf, files): a plain nginx (no Lua module) whose http
--- block is http_conf (@PREFIX@ and @PORT@ replaced), in a new temporary prefix
+--- server = live.nginx(http_conf, files[, main]): an nginx whose http block is
+-- http_conf (@PREFIX@ and @PORT@ replaced), after the main-context directives main
+-- (none by default: a plain nginx, no Lua module), in a new temporary prefix
 -- holding copies of files (paths; readable by nginx's workers) on a free
 -- 127.0.0.1 port (random ports tried until one is free, as run.sh does).
 -- Returns {port, dir, pid, log}; raises (after stopping it) when nginx does not start.
-function M.nginx(http_conf, files)
-  local ok, out = M.run("mktemp -d /tmp/clientcert-nginx.XXXXXX")
-  assert(ok, out)
-  local dir = out:gsub("%s+$", "")
+function M.nginx(http_conf, files, main)
+  local dir = M.tempdir("clientcert-nginx")
   local server = { dir = dir, log = dir .. "/logs/error.log" }
   local copy = {}
   for i, f in ipairs(files or {}) do copy[i] = sh_quote(f) end
   M.run(("mkdir -p %s/logs %s/conf %s/tmp%s && chmod -R a+rX %s"):format(sh_quote(dir), sh_quote(dir),
     sh_quote(dir), #copy > 0 and (" && cp " .. table.concat(copy, " ") .. " " .. sh_quote(dir)) or "", sh_quote(dir)))
-  local last
+  local ok, last
   for _ = 1, 20 do
     local port = math.random(20000, 59999)
     local body = http_conf:gsub("@PREFIX@", dir):gsub("@PORT@", tostring(port))
     M.write(dir .. "/conf/nginx.conf", table.concat({
-      "pid logs/nginx.pid;", "error_log logs/error.log info;", "events { worker_connections 64; }",
+      main or "", "pid logs/nginx.pid;", "error_log logs/error.log info;", "events { worker_connections 64; }",
       "http {", "  access_log off;", "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;",
       "  uwsgi_temp_path tmp; scgi_temp_path tmp;", body, "}", "" }, "\n"))
     ok, last = M.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")

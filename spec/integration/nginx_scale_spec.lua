@@ -63,10 +63,7 @@ describe("the OpenResty gate with 2 workers and " .. CLIENTS .. " clients", func
     assert(ok, out)
   end)
 
-  teardown(function()
-    live.stop(server)
-    if dir then live.run("rm -rf " .. live.q(dir)) end
-  end)
+  teardown(function() live.discard(server) end)
 
   it("resumes the session of every client, from one learned CA entry shared by the workers", function()
     if not has_python then return pending("python3 with the cryptography package is needed") end

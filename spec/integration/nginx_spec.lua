@@ -20,18 +20,20 @@ local function last_access(dir, mark)
   return entry, last
 end
 
+-- Runs the OpenResty example (live.openresty(opts)) for the tests of the enclosing
+-- describe block: set(server) gets it before they run; it is stopped and removed after.
+local function with_example(opts, set)
+  local server
+  setup(function()
+    server = live.openresty(opts)
+    set(server)
+  end)
+  teardown(function() live.discard(server) end)
+end
+
 describe("the OpenResty gate in a real nginx", function()
   local dir, pki, server
-
-  setup(function()
-    server = live.openresty()
-    dir, pki = server.dir, server.pki
-  end)
-
-  teardown(function()
-    live.stop(server)
-    if dir then live.run("rm -rf " .. live.q(dir)) end
-  end)
+  with_example(nil, function(s) server, dir, pki = s, s.dir, s.pki end)
 
   -- One request; checks the HTTP status, the body's first line and the logged cause.
   local function expect(path, who, want_status, want_first, want_cause, opts)
@@ -287,21 +289,12 @@ describe("the OpenResty gate in a real nginx", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)
 
-  -- Rewrites the server's nginx.conf with f and reloads nginx (HUP), waiting
-  -- (bounded) until the old worker has gone.
+  -- Rewrites the server's nginx.conf with f and reloads nginx (live.reload: HUP, then
+  -- waits, bounded, until the old workers have gone).
   local function reconfigure(f)
     local conf = dir .. "/conf/nginx.conf"
     live.write(conf, f(live.read(conf)))
-    local before = select(2, live.run("pgrep -P " .. server.pid))
-    live.run("kill -HUP " .. server.pid)
-    for _ = 1, 50 do
-      live.sleep(0.1)
-      local now = select(2, live.run("pgrep -P " .. server.pid))
-      local old_left = false
-      for pid in before:gmatch("%d+") do if now:find(pid, 1, true) then old_left = true end end
-      if not old_left and now:match("%d") then return end
-    end
-    error("nginx did not reload within 5 s")
+    live.reload(server)
   end
 
   it("logs a gate option that names no lua_shared_dict at ERR when the workers start", function()
@@ -342,16 +335,7 @@ end)
 -- echoes the identity headers it received.
 describe("the gate's identity headers for a real upstream", function()
   local dir, pki, server
-
-  setup(function()
-    server = live.openresty({ workers = 2 })
-    dir, pki = server.dir, server.pki
-  end)
-
-  teardown(function()
-    live.stop(server)
-    if dir then live.run("rm -rf " .. live.q(dir)) end
-  end)
+  with_example({ workers = 2 }, function(s) server, dir, pki = s, s.dir, s.pki end)
 
   -- What the application received: {client_cert =, client_cert_chain =, xfcc =}.
   local function received(body)
@@ -448,16 +432,7 @@ end)
 -- server name against the Host header (sni = "match"), and a policy per server name.
 describe("the gate's metrics and server names in a real nginx with 2 workers", function()
   local dir, pki, server
-
-  setup(function()
-    server = live.openresty({ workers = 2 })
-    dir, pki = server.dir, server.pki
-  end)
-
-  teardown(function()
-    live.stop(server)
-    if dir then live.run("rm -rf " .. live.q(dir)) end
-  end)
+  with_example({ workers = 2 }, function(s) server, dir, pki = s, s.dir, s.pki end)
 
   local function alice() return { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key" } end
 

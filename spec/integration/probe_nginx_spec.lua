@@ -32,10 +32,7 @@ describe("clientcert.probe against nginx ssl_verify_client on", function()
   }]], { P("probe-server.pem"), P("probe-server.key"), P("roots-with-inter.pem") })
   end)
 
-  teardown(function()
-    live.stop(server)
-    if server then live.run("rm -rf " .. live.q(server.dir)) end
-  end)
+  teardown(function() live.discard(server) end)
 
   local function probe(who, chain, tls)
     local o = { host = "127.0.0.1", port = server.port, timeout = 5, tls = tls }
@@ -93,10 +90,7 @@ describe("clientcert.probe against the OpenResty example (optional_no_ca, the cl
   local server
 
   setup(function() server = live.openresty() end)
-  teardown(function()
-    live.stop(server)
-    if server then live.run("rm -rf " .. live.q(server.dir)) end
-  end)
+  teardown(function() live.discard(server) end)
 
   local function probe(cert, key, path)
     return assert(clientcert.probe{ host = "127.0.0.1", port = server.port, servername = "localhost", timeout = 5,

@@ -1,6 +1,6 @@
 -- examples/openresty/revocation/run.sh as a user runs it: the responder, the CRL
 -- server and nginx start, and the cases it prints answer as it says.
-local live = require "spec.helpers.live"
+local live = require "helpers.live"
 
 local q = live.q
 
@@ -8,10 +8,9 @@ describe("the revocation example (examples/openresty/revocation/run.sh)", functi
   local dir, port
 
   setup(function()
-    local ok, out = live.run("mktemp -d /tmp/clientcert-revex.XXXXXX")
-    assert(ok, out)
-    dir = out:gsub("%s+$", "")
-    ok, out = live.run("env -u LD_PRELOAD timeout 120 bash examples/openresty/revocation/run.sh --quiet " .. q(dir))
+    dir = live.tempdir("clientcert-revex")
+    local ok, out = live.run("env -u LD_PRELOAD timeout 120 bash examples/openresty/revocation/run.sh --quiet "
+      .. q(dir))
     assert(ok, out)
     port = tonumber((live.read(dir .. "/port") or ""):match("%d+"))
     assert(port, "no port")

@@ -3,47 +3,16 @@
 -- lua_shared_dict shared by the workers, and a slow responder for one client does
 -- not delay another. Real components only: nginx with the lua module, `openssl
 -- ocsp`, python3's http.server, spec/fixtures/listener.py, curl.
-local live = require "spec.helpers.live"
+local live = require "helpers.live"
 
 local q = live.q
 
-local function free_port()
-  local ok, out = live.run("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
-    .. "print(s.getsockname()[1])'")
-  assert(ok, out)
-  return assert(tonumber(out:match("%d+")))
-end
-
--- Does file hold text within secs (polled every 50 ms)?
-local function wait_for(file, text, secs)
-  for _ = 1, secs * 20 do
-    if (live.read(file) or ""):find(text, 1, true) then return true end
-    live.sleep(0.05)
-  end
-  return false
-end
-
-local function start(dir, name, cmd, ready)
-  local server = { dir = dir, signal = "TERM", log = dir .. "/" .. name .. ".log" }
-  live.run(("cd %s && (timeout 300 %s > %s 2>&1 < /dev/null & echo $! > %s.pid); "
-    .. "for i in $(seq 1 200); do grep -q %s %s && break; sleep 0.05; done")
-    :format(q(dir), cmd, q(server.log), name, q(ready), q(server.log)))
-  server.pid = (live.read(dir .. "/" .. name .. ".pid") or ""):match("%d+")
-  assert(server.pid and (live.read(server.log) or ""):find(ready, 1, true),
-    name .. " did not start: " .. tostring(live.read(server.log)))
-  return server
-end
-
-local CONF = [[
+-- the main context and the http block of the gate's nginx (live.nginx)
+local MAIN = [[
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 2;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
+worker_processes 2;]]
+local HTTP = [[
   lua_package_path "@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;;";
   lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
   lua_shared_dict clientcert_revocation 1m;
@@ -63,9 +32,7 @@ http {
       }
       content_by_lua_block { ngx.say("ok ", ngx.ctx.clientcert.cause) }
     }
-  }
-}
-]]
+  }]]
 
 describe("the gate with revocation = {...} (nginx, 2 workers)", function()
   local dir, pki, ports, servers, nginx
@@ -82,49 +49,38 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
   end
 
   setup(function()
-    local _, cwd = live.run("pwd")
-    local checkout = cwd:gsub("%s+$", "")
-    local ok, out = live.run("mktemp -d /tmp/clientcert-revnginx.XXXXXX")
-    assert(ok, out)
-    dir = out:gsub("%s+$", "")
+    local checkout = live.checkout()
+    dir = live.tempdir("clientcert-revnginx")
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
     -- failed start makes the PKI and the servers again on other ports (3 tries)
     for attempt = 1, 3 do
       local up, err = pcall(function()
         ports = {}
-        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "nginx" }) do ports[k] = free_port() end
-        ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
+        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap" }) do ports[k] = live.free_port() end
+        local ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
           ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
         assert(ok, out)
         servers = {}
-        servers.ocsp = start(pki, "ocsp", ("openssl ocsp -index index.txt -port %d -rsigner responder.pem "
-          .. "-rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp), "ACCEPT")
-        servers.http = start(pki, "http", ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www")
-          :format(ports.http), "Serving HTTP")
-        servers.hang = start(pki, "hang", ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout),
-          ports.hang, q(pki .. "/hang.conns")), "")
-        live.run(("for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done"):format(q(pki .. "/hang.conns")))
-        live.run(("mkdir -p %s/logs %s/conf %s/tmp && chmod -R a+rX %s"):format(q(dir), q(dir), q(dir), q(dir)))
-        local conf = CONF:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki):gsub("@PORT@", tostring(ports.nginx))
-        live.write(dir .. "/conf/nginx.conf", conf)
-        ok, out = live.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
-          :format(q(dir), q(dir)))
-        assert(ok, out .. (live.read(dir .. "/logs/error.log") or ""))
-        live.run(("for i in $(seq 1 50); do [ -s %s/logs/nginx.pid ] && break; sleep 0.1; done"):format(q(dir)))
-        nginx = { dir = dir, port = ports.nginx, log = dir .. "/logs/error.log",
-                  pid = (live.read(dir .. "/logs/nginx.pid") or ""):match("%d+") }
-        assert(nginx.pid, "nginx did not start")
+        servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+          .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
+        servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
+          cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
+        servers.hang = live.start{ dir = pki, name = "hang", ready_file = pki .. "/hang.conns",
+          cmd = ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout), ports.hang,
+            q(pki .. "/hang.conns")) }
+        live.run("chmod -R a+rX " .. q(dir))        -- readable by nginx's workers
+        nginx = live.nginx(HTTP:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki), {}, MAIN)
       end)
       if up then break end
-      live.stop(nginx)
+      live.discard(nginx)
       for _, s in pairs(servers or {}) do live.stop(s) end
       if attempt == 3 then error(err) end
     end
   end)
 
   teardown(function()
-    live.stop(nginx)
+    live.discard(nginx)
     for _, s in pairs(servers or {}) do live.stop(s) end
     if dir then live.run("rm -rf " .. q(dir)) end
   end)
@@ -137,7 +93,8 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
     assert.equals(403, status)
     assert.matches("revoked", body, 1, true)
     local line = ("revocation=ocsp,http://127.0.0.1:%d/"):format(ports.ocsp)
-    assert.is_true(wait_for(nginx.log, line, 5), "no log line naming the source and URL")
+    assert.is_true(live.wait_for(function() return (live.read(nginx.log) or ""):find(line, 1, true) ~= nil end, 5),
+      "no log line naming the source and URL")
     status, body = curl("leaf-dead")
     assert.equals(403, status)
     assert.matches("Revocation status unknown", body, 1, true)
