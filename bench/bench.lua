@@ -34,12 +34,7 @@ local ROWS = {
 
 local function worker(dir, n, n_big)
   local clientcert = require "clientcert"
-  local function read(name)
-    local f = assert(io.open(dir .. "/" .. name, "rb"))
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
+  local read = require("bench.common").reader(dir)
   local function path(name) return dir .. "/" .. name end
   local function per_op(iterations, f)
     for _ = 1, 3 do f() end -- warm up

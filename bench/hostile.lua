@@ -4,12 +4,7 @@
 local clientcert = require "clientcert"
 local dir = assert(arg[1], "usage: hostile.lua DIR")
 
-local function read(name)
-  local f = assert(io.open(dir .. "/" .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("bench.common").reader(dir)
 local function peak_kb()
   local f = io.open("/proc/self/status", "r")
   if not f then return 0 end

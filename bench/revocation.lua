@@ -11,12 +11,7 @@ local clientcert = require "clientcert"
 local dir = assert(arg[1], "usage: bench/revocation.lua PKI_DIR [ROUNDS [N]]")
 local rounds, n = tonumber(arg[2]) or 7, tonumber(arg[3]) or 300
 
-local function read(name)
-  local f = assert(io.open(dir .. "/" .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("bench.common").reader(dir)
 
 local response = read("bench-good.ocsp")
 local fetches = 0

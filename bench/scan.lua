@@ -19,12 +19,7 @@ end
 local T = "1906502400"
 local ROUNDS = 3
 
-local function read(name)
-  local f = assert(io.open(dir .. "/" .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("bench.common").reader(dir)
 
 -- the tree: nfiles files, 250 per directory, a mix of what a certificate share holds
 local tree = dir .. "/scan-bench-" .. nfiles
