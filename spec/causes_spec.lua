@@ -421,3 +421,14 @@ describe("causes.resolution", function()
     assert.equals(2, #causes.resolution("revocation_unknown", FACTS, "iis"))
   end)
 end)
+
+describe("causes.client_side", function()
+  it("names the one Schannel limit (clientcert.audit's) in ca_list_too_large", function()
+    local limit = require("clientcert.audit").SCHANNEL_LIMIT
+    assert.are.equal(16384, limit)
+    local f = causes.client_side("ca_list_too_large", { size = 20000, count = 16 })
+    assert.are.equal("The server's list of acceptable CAs is 20000 bytes (16 names), over the 16384 bytes that "
+      .. "Windows (Schannel) clients accept: those clients send no certificate at all.", f.message)
+    assert.are.equal("no_certificate", f.cause)
+  end)
+end)

@@ -675,8 +675,8 @@ local CLIENT_SIDE = {
       { who = SERVER, step = "Look at the server log for this request: it says why this client was refused." },
     } },
   ca_list_too_large = { cause = "no_certificate",
-    message = "The server's list of acceptable CAs is {size} bytes ({count} names), over the 16384 bytes that "
-      .. "Windows (Schannel) clients accept: those clients send no certificate at all.",
+    message = "The server's list of acceptable CAs is {size} bytes ({count} names), over the {schannel_limit} "
+      .. "bytes that Windows (Schannel) clients accept: those clients send no certificate at all.",
     resolution = {
       { who = SERVER, step = "Send fewer CA names: only the CAs that issue client certificates (nginx: "
         .. "ssl_client_certificate with only those, ssl_trusted_certificate for the rest; IIS: a Client "
@@ -702,6 +702,8 @@ function M.client_side(kind, facts, cause)
   local function fill(s)
     return (s:gsub("{([%w_]+)}", function(key)
       local v = facts[key]
+      -- the one Schannel limit, clientcert.audit's (read here: audit may require this module)
+      if v == nil and key == "schannel_limit" then v = require("clientcert.audit").SCHANNEL_LIMIT end
       if v == nil then return key == "phase" and "" or "(unknown)" end
       if type(v) == "table" then return #v > 0 and printable(table.concat(v, ", ")) or "(none)" end
       return printable(v)
