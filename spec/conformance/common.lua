@@ -15,13 +15,8 @@ function M.root()
   return dir
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+--- s = common.read(path): the file's bytes, nil when it cannot be read (the specs' one reader).
+M.read = require("helpers.live").read
 
 --- list = common.jsonl(path): one decoded object per line.
 function M.jsonl(path)

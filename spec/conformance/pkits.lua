@@ -335,6 +335,17 @@ function M.read_message(path)
   return t
 end
 
+--- result, err, store = pkits.verify(anchor, m[, opts]): store:verify of message m's
+-- leaf (pkits.read_message) with its other certificates as the chain, in a store of
+-- the anchor and its CRLs, at pkits.TIME with crl = "chain" and opts added.
+function M.verify(anchor, m, opts)
+  local s = assert(clientcert.store{ roots = anchor, crls = m.crls })
+  local o = { chain = m.chain, time = M.TIME, crl = "chain" }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local r, err = s:verify(m.leaf, o)
+  return r, err, s
+end
+
 --- cert = pkits.anchor(dir): TrustAnchorRootCertificate (raises when unreadable).
 function M.anchor(dir)
   return assert(clientcert.load(dir .. "/certs/TrustAnchorRootCertificate.crt"))

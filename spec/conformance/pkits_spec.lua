@@ -10,7 +10,6 @@
 --                  each 4.8-4.12 run (161 + 86 runs)
 --   client_pkits   store:verify with those settings (161 + 86 runs)
 -- CLIENTCERT_PKITS_RECORD=path writes the verdicts of this run there (to record a change).
-local clientcert = require "clientcert"
 local common = require "conformance.common"
 local pkits = require "conformance.pkits"
 
@@ -20,10 +19,7 @@ local OSSL_NAMES = { extended_crl_support = "extended_crl" }
 
 -- verdict = clientcert_run(anchor, m, opts): "ok", or the cause and the first problem's code.
 local function clientcert_run(anchor, m, opts)
-  local s = assert(clientcert.store{ roots = anchor, crls = m.crls })
-  local o = { chain = m.chain, time = pkits.TIME, crl = "chain" }
-  for k, v in pairs(opts) do o[k] = v end
-  local r, err = s:verify(m.leaf, o)
+  local r, err = pkits.verify(anchor, m, opts)
   if not r then return "error " .. tostring(err) end
   if r.ok then return "ok" end
   return r.cause .. " " .. tostring(r.problems[1] and r.problems[1].code_name)

@@ -17,6 +17,7 @@ function M.run(cmd)
   return rc == 0, (out:gsub("__rc=%d+%s*$", "")), rc
 end
 
+--- s = live.read(path): the file's bytes, nil when it cannot be read.
 function M.read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
