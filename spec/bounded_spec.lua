@@ -1,11 +1,11 @@
--- Bounded code (policy files and rules, policy.run_bounded): nesting through C
+-- Bounded code (policy files and rules, sandbox.run_bounded): nesting through C
 -- functions that call back into Lua (which crashed LuaJIT with SIGSEGV), yields,
 -- runs inside runs, the memory budget without full collections, and instruction
 -- counts that a Lua hook could lose on Lua 5.4. Cases that could crash or hang
 -- the interpreter run in a child process, so that a crash is a failure, not a
 -- dead busted.
 local clientcert = require "clientcert"
-local policy_mod = require "clientcert.policy"
+local sandbox = require "clientcert.sandbox"
 local pki = require "helpers.pki"
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -256,14 +256,14 @@ describe("the memory budget", function()
   end)
 end)
 
-describe("policy.run_bounded", function()
+describe("sandbox.run_bounded", function()
   it("returns false, err past a budget and restores the host's hook", function()
     local calls = 0
     debug.sethook(function() calls = calls + 1 end, "", 1000000)
     local hook = debug.gethook()
     local loop = function() while true do end end
     if jit then jit.off(loop) end -- as policy files and rules are: compiled code runs no hooks
-    local ok, err = policy_mod.run_bounded(1000, 1024 * 1024, loop)
+    local ok, err = sandbox.run_bounded(1000, 1024 * 1024, loop)
     assert.is_false(ok)
     assert.matches("ran for more than 1000 instructions", err, 1, true)
     assert.equals(hook, debug.gethook())

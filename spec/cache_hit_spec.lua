@@ -1,8 +1,8 @@
 -- The verdict cache's hit path: each hit hands out tables of its own, built by a
--- copier compiled for the entry's shape (policy.template_copier), and the JSON
--- parts of the gate's log line are built once per entry (policy.json_parts).
+-- copier compiled for the entry's shape (verdict_cache.template_copier), and the JSON
+-- parts of the gate's log line are built once per entry (verdict_cache.json_parts).
 local clientcert = require "clientcert"
-local policy_mod = require "clientcert.policy"
+local verdict_cache = require "clientcert.verdict_cache"
 local text = require "clientcert.text"
 local pki = require "helpers.pki"
 
@@ -111,24 +111,24 @@ describe("the verdict cache's hit path", function()
   it("gives the gate the JSON parts of the last verdict served from an entry, and only of that", function()
     local p = cached_policy()
     local miss = p:check(req("alice", { "inter" }))
-    assert.is_nil(policy_mod.json_parts(miss))
+    assert.is_nil(verdict_cache.json_parts(miss))
     local hit = p:check(req("alice", { "inter" }))
-    local parts = policy_mod.json_parts(hit)
+    local parts = verdict_cache.json_parts(hit)
     assert.is_table(parts)
     assert.are.equal(text.verdict_json(hit), text.verdict_json(hit, parts))
     assert.are.equal(text.verdict_json(miss), text.verdict_json(hit, parts))
     p:check(req("mallory", { "inter" }))
     local later = p:check(req("mallory", { "inter" }))
-    assert.is_nil(policy_mod.json_parts(hit))                     -- no longer the last one served
-    assert.are.equal(text.verdict_json(later), text.verdict_json(later, policy_mod.json_parts(later)))
+    assert.is_nil(verdict_cache.json_parts(hit))                     -- no longer the last one served
+    assert.are.equal(text.verdict_json(later), text.verdict_json(later, verdict_cache.json_parts(later)))
     later.client = { subject = "CN=replaced" }
-    assert.is_nil(policy_mod.json_parts(later))                   -- its client table was replaced
-    assert.is_nil(policy_mod.json_parts(nil))
+    assert.is_nil(verdict_cache.json_parts(later))                   -- its client table was replaced
+    assert.is_nil(verdict_cache.json_parts(nil))
   end)
 end)
 
-describe("policy.template_copier", function()
-  local copier = policy_mod.template_copier
+describe("verdict_cache.template_copier", function()
+  local copier = verdict_cache.template_copier
 
   it("returns fresh deep copies of the data as it was when the copier was made", function()
     local data = { a = 1, b = "two", c = true, list = { 1, 2, { x = "y" } }, nested = { deeper = { deepest = {} } },

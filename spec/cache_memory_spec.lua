@@ -5,7 +5,7 @@
 -- (a miss that fills the entry, a hit) with the gate's JSON parts and line, as
 -- the OpenResty gate does; the heap is measured after full collections.
 local clientcert = require "clientcert"
-local policy_mod = require "clientcert.policy"
+local verdict_cache = require "clientcert.verdict_cache"
 local text = require "clientcert.text"
 
 local CLIENTS, MAX_KB = 2000, 2
@@ -48,7 +48,7 @@ describe("the verdict cache's memory", function()
     local function serve(c)
       local v = p:check{ cert = c, chain = { inter }, time = T }
       assert.is_true(v.accepted, v.cause)
-      text.verdict_json(v, policy_mod.json_parts(v))
+      text.verdict_json(v, verdict_cache.json_parts(v))
     end
     for i = 1, 20 do serve(leaves[i]) serve(leaves[i]) end  -- the shapes' constructors, the shared parts
     collectgarbage() collectgarbage()

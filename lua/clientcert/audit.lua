@@ -1,8 +1,13 @@
---- clientcert.audit: the store checks of policy.audit_store beyond "self-signed and in
--- date": certificates expiring soon, duplicates (same name and key), non-CA
+--- clientcert.audit: the trusted-root store audit (audit_store): each root a
+-- self-signed CA, in date, and beyond that: certificates expiring soon, duplicates (same name and key), non-CA
 -- certificates, weak keys and signatures, and the size of the acceptable-CA names
 -- list a server sends in its TLS CertificateRequest when it trusts these roots.
 -- The DER parts compared and counted come from C (cert:der_part).
+local clientcert = require "clientcert"
+local causes = require "clientcert.causes"
+local util = require "clientcert.util"
+local facts_for = require("clientcert.verdict").facts
+
 local M = {}
 
 local DAY = 86400
@@ -108,6 +113,55 @@ function M.extend(roots, findings, when, warn_days, iso)
         M.SCHANNEL_LIMIT) }
   end
   return names
+end
+
+--- report = audit.audit_store(store[, {time = secs, warn_days = n}]) (as clientcert.audit_store):
+-- checks the trusted roots the way some servers need them: each must be a self-signed CA, in date; and
+-- (M.extend) none expiring within warn_days (default 30), no duplicates, no
+-- non-CA, no weak key or SHA-1/MD5 signature, an acceptable-CA names list clients take.
+-- report = {ok, count, time, warn_days, ca_names = {count, bytes, ...}, findings =
+--   {{check, cause (the catalogue's, where one applies), subject, fingerprint, message}, ...}}.
+function M.audit_store(store, opts)
+  if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
+  local when = util.time(opts and opts.time, "audit_store", 2)
+  local warn_days = 30
+  if opts and opts.warn_days ~= nil then
+    warn_days = util.integer(opts.warn_days, "audit_store", "warn_days", 0, 36500, 2)
+  end
+  local roots = store:roots()
+  local findings = {}
+  local function add(id, info, extra)
+    local el = { subject = info.subject, issuer = info.issuer, serial = info.serial,
+                 self_signed = info.self_signed, not_before = info.not_before, not_after = info.not_after }
+    local f = facts_for(nil, el, extra)
+    if id == "intermediate_in_roots" then f.element = info.subject end
+    findings[#findings + 1] = { check = id, cause = id, subject = info.subject, fingerprint = info.fingerprint,
+                                message = causes.render(id, f) }
+  end
+  for _, c in ipairs(roots) do
+    local info = c:info()
+    if not info then
+      findings[#findings + 1] = { check = "invalid_certificate", cause = "invalid_certificate",
+                                  message = "a trusted certificate cannot be read" }
+    else
+      if not info.self_signed then add("intermediate_in_roots", info) end
+      if info.not_after and info.not_after < when then add("expired", info, { time = when }) end
+      if info.not_before and info.not_before > when then add("not_yet_valid", info, { time = when }) end
+    end
+  end
+  -- CRLs that certificates of the store with the CRL's issuer name did not sign
+  for _, crl in ipairs(store:crls()) do
+    if crl.signature == "bad" then
+      local f = { element = crl.issuer }
+      findings[#findings + 1] = { check = "crl_bad_signature", cause = "crl_bad_signature", subject = crl.issuer,
+                                  last_update = crl.last_update,
+                                  message = causes.render("crl_bad_signature", f) }
+    end
+  end
+  local ca_names = M.extend(roots, findings, when, warn_days, causes.iso)
+  return { ok = #findings == 0, count = #roots, findings = findings, time = when, warn_days = warn_days,
+           ca_names = ca_names }
 end
 
 return M

@@ -9,7 +9,6 @@
 -- OpenSSL's X509_verify_cert does not check itself. See README "Limits".
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
-local util = require "clientcert.util"
 local options = require "clientcert.options"
 local input = require "clientcert.input"
 
@@ -203,14 +202,6 @@ local function rfc_path(store, cert, o, result)
   return result
 end
 
--- Parses one chain item (PEM text of one or more certificates, DER) into out.
-local function chain_item(item, i, out)
-  local list, err = core.parse_bundle("cert", item, "store.verify", "chain[" .. i .. "]")
-  if not list then return nil, err end
-  for j = 1, #list do out[#out + 1] = list[j] end
-  return true
-end
-
 --- result, err = store:verify(cert, opts)
 -- cert: a cert object or PEM/DER text. opts: see README "store:verify".
 -- Returns the result table (result.ok is the verdict), or nil, err when the
@@ -234,19 +225,8 @@ function Store:verify(cert, opts)
     error("clientcert.store.verify: cert must be a certificate or PEM/DER text, got " .. type(cert), 2)
   end
   if o.chain ~= nil then
-    local items = util.list(o.chain, "store.verify", "chain", 2)
-    local chain = {}
-    for i = 1, #items do
-      local item = items[i]
-      if type(item) == "string" then
-        local ok, err = chain_item(item, i, chain)
-        if not ok then return nil, err end
-      elseif core.typeof(item) == "cert" then
-        chain[#chain + 1] = item
-      else
-        error(("clientcert.store.verify: chain[%d] must be a certificate or PEM/DER text"):format(i), 2)
-      end
-    end
+    local chain, err = input.chain(o.chain, "store.verify", 2)
+    if not chain then return nil, err end
     o.chain = chain
   end
   local strict = o.profile == "strict"
@@ -292,9 +272,9 @@ function M.store(spec)
   return store
 end
 
---- report = clientcert.audit_store(store[, {time = secs}]): see clientcert.policy.audit_store.
+--- report = clientcert.audit_store(store[, {time = secs}]): see clientcert.audit.audit_store.
 function M.audit_store(store, opts)
-  return require("clientcert.policy").audit_store(store, opts)
+  return require("clientcert.audit").audit_store(store, opts)
 end
 
 --- is = clientcert.is_store(v)

@@ -101,6 +101,38 @@ end
 -- "clientcert.<where>: [<ctx>: ]<what>".
 M.parse = core.parse_bundle
 
+--- certs | nil, err = input.chain_text(text, i): the certificates of the text a
+-- client sent as chain[i], errors worded as store:verify words them.
+function M.chain_text(text, i)
+  return M.parse("cert", text, "store.verify", "chain[" .. i .. "]")
+end
+
+--- certs | nil, err = input.chain(chain, where, level[, parse, arg]): the chain a
+-- client sent (a list of certificate objects and PEM/DER texts, a text holding
+-- one or more certificates) as a list of certificate objects, as store:verify
+-- reads it; a text that cannot be parsed gives nil, "clientcert.store.verify:
+-- chain[i]: <what>". parse(text, i, arg) parses a text (a cache's, for the
+-- policy), default input.chain_text. A chain that is not a list or an element
+-- of another type raises "clientcert.<where>: ..." at level (as util counts it).
+function M.chain(chain, where, level, parse, arg)
+  parse = parse or M.chain_text
+  local items = util.list(chain, where, "chain", level + 1)
+  local out = {}
+  for i = 1, #items do
+    local item = items[i]
+    if type(item) == "string" then
+      local list, err = parse(item, i, arg)
+      if not list then return nil, err end
+      for j = 1, #list do out[#out + 1] = list[j] end
+    elseif core.typeof(item) == "cert" then
+      out[#out + 1] = item
+    else
+      error(("clientcert.%s: chain[%d] must be a certificate or PEM/DER text"):format(where, i), level + 1)
+    end
+  end
+  return out
+end
+
 --- list, err = input.load(kind, path, where): input.read, then input.parse (errors name the path).
 function M.load(kind, path, where)
   local data, err = M.read(path, where)

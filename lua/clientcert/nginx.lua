@@ -36,6 +36,7 @@ local text = require "clientcert.text"
 local forward = require "clientcert.forward"
 local metrics = require "clientcert.metrics"
 local policy_mod = require "clientcert.policy"
+local verdict_cache = require "clientcert.verdict_cache"
 local input = require "clientcert.input"
 
 local ngx = ngx
@@ -515,7 +516,7 @@ local MAX_LOG = 1900 -- nginx cuts error-log lines at 2,047 bytes, its own prefi
 -- and substatus first, where the certificates came from (tls=source,chain_from
 -- [,resumed][,nginx-refused]), the internal error if any, the verdict JSON, then
 -- the steps the server operator must take; at most MAX_LOG bytes. (json: the
--- verdict JSON when already built; parts: policy.json_parts of the verdict, for
+-- verdict JSON when already built; parts: verdict_cache.json_parts of the verdict, for
 -- enforce.)
 -- The error_log level of this request's server (nil when unknown): a line above
 -- it is never written, so it is not built either.
@@ -718,7 +719,7 @@ function M.enforce(policy, opts)
   if t0 then count(v, policy, t0) end
   -- a verdict served from the verdict cache: the client and chain parts of its
   -- JSON are built once per cache entry
-  local parts = policy_mod.json_parts(v)
+  local parts = verdict_cache.json_parts(v)
   local json
   if opts.var then
     json = text.verdict_json(v, parts)

@@ -1,5 +1,5 @@
 --- clientcert.util: the argument checks every layer shares, so that a value is
--- judged by one rule whichever function receives it (internal module).
+-- judged by one rule whichever function receives it, and deep_copy (internal module).
 --
 -- Each checker returns the normalised value, or raises
 -- "clientcert.<where>: <what>" at the given level (as error() counts levels,
@@ -22,14 +22,20 @@ end
 -- NaN, infinities, fractions and out-of-range values raise the same message on
 -- Lua 5.4 and LuaJIT. Returns the value as an integer (compat.tointeger).
 function M.integer(v, where, name, min, max, level)
+  local err = M.integer_error(v, name, min, max)
+  if err then raise(where, err, (level or 2) + 1) end
+  return compat.tointeger(v)
+end
+
+--- err = util.integer_error(v, name, min, max): what util.integer would raise
+-- about v (without the "clientcert.<where>: " origin), or nil when v passes.
+function M.integer_error(v, name, min, max)
   local ok = type(v) == "number" and v == v and v >= min and (max == nil or v <= max)
     and v ~= math.huge and math.floor(v) == v
-  if not ok then
-    local range = max and ("between %d and %d"):format(min, max) or ("%d or more"):format(min)
-    raise(where, ("%s must be an integer %s, got %s"):format(name, range,
-      type(v) == "number" and ("%.17g"):format(v) or type(v)), (level or 2) + 1)
-  end
-  return compat.tointeger(v)
+  if ok then return nil end
+  local range = max and ("between %d and %d"):format(min, max) or ("%d or more"):format(min)
+  return ("%s must be an integer %s, got %s"):format(name, range,
+    type(v) == "number" and ("%.17g"):format(v) or type(v))
 end
 
 --- t = util.time(v, where[, level]): a check time: integer Unix seconds in
@@ -70,15 +76,33 @@ end
 -- so that a keyed table is never silently read as empty. nil gives {}; any other
 -- single value gives a one-element list {v}.
 function M.list(v, where, name, level)
+  local list, err = M.as_list(v, name)
+  if not list then raise(where, err, (level or 2) + 1) end
+  return list
+end
+
+--- list | nil, err = util.as_list(v, name): util.list that returns what it
+-- would raise (without the "clientcert.<where>: " origin).
+function M.as_list(v, name)
   if v == nil then return {} end
   if type(v) ~= "table" then return { v } end
   local n, bad = M.sequence_length(v)
   if not n then
     local found = bad == nil and "it has a hole"
       or ("found key %s"):format(type(bad) == "string" and ("'" .. bad .. "'") or tostring(bad))
-    raise(where, ("%s must be a list (keys 1..n with no holes): %s"):format(name, found), (level or 2) + 1)
+    return nil, ("%s must be a list (keys 1..n with no holes): %s"):format(name, found)
   end
   return v
 end
+
+--- copy = util.deep_copy(v): a deep copy of plain data (tables without
+-- metatables, no cycles: cert:info() results, verdicts, options).
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = deep_copy(x) end
+  return out
+end
+M.deep_copy = deep_copy
 
 return M
