@@ -120,6 +120,83 @@ describe("clientcert audit-client", function()
     assert.same({ "no_private_key" }, ids(cjson.decode(out)))
   end)
 
+  -- A client certificate the default verification accepts but that breaks rules of the
+  -- strict profile: negative serial, SHA-1 signature, anyExtendedKeyUsage, a 1024-bit
+  -- RSA key. Made here (openssl), issued by the test PKI's intermediate.
+  it("lists the strict profile's rules a client breaks and which verifiers refuse it, without rejecting", function()
+    local sh = require("helpers.sh").quote
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. sh(dir)))
+    local f = assert(io.open(dir .. "/ext.cnf", "wb"))
+    f:write("[leaf]\nbasicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+      .. "extendedKeyUsage = clientAuth, anyExtendedKeyUsage\nsubjectKeyIdentifier = hash\n"
+      .. "authorityKeyIdentifier = keyid\n")
+    f:close()
+    local d = sh(dir)
+    local ok = os.execute(("(cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out lax.key "
+      .. "&& openssl req -new -key lax.key -subj '/O=clientcert tests/CN=lax' -out lax.csr "
+      .. "&& openssl x509 -req -in lax.csr -out lax.pem -days 7300 -set_serial -5 -sha1 -CA %s -CAkey %s "
+      .. "-extfile ext.cnf -extensions leaf) >/dev/null 2>&1"):format(d, sh(P("inter.pem")), sh(P("inter.key"))))
+    assert(ok == true or ok == 0, "openssl failed")
+    local lax = dir .. "/lax.pem"
+    local code, out = audit(lax, "--key", dir .. "/lax.key", "--chain", P("inter.pem"), "--roots", P("root.pem"))
+    assert.equals(0, code, out)                       -- findings of the profile reject nothing
+    assert.matches("\nResult: OK\n$", out)
+    assert.matches("\nStrict profile (RFC 5280 / CA/B rules of --profile strict; reported, not rejected here): "
+      .. "4 findings\n", out, 1, true)
+    assert.matches("\n1. STRICT_SERIAL_NEGATIVE [RFC 5280 4.1.2.2] at depth 0, CN=lax,O=clientcert tests: its serial "
+      .. "number is negative (it MUST be a positive integer)\n   rejected by: Go crypto/x509\n", out, 1, true)
+    assert.matches("\n   - rustls-webpki: accepts (serial numbers are read leniently", out, 1, true)
+    assert.matches("\n   - Windows Schannel (CryptoAPI): not documented\n", out, 1, true)
+
+    local _, json = audit(lax, "--chain", P("inter.pem"), "--roots", P("root.pem"), "--json")
+    local r = cjson.decode(json)
+    assert.is_true(r.ok)
+    assert.same({}, r.findings)
+    local by = {}
+    for _, x in ipairs(r.profile_findings) do
+      assert.equals(0, x.depth)
+      assert.equals("CN=lax,O=clientcert tests", x.subject)
+      assert.equals(3, #x.verifiers)
+      by[x.id] = x
+    end
+    local got = {}
+    for id in pairs(by) do got[#got + 1] = id end
+    table.sort(got)
+    assert.same({ "STRICT_EKU_ANY", "STRICT_SERIAL_NEGATIVE", "STRICT_WEAK_KEY", "STRICT_WEAK_SIGNATURE" }, got)
+    assert.equals("RFC 5280 4.1.2.2", by.STRICT_SERIAL_NEGATIVE.rule)
+    assert.same({ "Go crypto/x509" }, by.STRICT_SERIAL_NEGATIVE.rejected_by)
+    local go = by.STRICT_SERIAL_NEGATIVE.verifiers[1]
+    assert.equals("go", go.verifier)
+    assert.equals("rejects", go.verdict)
+    assert.matches("Go 1.23", go.note, 1, true)
+    assert.matches("^https://go.dev/doc/godebug", go.source)
+    -- anyExtendedKeyUsage next to clientAuth: none of them refuses it
+    assert.same({}, by.STRICT_EKU_ANY.rejected_by)
+    assert.equals("accepts", by.STRICT_EKU_ANY.verifiers[1].verdict)
+    assert.equals("accepts", by.STRICT_EKU_ANY.verifiers[2].verdict)
+    assert.matches("\n   rejected by: none documented\n", out, 1, true)
+    -- a 1024-bit RSA key: under rustls-webpki's 2048; not under Go's or Windows' 1024
+    assert.same({ "rustls-webpki" }, by.STRICT_WEAK_KEY.rejected_by)
+    assert.equals("CA/B BR 6.1.5", by.STRICT_WEAK_KEY.rule)
+    assert.matches("RSA key of 1024 bits", by.STRICT_WEAK_KEY.problem, 1, true)
+    assert.equals("not documented", by.STRICT_WEAK_KEY.verifiers[1].verdict)
+    assert.equals("not documented", by.STRICT_WEAK_KEY.verifiers[3].verdict)
+    -- SHA-1: Go (1.18) and rustls-webpki; Windows documents its block for Microsoft Root Program roots only
+    assert.same({ "Go crypto/x509", "rustls-webpki" }, by.STRICT_WEAK_SIGNATURE.rejected_by)
+    assert.equals("not documented", by.STRICT_WEAK_SIGNATURE.verifiers[3].verdict)
+    assert.matches("Microsoft Root", by.STRICT_WEAK_SIGNATURE.verifiers[3].note, 1, true)
+    os.execute("rm -rf " .. d)
+  end)
+
+  it("a client that follows the strict profile has no profile finding", function()
+    local _, json = audit(P("alice.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"), "--json")
+    assert.same({}, cjson.decode(json).profile_findings)
+    local _, out = audit(P("alice.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"))
+    assert.matches("\nStrict profile (RFC 5280 / CA/B rules of --profile strict): no finding\n", out, 1, true)
+  end)
+
   it("escapes certificate-derived text", function()
     local code, out = audit(P("hostile-text.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"))
     assert.equals(0, code)

@@ -137,6 +137,57 @@ describe("clientcert audit-store", function()
     assert.matches("Result: OK\n$", out)
   end)
 
+  -- The strict profile's rules as findings of the store (profile_findings): reported with what
+  -- Go, rustls-webpki and Windows do, never counted in ok or the exit code.
+  it("lists the strict profile's rules each root breaks and which verifiers refuse it (text and JSON)", function()
+    local _, json = exec{ "audit-store", "--roots", pki.path("audit-roots.pem"), "--time", T, "--json" }
+    local r = cjson.decode(json)
+    local weak
+    for _, f in ipairs(r.profile_findings) do
+      if f.id == "STRICT_WEAK_KEY" then weak = f end
+    end
+    assert.is_table(weak)
+    assert.equals("CN=Weak Key Root CA,O=clientcert tests", weak.subject)
+    assert.equals("CA/B BR 6.1.5", weak.rule)
+    assert.equals("its key is weak (RSA key of 1024 bits (under 2048))", weak.problem)
+    assert.same({ "rustls-webpki" }, weak.rejected_by)
+    assert.same({ "go", "webpki", "schannel" }, { weak.verifiers[1].verifier, weak.verifiers[2].verifier,
+                                                  weak.verifiers[3].verifier })
+    assert.equals("rejects", weak.verifiers[2].verdict)
+    assert.matches("ring_algs.rs", weak.verifiers[2].source, 1, true)
+    -- a self-signed SHA-1 root: a trust anchor's own signature is not checked, no finding
+    for _, f in ipairs(r.profile_findings) do
+      assert.not_equals("CN=SHA1 Root CA,O=clientcert tests", f.subject)
+    end
+
+    -- a root with extended key usage serverAuth only: a finding (Go enforces EKUs down the chain to
+    -- the root), yet the store has no problem: exit 0
+    local dir = os.tmpname()
+    os.remove(dir)
+    local q = require("helpers.sh").quote
+    local ok = os.execute(("mkdir -p %s && cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+      .. "-nodes -keyout r.key -out r.pem -days 3650 -subj '/O=clientcert tests/CN=EKU Root' "
+      .. "-addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' "
+      .. "-addext 'extendedKeyUsage=serverAuth' >/dev/null 2>&1"):format(q(dir), q(dir)))
+    assert(ok == true or ok == 0, "openssl failed")
+    local code, out = exec{ "audit-store", "--roots", dir .. "/r.pem", "--time", T }
+    assert.equals(0, code, out)
+    assert.matches("\n1. STRICT_EKU_IN_ROOT [CA/B BR 7.1.2.1.2] at depth 1, CN=EKU Root,O=clientcert tests: it is a "
+      .. "root CA certificate with extended key usage\n   rejected by: Go crypto/x509\n", out, 1, true)
+    assert.matches("Result: OK\n$", out)
+    local _, j = exec{ "audit-store", "--roots", dir .. "/r.pem", "--time", T, "--json" }
+    local rr = cjson.decode(j)
+    assert.is_true(rr.ok)
+    assert.same({}, rr.findings)
+    assert.equals(1, #rr.profile_findings)
+    assert.equals("STRICT_EKU_IN_ROOT", rr.profile_findings[1].id)
+    assert.equals("accepts", rr.profile_findings[1].verifiers[2].verdict)
+    os.execute("rm -rf " .. q(dir))
+    -- a clean store: none
+    local _, clean = exec{ "audit-store", "--roots", pki.path("root.pem"), "--time", T, "--json" }
+    assert.same({}, cjson.decode(clean).profile_findings)
+  end)
+
   describe("bad input (exit 2, one line on stderr)", function()
     local function bad(args, pattern)
       local code, out, err = exec(args)

@@ -164,4 +164,45 @@ function M.audit_store(store, opts)
            ca_names = ca_names }
 end
 
+local function has_name_constraints(info)
+  for _, e in ipairs(info.extensions or {}) do
+    if e.name == "nameConstraints" then return true end
+  end
+  return false
+end
+
+--- list = audit.profile_findings(items): the rules of the strict profile
+-- (clientcert.profile, store:verify's profile = "strict") that each certificate
+-- breaks, as findings that reject nothing, each with what Go's crypto/x509,
+-- rustls-webpki and Windows do about it (clientcert.verifiers): an operator learns
+-- which clients a stricter server would refuse.
+-- items: {{info = cert:info(), depth = n, trusted = anchor?}, ...}: a path, leaf at
+-- depth 0, or a store's roots (depth 1, trusted).
+-- Each finding: {id (the rule's code name), rule (its RFC / CA/B section), problem,
+-- depth, subject, fingerprint, rejected_by = {verifier names}, verifiers =
+-- {{verifier, name, verdict, note, source}, ...}}.
+function M.profile_findings(items)
+  local profile = require "clientcert.profile"
+  local verifiers = require "clientcert.verifiers"
+  local ctx = { name_constraints = false }
+  for _, it in ipairs(items) do
+    if (it.depth or 0) > 0 and has_name_constraints(it.info) then ctx.name_constraints = true end
+  end
+  local out = {}
+  for _, it in ipairs(items) do
+    local el = { depth = it.depth or 0, trusted = it.trusted == true }
+    for _, f in ipairs(profile.findings(it.info, el)) do
+      local said = verifiers.of(f.code_name, it.info, el, ctx)
+      local by = {}
+      for _, v in ipairs(said) do
+        if v.verdict == "rejects" then by[#by + 1] = v.name end
+      end
+      out[#out + 1] = { id = f.code_name, rule = f.rule, problem = f.error, depth = el.depth,
+                        subject = it.info.subject, fingerprint = it.info.fingerprint, rejected_by = by,
+                        verifiers = said }
+    end
+  end
+  return out
+end
+
 return M

@@ -92,6 +92,18 @@ local function infos(list)
   return out
 end
 
+-- The strict profile's rules each element of the path breaks (clientcert.audit):
+-- findings that reject nothing (report.ok and the exit code do not count them).
+-- The top of the path is a trust anchor when it comes from --roots or is self-signed.
+local function profile_findings(path)
+  local items = {}
+  for i, el in ipairs(path) do
+    items[i] = { info = el.info, depth = el.depth,
+                 trusted = el.trusted or (i == #path and i > 1 and el.self_signed) or false }
+  end
+  return require("clientcert.audit").profile_findings(items)
+end
+
 -- report | nil, err: the audit (see README "clientcert audit-client").
 local function audit(a, client, key, pass, when)
   local leaf, lerr = client.cert:info()
@@ -225,6 +237,7 @@ local function audit(a, client, key, pass, when)
   end
   report.findings = findings
   report.ok = #findings == 0
+  report.profile_findings = profile_findings(path)
   return report, path
 end
 
@@ -298,6 +311,8 @@ local function print_text(out, report, path, a)
     else when = ("in %d days"):format(el.days_left) end
     c.put(out, "  %s: %s (%s)%s", el.subject, c.iso(el.not_after), when, el.from_roots and ", from --roots" or "")
   end
+  out:write("\n")
+  c.print_profile_findings(out, report.profile_findings, paint)
   out:write("\n")
   if report.ok then
     out:write(paint("green", "Result: OK"), "\n")

@@ -383,4 +383,25 @@ function M.walk(dir, visit, opts)
   return true, stats
 end
 
+--- common.print_profile_findings(out, list, paint): the strict profile's findings of
+-- an audit (clientcert.audit.profile_findings): each rule broken, where, its section,
+-- and what Go, rustls-webpki and Windows do with it. They reject nothing here.
+function M.print_profile_findings(out, list, paint)
+  if #list == 0 then
+    M.put(out, "Strict profile (RFC 5280 / CA/B rules of --profile strict): no finding")
+    return
+  end
+  M.put(out, "Strict profile (RFC 5280 / CA/B rules of --profile strict; reported, not rejected here): "
+    .. "%d finding%s", #list, #list == 1 and "" or "s")
+  for i, f in ipairs(list) do
+    out:write(paint("yellow", ("%d. %s"):format(i, f.id)))
+    M.put(out, " [%s] at depth %d, %s: %s", f.rule, f.depth, f.subject, f.problem)
+    M.put(out, "   rejected by: %s", #f.rejected_by > 0 and table.concat(f.rejected_by, ", ")
+      or "none documented")
+    for _, v in ipairs(f.verifiers) do
+      M.put(out, "   - %s: %s%s", v.name, v.verdict, v.note and (" (" .. v.note .. ")") or "")
+    end
+  end
+end
+
 return M
