@@ -194,7 +194,7 @@ describe("clientcert audit-client", function()
     local _, json = audit(P("alice.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"), "--json")
     assert.same({}, cjson.decode(json).profile_findings)
     local _, out = audit(P("alice.pem"), "--chain", P("inter.pem"), "--roots", P("root.pem"))
-    assert.matches("\nStrict profile (RFC 5280 / CA/B rules of --profile strict): no finding\n", out, 1, true)
+    assert.is_nil(out:find("Strict profile", 1, true))          -- no section when there is nothing to say
   end)
 
   it("escapes certificate-derived text", function()

@@ -186,6 +186,8 @@ describe("clientcert audit-store", function()
     -- a clean store: none
     local _, clean = exec{ "audit-store", "--roots", pki.path("root.pem"), "--time", T, "--json" }
     assert.same({}, cjson.decode(clean).profile_findings)
+    local _, text = exec{ "audit-store", "--roots", pki.path("root.pem"), "--time", T }
+    assert.is_nil(text:find("Strict profile", 1, true))
   end)
 
   describe("bad input (exit 2, one line on stderr)", function()

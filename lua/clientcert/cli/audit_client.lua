@@ -312,8 +312,10 @@ local function print_text(out, report, path, a)
     c.put(out, "  %s: %s (%s)%s", el.subject, c.iso(el.not_after), when, el.from_roots and ", from --roots" or "")
   end
   out:write("\n")
-  c.print_profile_findings(out, report.profile_findings, paint)
-  out:write("\n")
+  if #report.profile_findings > 0 then
+    c.print_profile_findings(out, report.profile_findings, paint)
+    out:write("\n")
+  end
   if report.ok then
     out:write(paint("green", "Result: OK"), "\n")
     return

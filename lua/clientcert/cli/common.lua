@@ -386,11 +386,9 @@ end
 --- common.print_profile_findings(out, list, paint): the strict profile's findings of
 -- an audit (clientcert.audit.profile_findings): each rule broken, where, its section,
 -- and what Go, rustls-webpki and Windows do with it. They reject nothing here.
+-- Nothing is printed when there is none (the JSON output has the empty list).
 function M.print_profile_findings(out, list, paint)
-  if #list == 0 then
-    M.put(out, "Strict profile (RFC 5280 / CA/B rules of --profile strict): no finding")
-    return
-  end
+  if #list == 0 then return end
   M.put(out, "Strict profile (RFC 5280 / CA/B rules of --profile strict; reported, not rejected here): "
     .. "%d finding%s", #list, #list == 1 and "" or "s")
   for i, f in ipairs(list) do
