@@ -136,8 +136,8 @@ end
 
 RULES.STRICT_EKU_EMPTY = function()
   return { go = say(ACCEPTS, "an extended key usage extension with no purpose is not checked", "go_verify"),
-           webpki = say(REJECTS, "an extended key usage extension must list the purpose asked for "
-             .. "(RequiredEkuNotFound)", "webpki_verify"),
+           webpki = say(REJECTS, "an extended key usage extension must list the purpose asked for",
+             "webpki_verify"),
            schannel = unknown() }
 end
 
