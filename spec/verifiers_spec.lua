@@ -42,6 +42,22 @@ describe("clientcert.verifiers", function()
     assert.equals("accepts", verdicts("STRICT_EKU_IN_ROOT", { eku = { "clientAuth" } }).go)
   end)
 
+  it("backs clientcert.audit_store's profile_findings (the library's store audit), not counted in ok", function()
+    local clientcert = require "clientcert"
+    local pki = require "helpers.pki"
+    local store = assert(clientcert.store{ roots = pki.path("audit-roots.pem") })
+    local report = clientcert.audit_store(store, { time = pki.T })
+    local weak
+    for _, f in ipairs(report.profile_findings) do
+      if f.id == "STRICT_WEAK_KEY" then weak = f end
+    end
+    assert.equals("CN=Weak Key Root CA,O=clientcert tests", weak.subject)
+    assert.same({ "rustls-webpki" }, weak.rejected_by)
+    local clean = clientcert.audit_store(assert(clientcert.store{ roots = pki.path("root.pem") }), { time = pki.T })
+    assert.is_true(clean.ok)
+    assert.same({}, clean.profile_findings)
+  end)
+
   it("raises for a rule it does not know (a programmer error)", function()
     assert.has_error(function() verifiers.of("STRICT_NO_SUCH_RULE", {}) end,
       "clientcert.verifiers: no entry for STRICT_NO_SUCH_RULE")

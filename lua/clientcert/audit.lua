@@ -120,7 +120,8 @@ end
 -- (M.extend) none expiring within warn_days (default 30), no duplicates, no
 -- non-CA, no weak key or SHA-1/MD5 signature, an acceptable-CA names list clients take.
 -- report = {ok, count, time, warn_days, ca_names = {count, bytes, ...}, findings =
---   {{check, cause (the catalogue's, where one applies), subject, fingerprint, message}, ...}}.
+--   {{check, cause (the catalogue's, where one applies), subject, fingerprint, message}, ...},
+--   profile_findings = M.profile_findings of the roots (not counted in ok)}.
 function M.audit_store(store, opts)
   if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
@@ -160,8 +161,14 @@ function M.audit_store(store, opts)
     end
   end
   local ca_names = M.extend(roots, findings, when, warn_days, causes.iso)
+  -- the strict profile's rules each root breaks (M.profile_findings): reported, not counted in ok
+  local items = {}
+  for _, c in ipairs(roots) do
+    local info = c:info()
+    if info then items[#items + 1] = { info = info, depth = 1, trusted = true } end
+  end
   return { ok = #findings == 0, count = #roots, findings = findings, time = when, warn_days = warn_days,
-           ca_names = ca_names }
+           ca_names = ca_names, profile_findings = M.profile_findings(items) }
 end
 
 local function has_name_constraints(info)
