@@ -191,7 +191,7 @@ local function rfc_path(store, cert, o, result)
     local limit = o.max_depth or DEFAULT_MAX_DEPTH
     local wider = {}
     for k, v in pairs(o) do wider[k] = v end
-    wider.max_depth = limit + SELF_ISSUED_ROOM
+    wider.max_depth = math.min(limit, 1000000) + SELF_ISSUED_ROOM  -- no integer overflow near the maximum
     local again = C_verify(store, cert, wider)
     if again and not has_code(again, "X509_V_ERR_CERT_CHAIN_TOO_LONG")
         and profile.intermediates(again.chain) <= limit then
