@@ -19,8 +19,8 @@ OUTJIT = build/luajit/clientcert/core.so
 
 all: lua54 luajit ## build both modules
 
-lua54: $(OUT54)
-luajit: $(OUTJIT)
+lua54: $(OUT54) ## build the Lua 5.4 module only (build/lua5.4/)
+luajit: $(OUTJIT) ## build the LuaJIT module only (build/luajit/)
 
 $(OUT54): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
@@ -33,10 +33,10 @@ $(OUTJIT): $(SRC) $(HDR)
 test: all ## run the specs under Lua 5.4 and LuaJIT; ends with "N passed, N failed"
 	@bash spec/run
 
-test54: lua54
+test54: lua54 ## the specs under Lua 5.4 only
 	@bash spec/run lua5.4
 
-testjit: luajit
+testjit: luajit ## the specs under LuaJIT only
 	@bash spec/run luajit
 
 lint: ## warnings-as-errors C build and luacheck
@@ -233,8 +233,8 @@ BENCH_ROUNDS ?= 7
 BENCH_N ?= 300
 BENCH_NGINX_N ?= 3000
 
-clean:
+clean: ## remove build/
 	rm -rf build
 
-help:
-	@grep -E '^[a-z0-9]+:.*##' Makefile | sed 's/:.*##/ -/'
+help: ## this list
+	@grep -E '^[a-z0-9-]+:.*##' Makefile | sed 's/:.*##/ -/'
