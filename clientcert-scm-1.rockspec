@@ -1,7 +1,7 @@
 rockspec_format = "3.0"
 package = "clientcert"
 version = "scm-1"
--- From a checkout: `luarocks make` (see README "Two commands"; `sudo make install` needs no LuaRocks).
+-- From a checkout: `luarocks make` (see docs/internals.md "Building and installing"; `sudo make install` needs no LuaRocks).
 source = {
   url = "git+https://clientcert.invalid/clientcert.git",
 }

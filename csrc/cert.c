@@ -604,7 +604,7 @@ static void cert_set_name_constraints(lua_State *L, X509 *x, int *invalid)
     NAME_CONSTRAINTS_free(nc);
 }
 
-/* cert:info(): pushes the plain table described in README "cert:info()". */
+/* cert:info(): pushes the plain table described in docs/api.md "Parsing". */
 static int cert_info(lua_State *L)
 {
     X509 *x = cert_check(L, 1);

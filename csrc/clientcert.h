@@ -15,7 +15,7 @@
 #define CC_CRL_MT   "clientcert.crl"
 #define CC_STORE_MT "clientcert.store"
 
-/* Limits on hostile input (documented in README "Limits"). */
+/* Limits on hostile input (documented in docs/api.md "Parsing"). */
 #define CC_MAX_INPUT      (64L * 1024 * 1024) /* bytes of PEM/DER accepted by one parse call or file
                                                * (Lua: core.MAX_INPUT, the one definition) */
 #define CC_MAX_BUNDLE     100000              /* certificates in one parse_all */

@@ -1038,7 +1038,7 @@ static int store_push_cert_facts(lua_State *L, const store_scratch *s, X509 *x, 
     return 1;
 }
 
-/* Pushes the result table (see README "store:verify"). The store is at stack
+/* Pushes the result table (see docs/api.md "Stores and verification"). The store is at stack
  * index 1 (its facts give the trust anchors' self-signature without a signature
  * check), the leaf at 2, opts at 3 (see store_push_cert_facts): each element's
  * fingerprint and names are computed once per certificate object. */
@@ -1178,7 +1178,7 @@ static int store_needs_extended(const store_scratch *s)
 }
 
 /* store:verify(cert, opts): opts.chain is a list of cert objects (the client's
- * chain); the other options are described in README. Pushes the result table,
+ * chain); the other options are described in docs/api.md. Pushes the result table,
  * or nil, err when no decision could be made (out of memory, bad policy OID).
  * Order matters: options are copied (raw access) first; then the store, the
  * leaf and the chain are borrowed and at once referenced by the scratch

@@ -341,21 +341,21 @@ describe("clientcert.parse_pkcs12", function()
   end)
 end)
 
-describe("the README's examples, run on the README's demo PKI", function()
+describe("docs/cli.md's examples, run on the demo PKI", function()
   local dir = os.tmpname()
   os.remove(dir)
   local ok = os.execute("env -u LD_PRELOAD bash examples/demo-pki.sh " .. runner.q(dir) .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "examples/demo-pki.sh failed")
 
-  -- args, expected = example(name): the command of README block <!-- NAME: clientcert ARGS -->
+  -- args, expected = example(name): the command of docs/cli.md block <!-- NAME: clientcert ARGS -->
   -- (file names relative to the demo directory) and the output shown under its "$ " line.
   local function example(name)
-    local f = assert(io.open("README.md", "rb"))
+    local f = assert(io.open("docs/cli.md", "rb"))
     local readme = f:read("*a")
     f:close()
     local marker = "<!%-%- " .. name:gsub("%-", "%%-") .. ": clientcert ([^\n]-) %-%->"
     local cmd, block = readme:match(marker .. "\n```\n%$ [^\n]*\n(.-)```")
-    assert(cmd, "README block " .. name .. " not found")
+    assert(cmd, "docs/cli.md block " .. name .. " not found")
     local args = {}
     for w in cmd:gmatch("%S+") do
       if w:match("%.pem$") or w:match("%.key$") or w:match("%.p12$") then w = dir .. "/" .. w end
@@ -364,7 +364,7 @@ describe("the README's examples, run on the README's demo PKI", function()
     return args, block
   end
 
-  it("check on the expired client prints what the README shows", function()
+  it("check on the expired client prints what docs/cli.md shows", function()
     local args, expected = example("check-expired")
     local code, out, err = runner.exec(args)
     assert.equals("", err)
@@ -372,7 +372,7 @@ describe("the README's examples, run on the README's demo PKI", function()
     assert.equals(expected, out)
   end)
 
-  it("audit-client on alice (leaf only) prints what the README shows", function()
+  it("audit-client on alice (leaf only) prints what docs/cli.md shows", function()
     local args, expected = example("audit-client-alice")
     local code, out, err = runner.exec(args)
     assert.equals("", err)

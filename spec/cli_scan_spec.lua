@@ -207,7 +207,7 @@ describe("clientcert scan", function()
   end)
 end)
 
-describe("audit-store, crl-status and scan on the README's demo PKI", function()
+describe("audit-store, crl-status and scan on the demo PKI", function()
   local q = require("helpers.cli").q
   local dir = os.tmpname()
   os.remove(dir)
@@ -216,12 +216,12 @@ describe("audit-store, crl-status and scan on the README's demo PKI", function()
   assert(ok == true or ok == 0, "examples/demo-pki.sh failed")
   local function p(name) return dir .. "/" .. name end
 
-  it("audit-store prints what the README shows for an intermediate among the roots", function()
-    local f = assert(io.open("README.md", "rb"))
+  it("audit-store prints what docs/cli.md shows for an intermediate among the roots", function()
+    local f = assert(io.open("docs/cli.md", "rb"))
     local readme = f:read("*a")
     f:close()
     local cmd, block = readme:match("<!%-%- audit%-store%-inter: clientcert ([^\n]-) %-%->\n```\n%$ [^\n]*\n(.-)```")
-    assert.truthy(cmd, "README block audit-store-inter not found")
+    assert.truthy(cmd, "docs/cli.md block audit-store-inter not found")
     local args = {}
     for w in cmd:gmatch("%S+") do args[#args + 1] = w:match("%.pem$") and p(w) or w end
     local code, out, err = exec(args)

@@ -3,7 +3,7 @@
 -- 1 = rejected / problems found, 2 = usage error or unreadable input.
 -- Each subcommand is its own module, clientcert.cli.<name> (see clientcert.cli.common
 -- for what a subcommand module returns and the helpers they share).
--- Not checked: anything the library does not check (see README "Limits").
+-- Not checked: anything the library does not check (see docs/api.md "Limits").
 local argparse = require "argparse"
 local common = require "clientcert.cli.common"
 local text = require "clientcert.text"

@@ -6,7 +6,7 @@
 --
 -- Not checked here: OCSP, fetching CRLs or issuers from the network (CDP/AIA),
 -- host names (a client certificate names a client, not a host), and anything
--- OpenSSL's X509_verify_cert does not check itself. See README "Limits".
+-- OpenSSL's X509_verify_cert does not check itself. See docs/api.md "Limits".
 local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local options = require "clientcert.options"
@@ -41,7 +41,7 @@ M.parse_all = core.parse_all
 --- crl, err = clientcert.parse_crl(data): one CRL, PEM or DER.
 M.parse_crl = core.parse_crl
 --- p12, err = clientcert.parse_pkcs12(data[, password]): a DER PKCS#12 (.p12/.pfx) file as
--- {cert = cert, chain = {cert, ...}, key = unencrypted PKCS#8 PEM | nil}; see README "Parsing".
+-- {cert = cert, chain = {cert, ...}, key = unencrypted PKCS#8 PEM | nil}; see docs/api.md "Parsing".
 M.parse_pkcs12 = core.parse_pkcs12
 
 --- list, err = clientcert.parse_crls(data): every CRL of a PEM bundle (or one DER CRL);
@@ -203,7 +203,7 @@ local function rfc_path(store, cert, o, result)
 end
 
 --- result, err = store:verify(cert, opts)
--- cert: a cert object or PEM/DER text. opts: see README "store:verify".
+-- cert: a cert object or PEM/DER text. opts: see docs/api.md "Stores and verification".
 -- Returns the result table (result.ok is the verdict), or nil, err when the
 -- client's data cannot be parsed (the caller must then reject). opts is read
 -- once with raw access (no metamethod runs) into a fresh table given to C.
@@ -282,7 +282,7 @@ function M.is_store(v)
   return core.typeof(v) == "store"
 end
 
---- policy, err = clientcert.policy{...}: see clientcert.policy and README "Policies".
+--- policy, err = clientcert.policy{...}: see clientcert.policy and docs/api.md "Policies".
 function M.policy(opts)
   return require("clientcert.policy").new(opts)
 end
@@ -294,7 +294,7 @@ end
 
 --- report, err = clientcert.probe{host =, port =, ...}: a live server seen from a
 -- client's side (what it asks of clients, and why a client is refused); see
--- clientcert.probe (the module) and README "Probing a live server".
+-- clientcert.probe (the module) and docs/api.md "Probing a server".
 function M.probe(opts)
   return require("clientcert.probe").probe(opts, collect, read_file, 2)
 end

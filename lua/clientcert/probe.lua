@@ -1,7 +1,7 @@
 --- clientcert.probe: a live server seen from a client's side (internal module;
--- the API is clientcert.probe, see README "Probing a live server").
+-- the API is clientcert.probe, see docs/api.md "Probing a server").
 --
--- report, err = probe(opts, collect, read_file): opts as README documents;
+-- report, err = probe(opts, collect, read_file): opts as docs/api.md documents;
 -- collect/read_file are clientcert's own loaders (paths, PEM/DER text, objects).
 -- The TLS conversation is clientcert.core.probe (csrc/probe.c); this module
 -- checks the options, loads the files and judges what the server said:

@@ -104,7 +104,7 @@ local function profile_findings(path)
   return require("clientcert.audit").profile_findings(items)
 end
 
--- report | nil, err: the audit (see README "clientcert audit-client").
+-- report | nil, err: the audit (see docs/cli.md "clientcert audit-client").
 local function audit(a, client, key, pass, when)
   local leaf, lerr = client.cert:info()
   if not leaf then return nil, lerr end
