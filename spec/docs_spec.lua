@@ -198,6 +198,37 @@ describe("the documented API", function()
     assert.same({}, missing)
   end)
 
+  it("documents every option of store:verify, clientcert.policy, its matchers, gate.enforce and gate.watch", function()
+    -- keys = table_keys(name): the keys of the table constructor `local NAME = {...}` in lua/clientcert/
+    local function table_keys(name)
+      local keys = {}
+      for _, file in ipairs(lines_of("find lua/clientcert -name '*.lua' | sort")) do
+        local body = read(file):match("\nlocal " .. name .. " = (%b{})")
+        if body then
+          for k in body:gmatch("([%a_][%w_]*) = ") do keys[#keys + 1] = k end
+          return keys
+        end
+      end
+      error("no table " .. name .. " in lua/clientcert/")
+    end
+    local missing = {}
+    local function need(list, text, what)
+      for _, k in ipairs(list) do
+        if not text:find("`" .. k .. "`", 1, true) then missing[#missing + 1] = what .. "." .. k end
+      end
+    end
+    local verify = {}
+    for k in pairs(require("clientcert.options").VERIFY) do verify[#verify + 1] = k end
+    need(verify, TEXT["docs/api.md"], "store:verify")
+    need(require("clientcert.options").FLAGS, TEXT["docs/api.md"], "flags")
+    need(table_keys("POLICY_KEYS"), TEXT["docs/api.md"], "clientcert.policy")
+    need(table_keys("MATCH_KEYS"), TEXT["docs/api.md"], "allow")
+    need(table_keys("OPTS"), TEXT["docs/gate.md"], "gate.enforce")
+    need(table_keys("WATCH_OPTS"), TEXT["docs/gate.md"], "gate.watch")
+    table.sort(missing)
+    assert.same({}, missing)
+  end)
+
   it("names only modules and fields that exist", function()
     local exports = require "clientcert"
     local classes = { cert = true, crl = true, store = true, core = true, x = true }  -- x: "clientcert.x:" prefixes
