@@ -42,7 +42,7 @@ local parse_cached, chain_certs, cache_key = verdict_cache.parse, verdict_cache.
 local cache_lookup, cache_serve = verdict_cache.lookup, verdict_cache.serve
 local decide -- v = decide(state, req, base, when) (below, the body of check)
 
--- The budgets of policy code (clientcert.sandbox; README "Policies"), as read here.
+-- The budgets of policy code (clientcert.sandbox; docs/api.md "Policy files"), as read here.
 M.MAX_POLICY_STEPS, M.MAX_POLICY_MEMORY = sandbox.MAX_POLICY_STEPS, sandbox.MAX_POLICY_MEMORY
 M.MAX_RULE_STEPS, M.MAX_RULE_MEMORY = sandbox.MAX_RULE_STEPS, sandbox.MAX_RULE_MEMORY
 M.MAX_STRING, M.MAX_C_STACK = sandbox.MAX_STRING, sandbox.MAX_C_STACK

@@ -27,7 +27,7 @@ function M.describe_error(e)
 end
 local describe_error = M.describe_error
 
--- Instruction and memory budgets (see run_bounded and README "Policies").
+-- Instruction and memory budgets (see run_bounded and docs/api.md "Policy files").
 M.MAX_POLICY_STEPS = 10000000           -- a policy file's top level, at load
 M.MAX_POLICY_MEMORY = 64 * 1024 * 1024  -- Lua heap growth while a file loads
 M.MAX_RULE_STEPS = 1000000              -- one call of a rule, at check time
