@@ -4,7 +4,7 @@
 -- crypto/x509, rustls-webpki and Windows (Schannel, whose chains CryptoAPI builds).
 -- Only what their documentation or source states is said; everything else is
 -- "not documented" -- not a claim that they accept. Sources, by key of SOURCES;
--- the table is docs/conformance.md "Findings and other verifiers" in prose.
+-- the table is docs/profile.md "What other verifiers do" in prose.
 -- Not covered: browsers, Java, NSS, macOS; versions older than those named.
 local M = {}
 
