@@ -259,6 +259,22 @@ describe("the documented API", function()
   end)
 end)
 
+describe("docs/gate.md", function()
+  it("names only the tls.chain_from values the gate sets, and each of them", function()
+    local code, bad = read("lua/clientcert/nginx.lua"), {}
+    for _, f in ipairs(DOCS) do
+      for key, value in TEXT[f]:gmatch('(chain_from) = "([%w_]+)"') do
+        if not code:find('"' .. value .. '"', 1, true) then bad[#bad + 1] = f .. ": " .. key .. " " .. value end
+      end
+    end
+    local text = TEXT["docs/gate.md"]
+    for _, value in ipairs({ "handshake", "learned", "none" }) do
+      assert.truthy(text:find('`"' .. value .. '"`', 1, true), "chain_from " .. value .. " is not documented")
+    end
+    assert.same({}, bad)
+  end)
+end)
+
 describe("docs/cli.md", function()
   local commands = {}
   local _, help = cli.exec({ "--help" })
