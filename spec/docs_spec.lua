@@ -78,6 +78,22 @@ local function run_lua(dir, file, ...)
   return out
 end
 
+describe("the README", function()
+  it("stays a front door: at most 160 lines, the reference in docs/", function()
+    local n = select(2, TEXT["README.md"]:gsub("\n", ""))
+    assert.is_true(n <= 160, "README.md has " .. n .. " lines: move the reference to docs/")
+  end)
+
+  it("opens with the two commands CI runs: the first sh block works with and without sudo, the second tests", function()
+    local blocks = {}
+    for b in TEXT["README.md"]:gmatch("\n```sh\n(.-)\n```") do blocks[#blocks + 1] = b end
+    assert.truthy(blocks[1]:find("^sudo=%$%(command %-v sudo || true%); %$sudo apt%-get "), blocks[1])
+    local rest = blocks[1]:gsub("^sudo=%$%(command %-v sudo || true%); ", "")
+    assert.is_nil(rest:find("%f[%w$]sudo%s"), "a bare sudo in the first command: " .. blocks[1])
+    assert.equals("make test", blocks[2])
+  end)
+end)
+
 describe("the documentation's links", function()
   it("point at files that exist, and at headings that exist", function()
     local bad = {}
