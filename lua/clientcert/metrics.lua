@@ -140,12 +140,33 @@ function M.incr(name, labels, by)
   add(series_key(name, labels), by or 1)
 end
 
+-- The decision counter's keys by cause and status, for label values of the
+-- closed sets (so bounded by the catalogue): no labels table per decision.
+local decision_keys = {}
+
+--- metrics.decision(cause, status): metrics.incr("clientcert_decisions_total",
+-- {cause = cause, status = status}), without building the labels.
+function M.decision(cause, status)
+  local row = decision_keys[cause]
+  local key = row and row[status]
+  if not key then
+    key = series_key("clientcert_decisions_total", { cause = cause, status = status })
+    if ALLOWED.cause[cause] and ALLOWED.status[status] then
+      if not row then row = {} decision_keys[cause] = row end
+      row[status] = key
+    end
+  end
+  add(key, 1)
+end
+
 local BUCKET_KEYS, LE = {}, {}
 for i, le in ipairs(M.BUCKETS) do
   BUCKET_KEYS[i] = ('clientcert_decision_seconds_bucket{le="%s"}'):format(le)
   LE[i] = tonumber(le)
 end
 local INF_KEY = 'clientcert_decision_seconds_bucket{le="+Inf"}'
+local SUM_KEY = {} -- histogram name -> its _sum series
+for _, f in ipairs(FAMILIES) do if f.type == "histogram" then SUM_KEY[f.name] = f.name .. "_sum" end end
 
 --- metrics.observe(name, seconds): one observation of a histogram of the
 -- catalogue (clientcert_decision_seconds). Each bucket is stored on its own and
@@ -160,7 +181,7 @@ function M.observe(name, value)
     if value <= LE[i] then key = BUCKET_KEYS[i] break end
   end
   add(key, 1)
-  add(name .. "_sum", value)
+  add(SUM_KEY[name], value)
 end
 
 -- A number as Prometheus's text format writes it.

@@ -368,9 +368,29 @@ local function revocation_env(name)
   return env
 end
 
+-- The option names, as a list (check_opts' fast path reads them with a numeric loop).
+local OPT_NAMES = {}
+for k in pairs(OPTS) do OPT_NAMES[#OPT_NAMES + 1] = k end
+table.sort(OPT_NAMES)
+local nkeys_ok, nkeys = pcall(require, "table.nkeys") -- OpenResty's LuaJIT: the number of keys of a table
+-- enforce's check of its options on every request, where table.nkeys exists:
+-- true when each option named is of its type (and choices) and there is no other
+-- key. One straight-line function (made once from OPTS) rather than a loop, so
+-- that LuaJIT compiles it into the request's trace.
+local opts_fine = nkeys_ok and (function()
+  local src = { "local CHOICES, nkeys, type = ... return function(o) local n, v = 0, nil" }
+  for _, k in ipairs(OPT_NAMES) do
+    src[#src + 1] = ("v = o.%s if v ~= nil then if type(v) ~= %q%s then return false end n = n + 1 end")
+      :format(k, OPTS[k], CHOICES[k] and (" or not CHOICES.%s[v]"):format(k) or "")
+  end
+  src[#src + 1] = "return n == nkeys(o) end"
+  return assert(load(table.concat(src, "\n"), "=clientcert.nginx.opts"))(CHOICES, nkeys, type)
+end)()
+
 local function check_opts(opts, where)
   if opts == nil then return {} end
   if type(opts) ~= "table" then error(("clientcert.nginx.%s: opts must be a table"):format(where), 3) end
+  if opts_fine and where == "enforce" and opts_fine(opts) then return opts end
   for k, v in pairs(opts) do
     local want = OPTS[k]
     if not want then error(("clientcert.nginx.%s: unknown option '%s'"):format(where, tostring(k)), 3) end
@@ -414,6 +434,99 @@ local function gate_failure(detail, base)
   return v
 end
 
+-- The verdicts of this second, per connection ----------------------------------
+-- The keepalive requests (and HTTP/2 streams) of one TLS connection carry the
+-- same client certificate. The verdict that accepted the connection's client is
+-- served again to its later requests of the same second (ngx.time()) without a
+-- new check: the check's inputs (the certificates, the policy, the time, which
+-- verdicts and the rule see in whole seconds) are then the same. The
+-- connection is told by a number of this worker's that the gate writes into its
+-- SSL object (SSL_set_ex_data: a new connection's SSL object starts without one,
+-- even at the address of a closed one), with the SSL object's and the leaf's
+-- addresses. Served only for the same policy object (a reload or a gate.watch
+-- swap makes a new one: the next request is checked again), the same verdict
+-- options, a request nginx's check did not turn into an error page, and never
+-- for a refused or anonymous client, a verdict with a revocation note
+-- (soft-fail), a given opts.time or the $ssl_client_raw_cert fallback. All of it
+-- is dropped when the second changes: it holds at most the connections of one
+-- second. The connection's later requests of that second get one copy of the
+-- verdict (its tls table with memo = true, cached = true), the same table for
+-- each, sharing the tables inside (client, chain, also, resolution) with the
+-- first: read it, do not change it.
+local memo, memo_second, memo_serial = {}, nil, 0
+-- served verdict -> {req = what it was made of, json =, short = its texts, once made}
+local memo_of = setmetatable({}, { __mode = "k" })
+local ex_index -- this worker's SSL ex_data index (false: none, no memo)
+
+local function memo_index()
+  if ex_index == nil then
+    ex_index = false
+    declare("int CRYPTO_get_ex_new_index(int class_index, long argl, void *argp, void *new_func, "
+      .. "void *dup_func, void *free_func);")
+    declare("int SSL_set_ex_data(void *ssl, int idx, void *data);")
+    declare("void *SSL_get_ex_data(const void *ssl, int idx);")
+    local ok, idx = pcall(function() return C.CRYPTO_get_ex_new_index(0, 0, nil, nil, nil, nil) end) -- 0: SSL
+    if ok and idx >= 0 then ex_index = idx end
+  end
+  return ex_index
+end
+
+-- This request's SSL object and leaf X509 (nil when there is none).
+local function connection_objects()
+  local r = ssl_api.get_request()
+  if r == nil then return nil end
+  local ssl = C.ngx_http_lua_ffi_get_req_ssl_pointer(r)
+  if ssl == nil then return nil end
+  local leaf = C.SSL_get0_peer_certificate(ssl)
+  if leaf == nil then return nil end
+  return ssl, leaf
+end
+
+-- A copy of the memo record's verdict for this request, or nil.
+local function memo_get(policy, opts, now)
+  if memo_second ~= now then memo, memo_second = {}, now return nil end
+  local idx = ex_index
+  if not idx then return nil end
+  local ssl, leaf = connection_objects()
+  if not ssl then return nil end
+  local rec = memo[tonumber(ffi.cast("uintptr_t", C.SSL_get_ex_data(ssl, idx)))]
+  if not rec or rec.policy ~= policy or rec.ssl ~= tonumber(ffi.cast("uintptr_t", ssl))
+      or rec.leaf ~= tonumber(ffi.cast("uintptr_t", leaf)) or rec.chain_dict ~= opts.chain_dict
+      or rec.revocation_dict ~= opts.revocation_dict then
+    return nil
+  end
+  return rec.served
+end
+
+-- Keeps verdict v (made at second now for this request's connection) for the
+-- connection's next requests, when it may be (see above).
+local function memo_put(policy, opts, now, v, req)
+  if not (v.accepted and v.cause == "ok" and v.revocation == nil and v.error == nil and v.time == now)
+      or req.cert == nil or type(req.cert) == "string" then
+    return
+  end
+  local idx = memo_index()
+  if not idx then return end
+  local ssl, leaf = connection_objects()
+  if not ssl then return end
+  if memo_second ~= now then memo, memo_second = {}, now end
+  memo_serial = memo_serial + 1
+  if C.SSL_set_ex_data(ssl, idx, ffi.cast("void *", memo_serial)) ~= 1 then return end
+  -- what the next requests get: one copy of v, served to each of them
+  local served, tls = {}, {}
+  for k, x in pairs(v) do served[k] = x end
+  for k, x in pairs(v.tls) do tls[k] = x end
+  tls.memo = true
+  served.tls, served.cached = tls, true
+  -- (memo_of's value must not refer to its key: LuaJIT's weak tables are not
+  -- ephemerons, the entry would never go)
+  local texts = { req = req }
+  memo_of[served] = texts
+  memo[memo_serial] = { served = served, policy = policy, chain_dict = opts.chain_dict,
+    revocation_dict = opts.revocation_dict, ssl = tonumber(ffi.cast("uintptr_t", ssl)),
+    leaf = tonumber(ffi.cast("uintptr_t", leaf)) }
+end
+
 --- verdict = gate.verdict(policy[, opts]): the policy's verdict on this request's
 -- client, with verdict.tls = {source, resumed, chain_from, nginx_verify,
 -- nginx_refused}. Never answers the request. opts: chain_dict (name of a
@@ -424,10 +537,25 @@ end
 -- request that nginx's certificate check turned into a 495/496 error page),
 -- source ("ssl_client_raw_cert" reads only $ssl_client_raw_cert, as without the
 -- FFI symbol; default "ssl" when available).
+local verdict_of -- (below: the verdict of checked options)
 function M.verdict(policy, opts)
-  opts = check_opts(opts, "verdict")
+  return verdict_of(policy, check_opts(opts, "verdict"))
+end
+
+verdict_of = function(policy, opts)
   policy = M.current(policy)
-  local tls = { nginx_verify = ngx.var.ssl_client_verify, nginx_refused = refused_by_nginx(opts) }
+  local refused = refused_by_nginx(opts)
+  -- the connection's accepted client, already checked this second (see memo above)
+  local memo_now = ssl_api and opts.source ~= "ssl_client_raw_cert" and opts.time == nil and not refused
+    and ngx.time()
+  if memo_now then
+    local v = memo_get(policy, opts, memo_now)
+    if v then
+      ngx.ctx.clientcert = v
+      return v
+    end
+  end
+  local tls = { nginx_verify = ngx.var.ssl_client_verify, nginx_refused = refused }
   if opts.source ~= nil and opts.source ~= "ssl" and opts.source ~= "ssl_client_raw_cert" then
     error("clientcert.nginx.verdict: source must be \"ssl\" or \"ssl_client_raw_cert\"", 2)
   end
@@ -447,7 +575,8 @@ function M.verdict(policy, opts)
   else
     tls.resumed = peer.resumed
     -- deployment: resolution steps say what fixes it with the gate (the policy file, nginx)
-    local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or ngx.time(), deployment = "gate" }
+    local req = { cert = peer.leaf, chain = peer.chain, time = opts.time or memo_now or ngx.time(),
+                  deployment = "gate" }
     tls.chain_from = peer.chain and "handshake" or "none"
     local dict = opts.chain_dict and ngx.shared[opts.chain_dict]
     local ttl = opts.chain_ttl or 86400
@@ -482,6 +611,7 @@ function M.verdict(policy, opts)
     if learning and peer.chain and not peer.resumed and v.accepted then learn(dict, v, peer.chain, ttl) end
     v.tls = tls
     sent[v] = req
+    if memo_now then memo_put(policy, opts, memo_now, v, req) end
   end
   ngx.ctx.clientcert = v
   return v
@@ -564,7 +694,7 @@ end
 -- Sets the identity headers of an accepted client for the upstream (opts.forward).
 -- Returns nil, err when a certificate cannot be encoded (the caller fails closed).
 local function forward_identity(v, mode)
-  local req = sent[v]
+  local req = sent[v] or memo_of[v] and memo_of[v].req
   if not req or req.cert == nil or req.cert == "" or not v.client then return true end -- anonymous
   if mode == "xfcc" then
     ngx.req.set_header("X-Forwarded-Client-Cert", forward.xfcc(v.client))
@@ -605,14 +735,14 @@ local has_cache = setmetatable({}, { __mode = "k" })
 
 -- Counts a decision (opts.metrics): cause and status, time, verdict cache.
 local function count(v, policy, t0)
-  metrics.incr("clientcert_decisions_total", { cause = v.cause, status = v.substatus })
+  metrics.decision(v.cause, v.substatus)
   metrics.observe("clientcert_decision_seconds", clock() - t0)
   if v.cached then
     metrics.incr("clientcert_cache_hits_total")
   elseif v.client and type(policy) == "table" then
     local c = has_cache[policy]
     if c == nil then
-      local ok, info = pcall(function() return policy:cache_info() end)
+      local ok, info = pcall(policy.cache_info, policy)
       c = ok and info ~= nil
       has_cache[policy] = c
     end
@@ -626,15 +756,22 @@ end
 -- agree, or when the request names no server (nginx then serves it from the
 -- server the TLS handshake chose). Without SNI (a client connecting to an IP
 -- address sends none, RFC 6066) only an IP address literal is accepted as the name.
+local sni_norm, sni_count = {}, 0 -- server name as sent -> lowercase, no final dot (emptied past 1,000)
 local function misdirected()
   local host = ngx.var.host or ""
-  if ngx.var.http_host == nil and not (ngx.var.request or ""):find("^%S+%s+%a[%w+.-]*://") then return nil end
   local sni = ngx.var.ssl_server_name
   if sni and sni ~= "" then
-    sni = sni:lower():gsub("%.$", "")
-    if host == sni then return nil end
-    return sni, host
+    local norm = sni_norm[sni]
+    if not norm then
+      norm = sni:lower():gsub("%.$", "")
+      if sni_count >= 1000 then sni_norm, sni_count = {}, 0 end
+      sni_norm[sni], sni_count = norm, sni_count + 1
+    end
+    sni = norm
+    if host == sni then return nil end -- (the request's name is the server name: whatever named it)
   end
+  if ngx.var.http_host == nil and not (ngx.var.request or ""):find("^%S+%s+%a[%w+.-]*://") then return nil end
+  if sni and sni ~= "" then return sni, host end
   if host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$") then return nil end
   return "", host
 end
@@ -659,6 +796,8 @@ local function misdirected_verdict(sni, host)
         .. "a client reusing one connection for several names (HTTP/2 coalescing) retries after this 421." },
     } }
 end
+
+local function set_var(name, value) ngx.var[name] = value end
 
 --- gate.enforce(policy[, opts]): decides, logs, and answers a rejected client
 -- (exits the request); returns the verdict for an accepted one. opts as for
@@ -690,11 +829,7 @@ function M.enforce(policy, opts)
     ok, v = true, misdirected_verdict(sni, host)
     ngx.ctx.clientcert = v
   else
-    local vopts = {}
-    for k, val in pairs(opts) do
-      if k ~= "var" and k ~= "log_accepted" and not ENFORCE_ONLY[k] then vopts[k] = val end
-    end
-    ok, v = pcall(M.verdict, policy, vopts)
+    ok, v = pcall(verdict_of, policy, opts) -- (the options only enforce takes are not read there)
   end
   if not ok then v = gate_failure(tostring(v), { tls = {} }) ngx.ctx.clientcert = v end
   local tls = v.tls or {}
@@ -721,16 +856,25 @@ function M.enforce(policy, opts)
   -- JSON are built once per cache entry
   local parts = verdict_cache.json_parts(v)
   local json
+  local rec = memo_of[v] -- a verdict served again on its connection: its texts made once
   if opts.var then
-    json = text.verdict_json(v, parts)
-    local sok, serr = pcall(function() ngx.var[opts.var] = json end)
+    json = rec and rec.json
+    if not json then
+      json = text.verdict_json(v, parts)
+      if rec then rec.json = json end
+    end
+    local sok, serr = pcall(set_var, opts.var, json)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.var, ": ", serr) end
   end
   if opts.short_var then
     -- "<cause> <status> <SHA-256 of the client's certificate, or ->" for a short access log
-    local short = ("%s %s %s"):format(v.cause or "-", v.substatus or "-",
-      type(v.client) == "table" and v.client.fingerprint or "-")
-    local sok, serr = pcall(function() ngx.var[opts.short_var] = short end)
+    local short = rec and rec.short
+    if not short then
+      short = ("%s %s %s"):format(v.cause or "-", v.substatus or "-",
+        type(v.client) == "table" and v.client.fingerprint or "-")
+      if rec then rec.short = short end
+    end
+    local sok, serr = pcall(set_var, opts.short_var, short)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.short_var, ": ", serr) end
   end
   if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json, parts) end
