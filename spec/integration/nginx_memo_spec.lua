@@ -72,10 +72,7 @@ describe("the gate's per-connection memo in a real nginx", function()
     live.write(dir .. "/policy-saved.lua", policy)
   end)
 
-  teardown(function()
-    live.stop(server)
-    if dir then live.run("rm -rf " .. live.q(dir)) end
-  end)
+  teardown(function() live.discard(server) end)
 
   it("serves the accepted client's verdict again to its next requests of the same second", function()
     if not has_python then return pending("python3 is needed") end
