@@ -214,11 +214,12 @@ describe("the documented API", function()
     assert.same({}, missing)
   end)
 
-  it("documents every option of store:verify, clientcert.policy, its matchers, gate.enforce and gate.watch", function()
+  it("documents every option of store:verify, clientcert.policy, its matchers and revocation, gate.enforce, gate.watch",
+    function()
     -- keys = table_keys(name): the keys of the table constructor `local NAME = {...}` in lua/clientcert/
-    local function table_keys(name)
+    local function table_keys(name, only)
       local keys = {}
-      for _, file in ipairs(lines_of("find lua/clientcert -name '*.lua' | sort")) do
+      for _, file in ipairs(only and { only } or lines_of("find lua/clientcert -name '*.lua' | sort")) do
         local body = read(file):match("\nlocal " .. name .. " = (%b{})")
         if body then
           for k in body:gmatch("([%a_][%w_]*) = ") do keys[#keys + 1] = k end
@@ -228,9 +229,11 @@ describe("the documented API", function()
       error("no table " .. name .. " in lua/clientcert/")
     end
     local missing = {}
-    local function need(list, text, what)
+    -- in backquotes, or (in_code) as a word anywhere, the commented example of revocation.md included
+    local function need(list, text, what, in_code)
       for _, k in ipairs(list) do
-        if not text:find("`" .. k .. "`", 1, true) then missing[#missing + 1] = what .. "." .. k end
+        local found = text:find("`" .. k .. "`", 1, true) or (in_code and mentioned(k, text))
+        if not found then missing[#missing + 1] = what .. "." .. k end
       end
     end
     local verify = {}
@@ -241,6 +244,7 @@ describe("the documented API", function()
     need(table_keys("MATCH_KEYS"), TEXT["docs/api.md"], "allow")
     need(table_keys("OPTS"), TEXT["docs/gate.md"], "gate.enforce")
     need(table_keys("WATCH_OPTS"), TEXT["docs/gate.md"], "gate.watch")
+    need(table_keys("KEYS", "lua/clientcert/revocation.lua"), TEXT["docs/revocation.md"], "policy.revocation", true)
     table.sort(missing)
     assert.same({}, missing)
   end)
