@@ -62,6 +62,8 @@ do
   assert(ok == true or ok == 0, "examples/demo-pki.sh failed")
 end
 
+teardown(function() os.execute("rm -rf " .. q(demo)) end)
+
 -- out = run_lua(dir, file, args...): a Lua file under this interpreter, in dir, with the
 -- checkout's modules; stdout and stderr.
 local function run_lua(dir, file, ...)
@@ -378,6 +380,28 @@ describe("what the docs show", function()
     local shown = TEXT["docs/conformance.md"]:match("<!%-%- conformance%-table[^\n]*%-%->\n(.-)\n\n")
     assert.truthy(expected)
     assert.equals(expected, shown)
+  end)
+
+  it("docs/cli.md's check-policy runs print what it shows", function()
+    local block = assert(block_after(TEXT["docs/cli.md"], "check-policy"), "docs/cli.md: no check-policy block")
+    local cwd = lines_of("pwd")[1]
+    local dir = os.tmpname()
+    os.remove(dir)
+    local ok = os.execute(("mkdir -p %s && ln -s %s %s && env -u LD_PRELOAD bash examples/openresty/make-pki.sh %s"
+      .. " >/dev/null 2>&1"):format(q(dir), q(cwd .. "/examples"), q(dir .. "/examples"), q(dir .. "/pki")))
+    assert(ok == true or ok == 0, "examples/openresty/make-pki.sh failed")
+    local f = assert(io.open(dir .. "/broken.lua", "wb"))
+    f:write('return { mode = "required" }\n')
+    f:close()
+    local n = 0
+    for cmd, shown in block:gmatch("%$ clientcert ([^\n]+)\n([^$]*)") do
+      local args = {}
+      for w in cmd:gmatch("%S+") do args[#args + 1] = w end
+      assert.equals(shown, run_lua(dir, cwd .. "/bin/clientcert", (table.unpack or unpack)(args)))
+      n = n + 1
+    end
+    assert.equals(2, n)
+    os.execute("rm -rf " .. q(dir))
   end)
 
   it("the README's demo lines are lines the demo prints", function()
