@@ -101,6 +101,27 @@ describe("clientcert audit-client", function()
     assert.equals(3501, r.chain.elements[1].days_left)
   end)
 
+  -- One verdict builder (clientcert.verdict): audit-client named a CA of the path
+  -- without its depth ("the intermediate CA CN=..."), where `clientcert check`
+  -- (the policy's verdict) says "the intermediate CA CN=... (chain depth 1)";
+  -- settled on the verdict's wording. The steps stay worded for the server the
+  -- client meets (check's are for its own --intermediates and --policy).
+  it("names an element of the path as `clientcert check` names it (with its depth)", function()
+    local function run(command)
+      local _, json = runner.exec{ command, P("frank.pem"), "--chain", P("inter-expired.pem"), "--roots",
+                                   P("root.pem"), "--time", T, "--json" }
+      return cjson.decode(json)
+    end
+    local f, v = run("audit-client").findings[1], run("check")
+    assert.equals("expired", f.cause)
+    assert.equals("expired", v.cause)
+    assert.matches("^The intermediate CA CN=[^\n]+ %(chain depth 1%) expired on ", f.message)
+    assert.equals(v.message, f.message)
+    local steps = {}
+    for _, r in ipairs(f.resolution) do steps[#steps + 1] = r.step end
+    assert.matches("Check the server clock if the dates look right.", table.concat(steps, "\n"), 1, true)
+  end)
+
   it("a client of a CA the server does not trust: untrusted_root", function()
     local code, out = audit(P("oscar.pem"), "--chain", P("oscar-chain.pem"), "--roots", P("root.pem"), "--json")
     assert.equals(1, code)

@@ -130,6 +130,18 @@ describe("clientcert.policy options", function()
     assert.has_error(function() clientcert.policy{ trust = store, verify = { depth = 3 } } end)
     assert.has_error(function() clientcert.policy{ trust = store, rule = "deny" } end)
   end)
+
+  it("policy.build returns nil and what is wrong, without an origin, where clientcert.policy raises", function()
+    local build = require("clientcert.policy").build
+    local p, err = build{ trust = store, bogus = 1 }
+    assert.is_nil(p)
+    assert.equals("unknown option 'bogus'", err)
+    assert.equals("revocation.sources must list \"ocsp\" and/or \"crl\", each once",
+      select(2, build{ trust = store, revocation = { sources = { "foo" } } }))
+    assert.equals("cache.size must be an integer between 1 and 1000000000, got 0",
+      select(2, build{ trust = store, cache = { size = 0 } }))
+    assert.equals("clientcert.policy (require)", tostring(assert(build{ trust = store })))
+  end)
 end)
 
 describe("clientcert.load_policy", function()

@@ -30,13 +30,13 @@
 -- policy does not make.
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
-local causes = require "clientcert.causes"
 local lru = require "clientcert.lru"
 local text = require "clientcert.text"
 local forward = require "clientcert.forward"
 local metrics = require "clientcert.metrics"
 local policy_mod = require "clientcert.policy"
 local verdict_cache = require "clientcert.verdict_cache"
+local verdicts = require "clientcert.verdict"
 local input = require "clientcert.input"
 
 local ngx = ngx
@@ -330,14 +330,9 @@ end
 -- The verdict for a resumed session whose chain could not be rebuilt: v (a
 -- missing_intermediate) turned into session_chain_unknown, keeping its facts.
 local function session_chain_unknown(v)
-  local c = causes.get("session_chain_unknown")
-  if not c then return v end
   local also = { "missing_intermediate" }
   for _, id in ipairs(v.also or {}) do if id ~= "missing_intermediate" then also[#also + 1] = id end end
-  local facts = { subject = v.client and v.client.subject, issuer = v.client and v.client.issuer }
-  v.cause, v.status, v.substatus, v.title = "session_chain_unknown", c.status, c.substatus, c.title
-  v.message = causes.render("session_chain_unknown", facts)
-  v.resolution = causes.resolution("session_chain_unknown", facts, "gate")
+  v = verdicts.build("session_chain_unknown", false, verdicts.facts(v.client, nil, {}), verdicts.new(v, "gate"))
   v.also = also
   return v
 end
@@ -417,21 +412,7 @@ end
 
 -- A verdict for a failure of the gate itself (never an accept).
 local function gate_failure(detail, base)
-  local c = causes.get("internal_error")
-  local v = base or {}
-  v.accepted = false
-  if c then
-    v.cause, v.status, v.substatus, v.title = "internal_error", c.status, c.substatus, c.title
-    v.message = causes.render("internal_error", {})
-    v.resolution = causes.resolution("internal_error", {}, "gate")
-  else
-    v.cause, v.status, v.substatus, v.title = "internal_error", 500, "500", "Internal error"
-    v.message = "The server could not check the client certificate."
-    v.resolution = {}
-  end
-  v.error = detail
-  v.also = v.also or {}
-  return v
+  return verdicts.internal(verdicts.new(base, "gate"), detail)
 end
 
 -- The verdicts of this second, per connection ----------------------------------
@@ -776,25 +757,9 @@ local function misdirected()
   return "", host
 end
 
--- The verdict of a misdirected request: 421, cause sni_mismatch (the gate's own,
--- not a policy cause: the certificate is not looked at).
+-- The verdict of a misdirected request (verdict.misdirected: 421, sni_mismatch).
 local function misdirected_verdict(sni, host)
-  local message
-  if sni == "" then
-    message = ("The connection named no server (no TLS server name) but the request is for %s: connect "
-      .. "to %s by its name."):format(host, host)
-  else
-    message = ("This connection was opened for %s, but the request is for %s: a connection (and the "
-      .. "client certificate accepted on it) serves only the name it was opened for."):format(sni, host)
-  end
-  return { accepted = false, cause = "sni_mismatch", status = 421, substatus = "421", title = "Misdirected Request",
-    message = message, also = {}, time = ngx.time(), tls = { source = "none", chain_from = "none" },
-    resolution = {
-      { who = "client owner", step = ("Open a new connection to %s (most HTTP clients do this by themselves "
-        .. "after a 421), or use the URL of %s."):format(host, sni ~= "" and sni or "the server") },
-      { who = "server operator", step = "Links and redirects must name the host the client connects to; "
-        .. "a client reusing one connection for several names (HTTP/2 coalescing) retries after this 421." },
-    } }
+  return verdicts.misdirected({ time = ngx.time(), tls = { source = "none", chain_from = "none" } }, sni, host)
 end
 
 local function set_var(name, value) ngx.var[name] = value end

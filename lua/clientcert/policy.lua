@@ -211,6 +211,11 @@ local function build(opts)
                      revocation = rev }
 end
 
+--- policy | nil, err = policy.build(opts): policy.new that returns what is wrong
+-- with opts (err, without an origin: "unknown option 'x'") instead of raising;
+-- for a caller whose errors name their own origin (the CLI).
+M.build = build
+
 --- policy = policy.new(opts): see the module header. A wrong option is a
 -- programmer error and raises (at the caller of clientcert.policy, which
 -- tail-calls this). The matchers and verify options are copied and checked
@@ -340,19 +345,6 @@ function methods.check(self, req)
   return reject_internal(base, describe_error(v))
 end
 
--- el | nil: the first certificate among store's roots that is not self-signed,
--- as a chain element without depth (facts_for calls it "the intermediate CA").
-local function root_not_self_signed(store)
-  for _, r in ipairs(store:roots()) do
-    local info = r:info()
-    if info and not info.self_signed then
-      return { subject = info.subject, issuer = info.issuer, serial = info.serial, self_signed = false,
-               not_before = info.not_before, not_after = info.not_after }
-    end
-  end
-  return nil
-end
-
 -- The services revocation fetching uses for one check: the policy's own fetch,
 -- else the caller's (the gate: cosockets and its shared dict), else the default
 -- (cosockets where nginx allows them, else LuaSocket); the policy's cache unless
@@ -466,11 +458,10 @@ function decide(self, req, base, when)
     local id = ids[1]
     local p = first[id]
     local el = p.depth and result.chain[math.min(p.depth + 1, #result.chain)] or nil
-    local facts = facts_for(info, el, {
-      error = p.error, time = when, revoked_at = p.revoked_at, reason = p.reason or "unspecified",
-    })
-    -- a certificate of the store: named as the store holds it, not by its place in this path
-    if id == "intermediate_in_roots" and el then facts.element = "the intermediate CA " .. tostring(el.subject) end
+    local extra = { error = p.error, time = when, revoked_at = p.revoked_at, reason = p.reason or "unspecified" }
+    local facts
+    if id == "intermediate_in_roots" then facts = verdicts.in_roots_facts(info, el, extra)
+    else facts = facts_for(info, el, extra) end
     local v = verdict(id, false, facts, base)
     if id == "revoked" then -- said by a CRL file of the store
       v.revocation = { source = "file", status = "revoked", revoked_at = p.revoked_at, reason = p.reason }
@@ -488,10 +479,8 @@ function decide(self, req, base, when)
     if el.trusted and el.self_signed == false then in_roots = el break end
   end
   if self.intermediate_in_roots == "reject" and (in_roots or self.trust:stats().roots_not_self_signed > 0) then
-    local el = in_roots or root_not_self_signed(self.trust)
-    local facts = facts_for(info, el, {})
-    if el then facts.element = "the intermediate CA " .. tostring(el.subject) end
-    local v = verdict("intermediate_in_roots", false, facts, base)
+    local el = verdicts.in_roots_element(result.chain, self.trust)
+    local v = verdict("intermediate_in_roots", false, verdicts.in_roots_facts(info, el), base)
     v.note = "clientcert's own verification accepts this client's path; this policy (intermediate_in_roots = "
       .. "\"reject\") refuses every client while a certificate that is not self-signed is among its trusted "
       .. "roots, as servers such as IIS (Schannel) do."

@@ -7,7 +7,7 @@
 -- Not checked: revocation (see `check --crl`), and without --roots whether the
 -- last issuer the chain names is a root the server trusts (reported as unknown).
 local clientcert = require "clientcert"
-local causes = require "clientcert.causes"
+local verdicts = require "clientcert.verdict"
 local text = require "clientcert.text"
 local c = require "clientcert.cli.common"
 
@@ -30,18 +30,20 @@ function M.define(cmd)
   cmd:flag("--ascii", "Draw the chain with ASCII marks (+, x) instead of UTF-8 (✓, ✗).")
 end
 
--- A finding: the catalogue's cause with its message and resolution for facts.
+-- A finding: the catalogue's cause with its message and resolution for facts
+-- (clientcert.verdict). The steps are worded for the server the client meets
+-- (deployment "server"), not for this command: it takes no --intermediates or
+-- --policy for a server operator's step to name.
 local function finding(id, facts, depth)
-  local cause = causes.get(id)
-  return { cause = id, substatus = cause.substatus, title = cause.title, depth = depth,
-           message = causes.render(id, facts), resolution = causes.resolution(id, facts) }
+  local f = verdicts.finding(id, facts, "server")
+  f.depth = depth
+  return f
 end
 
--- "the client certificate CN=..." / "the intermediate CA CN=..." / "the root CA CN=...".
+-- An element of the path as verdicts name it: "the client certificate CN=...",
+-- "the intermediate CA CN=... (chain depth 1)", "the root CA CN=... (chain depth 2)".
 local function role(el)
-  if el.depth == 0 then return "the client certificate " .. el.subject end
-  if el.self_signed then return "the root CA " .. el.subject end
-  return "the intermediate CA " .. el.subject
+  return verdicts.facts(nil, el).element
 end
 
 -- The path the client's certificates make, by issuer name: the leaf, then for

@@ -11,6 +11,8 @@ local clientcert = require "clientcert"
 local causes = require "clientcert.causes"
 local c = require "clientcert.cli.common"
 local options = require "clientcert.options"
+local policy_mod = require "clientcert.policy"
+local verdicts = require "clientcert.verdict"
 
 local M = { name = "check",
             summary = "Would a server accept this client? Verdict, cause, how to fix it, certification path." }
@@ -100,10 +102,10 @@ local function load_policy(a)
   if not store then return nil, nil, err end
   local rev, rerr = revocation_option(a)
   if rerr then return nil, nil, rerr end
-  local ok, policy = pcall(clientcert.policy, { mode = "require", trust = store, revocation = rev,
+  local policy, err2 = policy_mod.build{ mode = "require", trust = store, revocation = rev,
     verify = { purpose = a.purpose or "client", profile = a.profile },
-    intermediate_in_roots = a.intermediate_in_roots or "reject" })
-  if not ok then return nil, nil, (tostring(policy):gsub("^.-clientcert%.policy", "clientcert")) end
+    intermediate_in_roots = a.intermediate_in_roots or "reject" }
+  if not policy then return nil, nil, "clientcert: " .. err2 end
   return policy, store
 end
 
@@ -111,20 +113,8 @@ end
 -- for the Also: line of intermediate_in_roots (the path's own element when the
 -- client's chain reached it).
 local function in_roots_facts(v, policy)
-  for _, el in ipairs(v.chain or {}) do
-    if el.trusted and el.self_signed == false then
-      return { element = "the intermediate CA " .. el.subject, element_issuer = el.issuer }
-    end
-  end
-  local store = policy.trust
-  if not store then return nil end
-  for _, r in ipairs(store:roots()) do
-    local info = r:info()
-    if info and not info.self_signed then
-      return { element = "the intermediate CA " .. info.subject, element_issuer = info.issuer }
-    end
-  end
-  return nil
+  local el = verdicts.in_roots_element(v.chain, policy.trust)
+  return el and verdicts.in_roots_facts(nil, el) or nil
 end
 
 -- Problems found outside the chain verification, by depth, for the path tree.
