@@ -198,9 +198,9 @@ local function build(opts)
   if not IN_ROOTS[in_roots] then return nil, "intermediate_in_roots must be \"warn\" or \"reject\"" end
   local rev
   if opts.revocation ~= nil then
-    local rok, r = pcall(revocation.options, opts.revocation, "policy")
-    if not rok then return nil, (tostring(r):gsub("^.-clientcert%.policy: ", "")) end
-    rev = r
+    local rerr
+    rev, rerr = revocation.options(opts.revocation)
+    if not rev then return nil, rerr end
     rev.cache = revocation.memory_cache(cache and cache.size or 10000)
     rev.envs = {}
   end

@@ -33,70 +33,80 @@ M.DEFAULTS = {
 }
 M.MAX_ISSUER_HOPS = 4
 
-local function bad(where, msg) error(("clientcert.%s: revocation.%s"):format(where, msg), 3) end
+-- What is wrong with the option, without an origin: raised as a table of BAD,
+-- which options turns into nil, "revocation.<msg>".
+local BAD = {}
+local function bad(msg) error(setmetatable({ msg = "revocation." .. msg }, BAD), 0) end
 
-local function number_in(t, k, lo, hi, where)
+local function number_in(t, k, lo, hi)
   local v = t[k]
   if v == nil then return M.DEFAULTS[k] end
   if type(v) ~= "number" or v ~= v or v < lo or v > hi then
-    bad(where, ("%s must be a number between %s and %s"):format(k, lo, hi))
+    bad(("%s must be a number between %s and %s"):format(k, lo, hi))
   end
   return v
 end
 
---- opts = revocation.options(t, where): the checked copy of a policy's
--- revocation option (raises "clientcert.<where>: revocation.<key> ..." on any
--- unknown key or bad value).
-function M.options(t, where)
-  where = where or "policy"
-  if type(t) ~= "table" then error(("clientcert.%s: revocation must be a table"):format(where), 2) end
+-- The checked copy of t (raises bad(...)).
+local function checked_options(t)
+  if type(t) ~= "table" then error(setmetatable({ msg = "revocation must be a table" }, BAD), 0) end
   for k in pairs(t) do
-    if not KEYS[k] then bad(where, ("%s: unknown key"):format(tostring(k))) end
+    if not KEYS[k] then bad(("%s: unknown key"):format(tostring(k))) end
   end
   local o = {}
   local src = t.sources or M.DEFAULTS.sources
-  if type(src) ~= "table" or #src == 0 then bad(where, 'sources must be a non-empty list of "ocsp", "crl"') end
+  if type(src) ~= "table" or #src == 0 then bad('sources must be a non-empty list of "ocsp", "crl"') end
   o.sources = {}
   local seen = {}
   for i = 1, #src do
     local s = src[i]
-    if not SOURCES[s] or seen[s] then bad(where, 'sources must list "ocsp" and/or "crl", each once') end
+    if not SOURCES[s] or seen[s] then bad('sources must list "ocsp" and/or "crl", each once') end
     seen[s] = true
     o.sources[i] = s
   end
   o.scope = t.scope or M.DEFAULTS.scope
-  if o.scope ~= "chain" and o.scope ~= "leaf" then bad(where, 'scope must be "chain" or "leaf"') end
+  if o.scope ~= "chain" and o.scope ~= "leaf" then bad('scope must be "chain" or "leaf"') end
   o.unavailable = t.unavailable or M.DEFAULTS.unavailable
   if o.unavailable ~= "reject" and o.unavailable ~= "accept" then
-    bad(where, 'unavailable must be "reject" or "accept"')
+    bad('unavailable must be "reject" or "accept"')
   end
-  o.timeout = number_in(t, "timeout", 0.001, 60, where)
-  o.max_bytes = number_in(t, "max_bytes", 1024, 256 * 1024 * 1024, where)
-  o.max_age = number_in(t, "max_age", 1, 30 * 86400, where)
-  o.failure_ttl = number_in(t, "failure_ttl", 1, 3600, where)
-  o.ocsp_ttl = number_in(t, "ocsp_ttl", 1, 86400, where)
-  o.skew = math.floor(number_in(t, "skew", 0, 86400, where))
+  o.timeout = number_in(t, "timeout", 0.001, 60)
+  o.max_bytes = number_in(t, "max_bytes", 1024, 256 * 1024 * 1024)
+  o.max_age = number_in(t, "max_age", 1, 30 * 86400)
+  o.failure_ttl = number_in(t, "failure_ttl", 1, 3600)
+  o.ocsp_ttl = number_in(t, "ocsp_ttl", 1, 86400)
+  o.skew = math.floor(number_in(t, "skew", 0, 86400))
   for _, k in ipairs({ "issuers", "nonce" }) do
-    if t[k] ~= nil and type(t[k]) ~= "boolean" then bad(where, k .. " must be a boolean") end
+    if t[k] ~= nil and type(t[k]) ~= "boolean" then bad(k .. " must be a boolean") end
     o[k] = t[k] == true
   end
   if t.urls ~= nil then
-    if type(t.urls) ~= "table" then bad(where, "urls must be a list of URL prefixes") end
+    if type(t.urls) ~= "table" then bad("urls must be a list of URL prefixes") end
     o.urls = {}
     for i = 1, #t.urls do
       local u = t.urls[i]
       if type(u) ~= "string" or not M.parse_url(u) then
-        bad(where, ("urls[%d] must be an http:// URL prefix with a host"):format(i))
+        bad(("urls[%d] must be an http:// URL prefix with a host"):format(i))
       end
       o.urls[i] = u
     end
   end
   if o.issuers and not (o.urls and #o.urls > 0) then
-    bad(where, "issuers = true needs urls, the allow-list of caIssuers URL prefixes")
+    bad("issuers = true needs urls, the allow-list of caIssuers URL prefixes")
   end
-  if t.fetch ~= nil and type(t.fetch) ~= "function" then bad(where, "fetch must be a function") end
+  if t.fetch ~= nil and type(t.fetch) ~= "function" then bad("fetch must be a function") end
   o.fetch = t.fetch
   return o
+end
+
+--- opts | nil, err = revocation.options(t): the checked copy of a policy's
+-- revocation option, or what is wrong with it ("revocation.<key> ...", without
+-- an origin: the policy adds its own) for any unknown key or bad value.
+function M.options(t)
+  local ok, o = pcall(checked_options, t)
+  if ok then return o end
+  if getmetatable(o) == BAD then return nil, o.msg end
+  return nil, tostring(o) -- (a raise of t's own, a metamethod's)
 end
 
 --- u = revocation.parse_url(url): {host, port, path} for an http:// URL, or nil, why.
