@@ -297,6 +297,24 @@ describe("docs/gate.md", function()
   end)
 end)
 
+describe("the nginx configurations shown", function()
+  it("hold Lua that compiles in every *_by_lua_block (an nginx # comment there fails init_by_lua; nginx -t passes)",
+    function()
+    local bad, n = {}, 0
+    for _, f in ipairs(DOCS) do
+      for block in TEXT[f]:gmatch("\n```nginx\n(.-)\n```") do
+        for body in block:gmatch("_by_lua_block%s*(%b{})") do
+          n = n + 1
+          local ok, err = (loadstring or load)(body:sub(2, -2), "=" .. f)  -- luacheck: ignore 113
+          if not ok then bad[#bad + 1] = f .. ": " .. err end
+        end
+      end
+    end
+    assert.is_true(n >= 10)
+    assert.same({}, bad)
+  end)
+end)
+
 describe("docs/cli.md", function()
   local commands = {}
   local _, help = cli.exec({ "--help" })
