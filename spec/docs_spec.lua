@@ -297,8 +297,8 @@ describe("docs/gate.md", function()
   end)
 end)
 
-describe("the nginx configurations shown", function()
-  it("hold Lua that compiles in every *_by_lua_block (an nginx # comment there fails init_by_lua; nginx -t passes)",
+describe("the code the docs show", function()
+  it("compiles in every nginx *_by_lua_block (an nginx # comment there fails init_by_lua; nginx -t passes)",
     function()
     local bad, n = {}, 0
     for _, f in ipairs(DOCS) do
@@ -311,6 +311,19 @@ describe("the nginx configurations shown", function()
       end
     end
     assert.is_true(n >= 10)
+    assert.same({}, bad)
+  end)
+
+  it("compiles in every ```lua block", function()
+    local bad, n = {}, 0
+    for _, f in ipairs(DOCS) do
+      for code in TEXT[f]:gmatch("\n```lua\n(.-)\n```") do
+        n = n + 1
+        local ok, err = (loadstring or load)(code, "=" .. f)  -- luacheck: ignore 113
+        if not ok then bad[#bad + 1] = f .. ": " .. err end
+      end
+    end
+    assert.is_true(n >= 3)
     assert.same({}, bad)
   end)
 end)
