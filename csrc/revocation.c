@@ -376,6 +376,85 @@ static int rev_ocsp_check(lua_State *L)
     return 1;
 }
 
+/* Do two distribution point names name the same point (OpenSSL's idp_check_dp):
+ * a fullName in both with a GeneralName in common, or the X.500 names (a
+ * nameRelativeToCRLIssuer completed with iname, or a directoryName of a
+ * fullName) equal? a and b are owned by the caller (their dpname is set here). */
+static int rev_dpname_match(DIST_POINT_NAME *a, DIST_POINT_NAME *b, const X509_NAME *iname)
+{
+    GENERAL_NAMES *gens = NULL;                              /* borrowed */
+    X509_NAME *nm = NULL;                                    /* borrowed */
+    int i, j;
+
+    if (a->type == 1 && !DIST_POINT_set_dpname(a, iname))
+        return 0;
+    if (b->type == 1 && !DIST_POINT_set_dpname(b, iname))
+        return 0;
+    if (a->type == 1 && b->type == 1)
+        return a->dpname != NULL && b->dpname != NULL && X509_NAME_cmp(a->dpname, b->dpname) == 0;
+    if (a->type == 1 || b->type == 1) {
+        nm = a->type == 1 ? a->dpname : b->dpname;
+        gens = a->type == 1 ? b->name.fullname : a->name.fullname;
+        for (i = 0; nm != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+            GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+            if (g->type == GEN_DIRNAME && X509_NAME_cmp(nm, g->d.directoryName) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    for (i = 0; i < sk_GENERAL_NAME_num(a->name.fullname); i++)
+        for (j = 0; j < sk_GENERAL_NAME_num(b->name.fullname); j++)
+            if (GENERAL_NAME_cmp(sk_GENERAL_NAME_value(a->name.fullname, i),
+                                 sk_GENERAL_NAME_value(b->name.fullname, j)) == 0)
+                return 1;
+    return 0;
+}
+
+/* Does one of cert's CRL distribution points (without a cRLIssuer: the CRL's
+ * issuer is cert's) name the distribution point idp_dp of a CRL issued by
+ * cert's issuer (RFC 5280 6.3.3 b.2.i)? */
+static int rev_crldp_names(X509 *cert, DIST_POINT_NAME *idp_dp)
+{
+    STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL); /* owns */
+    int i, found = 0;
+
+    for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);        /* borrowed from dps */
+        if (dp->distpoint != NULL && dp->CRLissuer == NULL)
+            found = rev_dpname_match(dp->distpoint, idp_dp, X509_get_issuer_name(cert));
+    }
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    return found;
+}
+
+/* Has the CRL, or one of its entries, a critical extension that this check
+ * does not process (RFC 5280 5.2, 5.3: then the CRL cannot be used)? Handled,
+ * as in OpenSSL's crl_cb and crl_set_issuers: issuingDistributionPoint,
+ * authorityKeyIdentifier, deltaCRLIndicator; certificateIssuer on an entry. */
+static int rev_crl_unhandled_critical(X509_CRL *crl)
+{
+    STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl); /* borrowed */
+    int i, j;
+
+    for (i = 0; i < X509_CRL_get_ext_count(crl); i++) {
+        X509_EXTENSION *ext = X509_CRL_get_ext(crl, i);      /* borrowed */
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        if (X509_EXTENSION_get_critical(ext) && nid != NID_issuing_distribution_point
+            && nid != NID_authority_key_identifier && nid != NID_delta_crl)
+            return 1;
+    }
+    for (i = 0; i < sk_X509_REVOKED_num(revoked); i++) {
+        const STACK_OF(X509_EXTENSION) *exts = X509_REVOKED_get0_extensions(sk_X509_REVOKED_value(revoked, i));
+        for (j = 0; j < sk_X509_EXTENSION_num(exts); j++) {
+            X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, j); /* borrowed */
+            if (X509_EXTENSION_get_critical(ext)
+                && OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_certificate_issuer)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Why a CRL issued by issuer does not speak for cert (RFC 5280 5.2.5, 6.3.3),
  * or NULL when it is a complete CRL covering cert and every reason. */
 static const char *rev_crl_scope_problem(X509_CRL *crl, X509 *cert)
@@ -391,6 +470,10 @@ static const char *rev_crl_scope_problem(X509_CRL *crl, X509 *cert)
     }
     if (crit == -2)
         return "its deltaCRLIndicator appears twice";
+    if (crit != -1)
+        return "its deltaCRLIndicator cannot be read";
+    if (rev_crl_unhandled_critical(crl))
+        return "it has a critical extension that is not processed here";
     idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
     if (idp == NULL)
         return crit == -1 ? NULL : "its issuingDistributionPoint cannot be read";
@@ -404,6 +487,8 @@ static const char *rev_crl_scope_problem(X509_CRL *crl, X509 *cert)
         why = "it covers end-entity certificates only";
     else if (idp->onlyCA > 0 && (X509_get_extension_flags(cert) & EXFLAG_CA) == 0)
         why = "it covers CA certificates only";
+    else if (idp->distpoint != NULL && !rev_crldp_names(cert, idp->distpoint))
+        why = "it covers the certificates of another distribution point";
     ISSUING_DIST_POINT_free(idp);
     return why;
 }
