@@ -231,7 +231,13 @@ function M.cosocket_fetch(url, body, timeout, max_bytes)
   local sock = {
     connect = function(_, h, p) return s:connect(h, p) end,
     send = function(_, d) return s:send(d) end,
-    receive = function(_, n) return s:receive(n) end,
+    -- receiveany: returns what has come. receive(n) waits for all n bytes, and
+    -- nginx restarts its read timer on every byte: a peer trickling its answer
+    -- would hold the fetch past the deadline, checked between two reads only.
+    receive = function(_, n)
+      if s.receiveany then return s:receiveany(n) end
+      return s:receive(n)
+    end,
     close = function() s:close() end,
     settimeout_s = function(_, t) s:settimeout(math.max(1, math.floor(t * 1000))) end,
   }
