@@ -71,4 +71,42 @@ describe("core.crl_status scope", function()
     assert.matches("critical", e.detail, 1, true)
     assert.is_false(core._openssl_error_pending())
   end)
+
+  it("a CRL download that is no evidence is not kept: the next fetch is made", function()
+    -- an attacker on the path answers the first fetch of a's CRL with a forged CRL
+    local store = assert(clientcert.store{ roots = dir .. "/ca.pem" })
+    local served, fetched = { "forged", "part-a" }, 0
+    local p = clientcert.policy{ trust = store, revocation = { sources = { "crl" }, failure_ttl = 1,
+      fetch = function(url)
+        assert.equals("http://pki.test/part-a.crl", url)
+        fetched = fetched + 1
+        return read(served[fetched] .. ".crl")
+      end } }
+    local v = p:check{ cert = read("a.pem"), time = T }
+    assert.equals("revocation_unknown", v.cause)
+    assert.matches("signature", v.message, 1, true)
+    os.execute("sleep 2.1")   -- the failure is kept failure_ttl (1 s), wall-clock time
+    local w = p:check{ cert = read("a.pem"), time = T }
+    assert.equals(2, fetched)
+    assert.equals("revoked", w.cause)
+  end)
+
+  it("AIA chasing keeps only a download that is a certificate", function()
+    local revocation = require "clientcert.revocation"
+    local o = revocation.options({ issuers = true, urls = { "http://pki.test/" } })
+    local served, fetched = { "not a certificate", read("ca.pem") }, 0
+    local env = { cache = revocation.memory_cache(), fetch = function(url)
+      assert.equals("http://pki.test/ca.cer", url)
+      fetched = fetched + 1
+      return served[fetched]
+    end }
+    local c, err = revocation.fetch_issuer(o, env, cert("c"))
+    assert.is_nil(c)
+    assert.matches("not a certificate", err, 1, true)
+    c = assert(revocation.fetch_issuer(o, env, cert("c")))
+    assert.equals(2, fetched)
+    assert.equals(ca:info().fingerprint, c:info().fingerprint)
+    assert(revocation.fetch_issuer(o, env, cert("c")))
+    assert.equals(2, fetched) -- the certificate is kept
+  end)
 end)

@@ -386,6 +386,12 @@ local function ask_crl(o, env, cert, issuer, issuer_fp, url, when)
   end
   local r = core.crl_status(e.crl, cert, issuer, { time = when, skew = o.skew, signature_verified = e.sig[issuer_fp] })
   if not r.ok then
+    -- a download that was never evidence (forged, out of date, of another scope)
+    -- is not kept: the next ask fetches again (after failure_ttl), not after max_age
+    if next(e.sig) == nil and crl_memo[url] == e then
+      crl_memo[url] = nil
+      crl_memo_n = crl_memo_n - 1
+    end
     return nil, r.detail .. " (" .. r.problem .. ")"
   end
   e.sig[issuer_fp] = true
@@ -568,13 +574,15 @@ function M.fetch_issuer(o, env, cert)
     if M.parse_url(url) and o.urls and M.allowed(url, o.urls) then
       local key = "iss|" .. url
       local bytes = env.cache:get(key)
-      local ferr
+      local ferr, fresh
       if not bytes then
         bytes, ferr = env.fetch(url, nil, o.timeout, o.max_bytes)
-        if bytes then env.cache:set(key, bytes, o.max_age) end
+        fresh = bytes ~= nil
       end
       if bytes then
         local c, perr = core.parse(bytes)
+        -- only a certificate is kept: a bad download is fetched again next time
+        if c and fresh then env.cache:set(key, bytes, o.max_age) end
         if c then return c, url end
         why = ("%s: not a certificate (%s)"):format(url, tostring(perr))
       else
