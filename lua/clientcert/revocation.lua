@@ -368,6 +368,10 @@ local function ask_ocsp(o, env, cert, issuer, url, when)
     return nil, r.detail .. " (" .. r.problem .. ")"
   end
   if r.status == "unknown" then return nil, "the responder answered \"unknown\" for this certificate" end
+  if not r.next_update and r.this_update < when - o.ocsp_ttl - o.skew then
+    return nil, ("the response has no nextUpdate and its thisUpdate is more than ocsp_ttl (%d s) before the "
+      .. "check time (stale)"):format(o.ocsp_ttl)
+  end
   return { status = r.status, source = "ocsp", url = url, this_update = r.this_update,
            next_update = r.next_update, revoked_at = r.revoked_at, reason = r.reason }
 end
@@ -411,6 +415,11 @@ local function usable(o, a, when)
   if a.status == "unknown" then return true end
   if a.this_update and a.this_update > when + o.skew then return false end
   if a.next_update and a.next_update < when - o.skew then return false end
+  -- an OCSP answer without nextUpdate is fresh for ocsp_ttl after its thisUpdate
+  if a.source == "ocsp" and not a.next_update and a.this_update
+    and a.this_update < when - o.ocsp_ttl - o.skew then
+    return false
+  end
   return true
 end
 
