@@ -100,10 +100,20 @@ function M.run(a, out, eout)
     if not store then put(eout, "%s", serr) return c.EXIT_ERROR end
     local r = store:verify(cert, { chain = { issuer }, time = when, crl = "none" })
     report.path = r and r.cause or "invalid_certificate"
+    -- the answers are judged with --issuer's key: it must be the issuer on the verified path
+    local above = r and r.ok and r.chain[2]
+    if r and r.ok and not (above and above.fingerprint == issuer:fingerprint()) then
+      report.path = "issuer_mismatch"
+      r = nil
+    end
     if not (r and r.ok) then
       report.ok = false
       report.error = ("the certificate's path does not verify against --roots (%s): nothing is fetched"):format(
         report.path)
+      if report.path == "issuer_mismatch" then
+        report.error = "--issuer is not the certificate's issuer on the path verified against --roots (another "
+          .. "certificate of that name, or of another key): nothing is fetched"
+      end
       if a.json then c.emit_json(out, report) else put(out, "%s", report.error) end
       return c.EXIT_REJECT
     end
