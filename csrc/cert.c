@@ -552,16 +552,12 @@ static void cert_push_extensions(lua_State *L, X509 *x)
         lua_pushboolean(L, X509_EXTENSION_get_critical(ext));
         lua_setfield(L, -2, "critical");
         if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_info_access) {
-            AUTHORITY_INFO_ACCESS *aia = X509V3_EXT_d2i(ext);   /* owns */
-            if (aia != NULL) {                                  /* how many access descriptions */
-                lua_pushinteger(L, sk_ACCESS_DESCRIPTION_num(aia));
-                lua_setfield(L, -2, "count");
-                AUTHORITY_INFO_ACCESS_free(aia);
-            } else {                                            /* undecodable: none usable */
-                lua_pushinteger(L, 0);
-                lua_setfield(L, -2, "count");
-            }
+            AUTHORITY_INFO_ACCESS *aia = X509V3_EXT_d2i(ext);   /* owns; freed before any Lua call */
+            int count = aia != NULL ? sk_ACCESS_DESCRIPTION_num(aia) : 0; /* undecodable: none usable */
+            AUTHORITY_INFO_ACCESS_free(aia);
             ERR_clear_error();
+            lua_pushinteger(L, count);                          /* how many access descriptions */
+            lua_setfield(L, -2, "count");
         }
         lua_rawseti(L, -2, i + 1);                              /* exts */
     }
@@ -580,18 +576,26 @@ static void cert_push_subtrees(lua_State *L, const STACK_OF(GENERAL_SUBTREE) *st
 
 /* Sets info.name_constraints = {permitted = {...}, excluded = {...}, permitted_present,
  * excluded_present} when the extension is present and decodable. */
+static void cert_free_nc(void *p)
+{
+    NAME_CONSTRAINTS_free((NAME_CONSTRAINTS *)p);
+}
+
 static void cert_set_name_constraints(lua_State *L, X509 *x, int *invalid)
 {
     int crit = 0;
-    NAME_CONSTRAINTS *nc = X509_get_ext_d2i(x, NID_name_constraints, &crit, NULL); /* owns */
+    cc_tmp *tmp = cc_newtmp(L, cert_free_nc);                   /* info, tmp: box first */
+    NAME_CONSTRAINTS *nc;                                       /* owns, through tmp */
 
+    tmp->p = nc = X509_get_ext_d2i(x, NID_name_constraints, &crit, NULL);
     if (nc == NULL) {
         if (crit != -1)
             *invalid = 1;
         ERR_clear_error();
+        lua_pop(L, 1);                                          /* info */
         return;
     }
-    lua_createtable(L, 0, 4);                                   /* info, nc */
+    lua_createtable(L, 0, 4);                                   /* info, tmp, nc */
     cert_push_subtrees(L, nc->permittedSubtrees);
     lua_setfield(L, -2, "permitted");
     cert_push_subtrees(L, nc->excludedSubtrees);
@@ -600,8 +604,9 @@ static void cert_set_name_constraints(lua_State *L, X509 *x, int *invalid)
     lua_setfield(L, -2, "permitted_present");
     lua_pushboolean(L, nc->excludedSubtrees != NULL);
     lua_setfield(L, -2, "excluded_present");
-    lua_setfield(L, -2, "name_constraints");                    /* info */
-    NAME_CONSTRAINTS_free(nc);
+    lua_setfield(L, -3, "name_constraints");                    /* info, tmp */
+    cc_tmp_free(tmp);
+    lua_pop(L, 1);                                              /* info */
 }
 
 /* cert:info(): pushes the plain table described in docs/api.md "Parsing". */

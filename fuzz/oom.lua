@@ -33,6 +33,22 @@ if not io.open(rich, "rb") then
   assert(ok == true or ok == 0, "cannot make " .. rich)
 end
 
+-- a CA certificate with name constraints, an AIA and a CRL distribution point
+-- (cert:info() decodes them), made once in the PKI directory
+local nc = dir .. "/oom-nc.pem"
+if not io.open(nc, "rb") then
+  local ok = os.execute(table.concat({
+    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes",
+    "-keyout " .. dir .. "/oom-nc.key -out " .. nc .. " -days 1 -subj '/CN=oom nc'",
+    "-addext 'basicConstraints=critical,CA:TRUE'",
+    "-addext 'nameConstraints=critical,permitted;DNS:a.test,permitted;email:b.test,excluded;IP:192.0.2.0/255.255.255.0'",
+    "-addext 'authorityInfoAccess=OCSP;URI:http://ocsp.test/,caIssuers;URI:http://ca.test/ca.cer'",
+    "-addext 'crlDistributionPoints=URI:http://ca.test/ca.crl'",
+    "-config " .. dir .. "/oom-req.cnf >/dev/null 2>&1",
+  }, " "))
+  assert(ok == true or ok == 0, "cannot make " .. nc)
+end
+
 local alice_pem, bundle = read("alice.pem"), read("alice.pem") .. read("inter.pem") .. read("root.pem")
 local crl_pem = read("inter.crl")
 local alice = assert(core.parse(alice_pem))
@@ -57,6 +73,7 @@ return {
   { "parse_crl (bad PEM)", function() core.parse_crl("-----BEGIN X509 CRL-----\n@@\n-----END X509 CRL-----\n") end },
   { "cert:info (rich SAN)", function() rich_cert:info() end },
   { "cert:info", function() alice:info() end },
+  { "cert:info (name constraints, AIA, CRL DP)", function() core.parse(read("oom-nc.pem")):info() end },
   { "cert:der", function() rich_cert:der() end },
   { "cert:pem", function() rich_cert:pem() end },
   { "cert:matches_key", function() rich_cert:matches_key(rich_key) end },
