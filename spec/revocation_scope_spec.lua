@@ -60,6 +60,14 @@ describe("core.crl_status scope", function()
     assert.equals("revoked", status("part-b", "b").status)
   end)
 
+  it("matches a distribution point named relative to the CA (nameRelativeToCRLIssuer)", function()
+    local r = status("part-r", "r")   -- r's second distribution point
+    assert.is_true(r.ok, r.detail)
+    assert.equals("revoked", r.status)
+    assert.equals("scope", status("part-r", "a").problem)
+    assert.equals("scope", status("part-a", "r").problem)
+  end)
+
   it("a CRL with an unknown critical extension, or entry extension, is no evidence", function()
     local r = status("crit", "a")
     assert.is_false(r.ok)
