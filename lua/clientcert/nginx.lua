@@ -44,6 +44,10 @@ local M = {}
 
 local ffi_ok, ffi = pcall(require, "ffi")
 local C = ffi_ok and ffi.C or nil
+-- the C types cast on the request path, parsed once (a type given as a string is
+-- parsed again on each call the JIT compiler has not compiled)
+local uintptr_t = ffi_ok and ffi.typeof("uintptr_t") or nil
+local voidp = ffi_ok and ffi.typeof("void *") or nil
 
 -- Declares one C function for the FFI unless something declared it already.
 local function declare(decl)
@@ -117,7 +121,7 @@ local adopted = lru.new(1000)
 -- reference when the libcrypto is shared, else parsed again from its DER.
 local function adopt(x)
   if ssl_api.shared then
-    local addr = tonumber(ffi.cast("uintptr_t", x))
+    local addr = tonumber(ffi.cast(uintptr_t, x))
     local c = adopted:get(addr)
     if not c then
       c = core._from_x509_address(addr)           -- unsafe: addr is a live X509 * of ours
@@ -203,7 +207,9 @@ local LEARN_MAX_DER = 16 * 1024  -- a larger CA certificate is not kept
 local LEARN_SUBJECTS = 256       -- names kept per worker
 local LEARN_MAX_DEPTH = 8        -- issuer names followed from the leaf
 local learned = lru.new(LEARN_SUBJECTS)               -- subject -> {cert, ...}, most recent first
-local learned_at = setmetatable({}, { __mode = "k" }) -- cert object -> when this worker last wrote it
+-- SHA-256 of a CA certificate -> when this worker last wrote it (each new connection brings
+-- new certificate objects: by content, so that they are not written again)
+local learned_at = lru.new(LEARN_SUBJECTS * LEARN_PER_SUBJECT)
 local issuer_of = setmetatable({}, { __mode = "k" })  -- cert object -> its issuer name
 local subject_of = setmetatable({}, { __mode = "k" }) -- cert object -> its subject name
 
@@ -262,31 +268,28 @@ end
 
 -- After verdict v on a full handshake whose client sent chain: learns the
 -- intermediates of the verified path, when v accepts a client whose path
--- reaches a trusted certificate. Each certificate object is written again only
--- once half of ttl has passed (the keepalive requests of a connection skip it).
+-- reaches a trusted certificate. Each CA certificate (by its SHA-256) is written
+-- again only once half of ttl has passed (the next clients of that CA skip it).
 local function learn(dict, v, chain, ttl)
   if not (v.accepted and v.cause == "ok") then return end
-  local now = ngx.now()
-  local stale = false
-  for i = 1, #chain do
-    local at = learned_at[chain[i]]
-    if not at or now - at >= ttl / 2 then stale = true break end
-  end
-  if not stale then return end
   local path = v.chain
   if type(path) ~= "table" or #path < 2 or type(path[#path]) ~= "table" or not path[#path].trusted then return end
+  local now = ngx.now()
   for i = 2, #path do
     local el = path[i]
     if type(el) == "table" and not el.trusted and el.fingerprint and el.depth and el.depth > 0 then
-      for j = 1, #chain do
-        local c = chain[j]
-        if fingerprint_of(c) == el.fingerprint then
-          local subject = names_of(c)
-          if subject and (not learned_at[c] or now - learned_at[c] >= ttl / 2) then
-            keep_ca(dict, subject, c, ttl)
-            learned_at[c] = now
+      local at = learned_at:get(el.fingerprint)
+      if not at or now - at >= ttl / 2 then
+        for j = 1, #chain do
+          local c = chain[j]
+          if fingerprint_of(c) == el.fingerprint then
+            local subject = names_of(c)
+            if subject then
+              keep_ca(dict, subject, c, ttl)
+              learned_at:set(el.fingerprint, now)
+            end
+            break
           end
-          break
         end
       end
     end
@@ -470,9 +473,9 @@ local function memo_get(policy, opts, now)
   if not idx then return nil end
   local ssl, leaf = connection_objects()
   if not ssl then return nil end
-  local rec = memo[tonumber(ffi.cast("uintptr_t", C.SSL_get_ex_data(ssl, idx)))]
-  if not rec or rec.policy ~= policy or rec.ssl ~= tonumber(ffi.cast("uintptr_t", ssl))
-      or rec.leaf ~= tonumber(ffi.cast("uintptr_t", leaf)) or rec.chain_dict ~= opts.chain_dict
+  local rec = memo[tonumber(ffi.cast(uintptr_t, C.SSL_get_ex_data(ssl, idx)))]
+  if not rec or rec.policy ~= policy or rec.ssl ~= tonumber(ffi.cast(uintptr_t, ssl))
+      or rec.leaf ~= tonumber(ffi.cast(uintptr_t, leaf)) or rec.chain_dict ~= opts.chain_dict
       or rec.revocation_dict ~= opts.revocation_dict then
     return nil
   end
@@ -492,7 +495,7 @@ local function memo_put(policy, opts, now, v, req)
   if not ssl then return end
   if memo_second ~= now then memo, memo_second = {}, now end
   memo_serial = memo_serial + 1
-  if C.SSL_set_ex_data(ssl, idx, ffi.cast("void *", memo_serial)) ~= 1 then return end
+  if C.SSL_set_ex_data(ssl, idx, ffi.cast(voidp, memo_serial)) ~= 1 then return end
   -- what the next requests get: one copy of v, served to each of them
   local served, tls = {}, {}
   for k, x in pairs(v) do served[k] = x end
@@ -504,8 +507,8 @@ local function memo_put(policy, opts, now, v, req)
   local texts = { req = req }
   memo_of[served] = texts
   memo[memo_serial] = { served = served, policy = policy, chain_dict = opts.chain_dict,
-    revocation_dict = opts.revocation_dict, ssl = tonumber(ffi.cast("uintptr_t", ssl)),
-    leaf = tonumber(ffi.cast("uintptr_t", leaf)) }
+    revocation_dict = opts.revocation_dict, ssl = tonumber(ffi.cast(uintptr_t, ssl)),
+    leaf = tonumber(ffi.cast(uintptr_t, leaf)) }
 end
 
 --- verdict = gate.verdict(policy[, opts]): the policy's verdict on this request's
