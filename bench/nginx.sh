@@ -10,9 +10,12 @@
 # policy and options: metrics, sni = "match", the short $clientcert for the JSON
 # access log, which all write, no error-log line for an accepted client). The
 # client is the demo PKI's alice, sending her issuing CA.
-# Then, with BENCH_NGINX_CLIENTS (default 10,000) generated clients of the demo's
-# issuing CA checked by every worker (its verdict cache full), keepalive again,
-# and each worker's verdict-cache entries, Lua heap and RSS before and after.
+# Then BENCH_NGINX_CLIENTS (default 10,000) generated clients of the demo's issuing
+# CA: each connects once as a real TLS client (a full handshake and a request to
+# the gated location, then a resumed session), which the workers share out; then
+# every worker checks all of them (its verdict cache full: the example's size);
+# then keepalive again. Each worker's verdict-cache entries, Lua heap and RSS
+# are shown before and after, and their growth per entry.
 # Rounds alternate static, empty and gated (reversed every other round); figures
 # are medians of BENCH_NGINX_ROUNDS (default 5) rounds, ratios medians of each
 # round's ratios; the nginx workers' CPU time per request (/proc/PID/schedstat)
@@ -150,15 +153,27 @@ echo "load average before: $(load)"
 printf '%-44s %9s %9s %9s %9s %9s %9s %7s\n' "" "static" "empty" "gated" "empty/st" "gated/st" "gated/em" "target"
 row "keepalive ($n requests)" "$n" ">= 0.8x" -k
 row "new handshake per request ($nh requests)" "$nh" "noise" 
+# per-entry: the growth from one stats file to another, per worker (same pid)
+per_entry() {
+  awk 'NR == FNR {e[$1] = $2; h[$1] = $3; r[$1] = $4; next}
+       ($1 in e) && $2 > e[$1] {printf "  worker %s: %d entries more, %.2f KB of Lua heap and %.2f KB of RSS per entry\n",
+         $1, $2 - e[$1], ($3 - h[$1]) / ($2 - e[$1]), ($4 - r[$1]) / ($2 - e[$1])}' "$1" "$2"
+}
 if [ "$clients" -gt 0 ]; then
-  echo "before the fill (per worker: pid, verdict-cache entries, Lua heap KB, RSS KB):"
-  stats | sed 's/^/  /'
+  echo "per worker: pid, verdict-cache entries, Lua heap KB (after a full collection), RSS KB"
+  stats > "$dir/stats0"; sed 's/^/  before: /' "$dir/stats0"
+  # each client once through TLS as a real client: a full handshake and a request at the
+  # gated location, then a resumed session at / (gated too); the workers share them out
+  python3 spec/helpers/tls_clients.py run "$port" "$dir/clients" "$clients" --full-path /gated --threads 4 \
+    > "$dir/tls-run.json"
+  grep -qF "\"full 200 ok\": $clients" "$dir/tls-run.json" || { echo "bench/nginx.sh: not every generated client was accepted: $(cat "$dir/tls-run.json")" >&2; exit 1; }
+  stats > "$dir/stats1"; sed "s/^/  after $clients clients over TLS: /" "$dir/stats1"
+  per_entry "$dir/stats0" "$dir/stats1"
   fill
-  echo "after checking $clients generated clients in each worker:"
-  stats | sed 's/^/  /'
+  stats > "$dir/stats2"; sed "s/^/  after every worker checked all $clients: /" "$dir/stats2"
+  per_entry "$dir/stats0" "$dir/stats2"
   row "keepalive, $clients cached clients ($n requests)" "$n" ">= 0.8x" -k
-  echo "after the run:"
-  stats | sed 's/^/  /'
+  stats | sed 's/^/  after the run: /'
 fi
 echo "load average after: $(load)"
 [ "$bad" = 0 ] || { echo "bench/nginx.sh: some requests were not answered 200" >&2; exit 1; }
