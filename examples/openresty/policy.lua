@@ -11,7 +11,8 @@ return {
   verify = { crl = "chain", purpose = "client", max_depth = 4 },
   -- per worker: the chain verification of up to 10,000 clients, each for at most
   -- 5 minutes and never past a certificate's or CRL's dates (allow/rule still run);
-  -- about 1.5 KB of Lua heap per client: 15-20 MB per worker when full
+  -- measured in nginx (make bench-nginx): about 1 KB of Lua heap and 2.3 KB of RSS
+  -- per client, 10 MB of heap and 23 MB of RSS per worker when full
   cache = { size = 10000, ttl = 300 },
   rule = function(info)
     if info.subject:find("CN=bob,", 1, true) == 1 then return false, "bob is on leave" end
