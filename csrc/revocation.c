@@ -202,6 +202,12 @@ static const char *rev_response_status_name(int st)
     }
 }
 
+/* How grave a certificate status is: revoked over unknown over good. */
+static int rev_gravity(int st)
+{
+    return st == V_OCSP_CERTSTATUS_REVOKED ? 2 : st == V_OCSP_CERTSTATUS_GOOD ? 0 : 1;
+}
+
 /* Sets field k of the table at -1 to the Unix time of t (when t is readable). */
 static int rev_set_time(lua_State *L, const ASN1_GENERALIZEDTIME *t, const char *k, long long *out)
 {
@@ -277,7 +283,7 @@ static int rev_ocsp_check(lua_State *L)
     ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
     EVP_PKEY *skey;
     const char *why;
-    int st, reason = -1, idx, status, nonce;
+    int st, reason = -1, idx, next, status, nonce;
     long long tu, nu;
 
     luaL_checktype(L, 4, LUA_TTABLE);
@@ -336,12 +342,21 @@ static int rev_ocsp_check(lua_State *L)
                             skey) != 1)
         return rev_problem(L, s, "bad_signature", "the response's signature does not verify");
 
-    /* the single response for the CertID asked for */
+    /* the single response for the CertID asked for; when the response holds
+     * several, the gravest counts (revoked, then unknown), never the first */
     one = OCSP_request_onereq_get0(s->req, 0);               /* borrowed */
     idx = OCSP_resp_find(s->bs, OCSP_onereq_get0_id(one), -1);
     if (idx < 0)
         return rev_problem(L, s, "wrong_certificate",
                             "the response does not answer for the certificate asked about");
+    for (next = idx; (next = OCSP_resp_find(s->bs, OCSP_onereq_get0_id(one), next)) >= 0;) {
+        int now = OCSP_single_get0_status(OCSP_resp_get0(s->bs, next), NULL, NULL, NULL, NULL);
+        int was = OCSP_single_get0_status(OCSP_resp_get0(s->bs, idx), NULL, NULL, NULL, NULL);
+        if (now < 0 || was < 0)
+            return rev_problem(L, s, "malformed", "a status of the response cannot be read");
+        if (rev_gravity(now) > rev_gravity(was))
+            idx = next;
+    }
     single = OCSP_resp_get0(s->bs, idx);                     /* borrowed */
     status = OCSP_single_get0_status(single, &reason, &rev, &thisupd, &nextupd);
     if (status < 0 || rev_set_time(L, thisupd, "this_update", &tu) != 0)
