@@ -299,7 +299,9 @@ function M.memory_cache(size, now)
   function c.get(_, k)
     local e = map[k]
     if not e then return nil end
-    if e.expires <= now() then map[k] = nil return nil end
+    -- expired: left in place (set replaces it, eviction drops it): removed here, its
+    -- key would stay in the eviction order and later evict the entry set again
+    if e.expires <= now() then return nil end
     return e.value
   end
   function c.set(_, k, v, ttl)
