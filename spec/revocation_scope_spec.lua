@@ -117,4 +117,16 @@ describe("core.crl_status scope", function()
     assert(revocation.fetch_issuer(o, env, cert("c")))
     assert.equals(2, fetched) -- the certificate is kept
   end)
+
+  it("a downloaded CRL without nextUpdate is fresh for max_age after its thisUpdate, not forever", function()
+    local store = assert(clientcert.store{ roots = dir .. "/ca.pem" })
+    local p = clientcert.policy{ trust = store, revocation = { sources = { "crl" }, max_age = 86400, skew = 60,
+      fetch = function() return read("nonext.crl") end } }
+    local last = 1861920000    -- nonext.crl's thisUpdate, 2029-01-01
+    local v = p:check{ cert = read("b.pem"), time = last + 3600 }
+    assert.is_true(v.accepted, v.message)
+    local w = p:check{ cert = read("b.pem"), time = T }   -- a year and a half later: cached or fetched
+    assert.equals("revocation_unknown", w.cause)
+    assert.matches("nextUpdate", w.message, 1, true)
+  end)
 end)

@@ -401,6 +401,14 @@ local function ask_crl(o, env, cert, issuer, issuer_fp, url, when)
     return nil, r.detail .. " (" .. r.problem .. ")"
   end
   e.sig[issuer_fp] = true
+  if not r.next_update and r.this_update < when - o.max_age - o.skew then
+    if crl_memo[url] == e then -- fetched again next time: the CA may have published a newer one
+      crl_memo[url] = nil
+      crl_memo_n = crl_memo_n - 1
+    end
+    return nil, ("the CRL has no nextUpdate and its thisUpdate is more than max_age (%d s) before the check "
+      .. "time (stale)"):format(o.max_age)
+  end
   return { status = r.status, source = "crl", url = url, this_update = r.this_update,
            next_update = r.next_update, revoked_at = r.revoked_at, reason = r.reason }
 end
@@ -417,9 +425,10 @@ local function usable(o, a, when)
   if a.status == "unknown" then return true end
   if a.this_update and a.this_update > when + o.skew then return false end
   if a.next_update and a.next_update < when - o.skew then return false end
-  -- an OCSP answer without nextUpdate is fresh for ocsp_ttl after its thisUpdate
-  if a.source == "ocsp" and not a.next_update and a.this_update
-    and a.this_update < when - o.ocsp_ttl - o.skew then
+  -- an answer without nextUpdate is fresh for ocsp_ttl (OCSP) or max_age (a CRL)
+  -- after its thisUpdate
+  if not a.next_update and a.this_update
+    and a.this_update < when - (a.source == "ocsp" and o.ocsp_ttl or o.max_age) - o.skew then
     return false
   end
   return true
