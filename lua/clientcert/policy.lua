@@ -19,6 +19,7 @@ local revocation = require "clientcert.revocation"
 local options = require "clientcert.options"
 local verdicts = require "clientcert.verdict"
 local verdict_cache = require "clientcert.verdict_cache"
+local input = require "clientcert.input"
 local sandbox = require "clientcert.sandbox"
 
 local M = {}
@@ -36,10 +37,11 @@ local IS_POLICY = setmetatable({}, { __mode = "k" }) -- policy -> true
 local methods = {}
 local deep_copy = util.deep_copy
 local verdict, facts_for = verdicts.build, verdicts.facts
+local DEPLOYMENT_OF = verdicts.DEPLOYMENT_OF -- verdict.new's side table, written inline by check
 local reject_invalid, reject_internal = verdicts.invalid, verdicts.internal
 local run_bounded, describe_error = sandbox.run_bounded, sandbox.describe_error
-local parse_cached, chain_certs, cache_key = verdict_cache.parse, verdict_cache.chain_certs, verdict_cache.key
-local cache_lookup, cache_serve = verdict_cache.lookup, verdict_cache.serve
+local parse_cached, cache_key, cache_serve = verdict_cache.parse, verdict_cache.key, verdict_cache.serve
+local read_chain, cached_chain_text = input.chain, verdict_cache.chain_text
 local decide -- v = decide(state, req, base, when) (below, the body of check)
 
 -- The budgets of policy code (clientcert.sandbox; docs/api.md "Policy files"), as read here.
@@ -333,7 +335,8 @@ function methods.check(self, req)
     error(("clientcert.policy.check: deployment must be one of %s, got %s")
       :format(table.concat(causes.DEPLOYMENTS, ", "), tostring(deployment)), 2)
   end
-  local base = verdicts.new({ time = when, mode = st.mode, also = {}, chain = {} }, deployment)
+  local base = { time = when, mode = st.mode, also = {}, chain = {} }
+  DEPLOYMENT_OF[base] = deployment -- (verdict.new, without the call)
   if st.mode == "off" then
     local v = verdict("ok", true, {}, base)
     v.message = "Client certificates are not checked here (mode \"off\")."
@@ -393,18 +396,20 @@ function decide(self, req, base, when)
   end
   local chain, key, chain_key, hit, message = req.chain, nil, nil, nil, nil
   if cache then
-    local list, err = chain_certs(cache, chain)
+    -- the chain as store:verify reads it (and words its errors), texts from the parse cache
+    local list, err = read_chain(chain, "policy.check", 1, cached_chain_text, cache)
     if not list then
       base.client = cert:info()
       return reject_invalid(base, base.client, err)
     end
     chain = list
     key, chain_key = cache_key(cert, list, self.trust)
-    hit = cache_lookup(cache, key, chain_key, when)
   end
   local info, result
+  if cache then -- an entry for this leaf and chain at this time: tables of this verdict's own
+    hit, info, result, message = cache_serve(cache, key, chain_key, when, base)
+  end
   if hit then
-    info, result, message = cache_serve(hit, base) -- tables of this verdict's own
     base.cached = true
     base.client = info
   else

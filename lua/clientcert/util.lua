@@ -22,8 +22,10 @@ end
 -- NaN, infinities, fractions and out-of-range values raise the same message on
 -- Lua 5.4 and LuaJIT. Returns the value as an integer (compat.tointeger).
 function M.integer(v, where, name, min, max, level)
-  local err = M.integer_error(v, name, min, max)
-  if err then raise(where, err, (level or 2) + 1) end
+  -- the check inline (every policy:check reads its time here), its message from integer_error
+  local ok = type(v) == "number" and v == v and v >= min and (max == nil or v <= max)
+    and v ~= math.huge and math.floor(v) == v
+  if not ok then raise(where, M.integer_error(v, name, min, max), (level or 2) + 1) end
   return compat.tointeger(v)
 end
 
@@ -76,6 +78,7 @@ end
 -- so that a keyed table is never silently read as empty. nil gives {}; any other
 -- single value gives a one-element list {v}.
 function M.list(v, where, name, level)
+  if type(v) == "table" and M.sequence_length(v) then return v end -- (every policy:check's chain)
   local list, err = M.as_list(v, name)
   if not list then raise(where, err, (level or 2) + 1) end
   return list

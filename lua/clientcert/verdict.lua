@@ -19,8 +19,11 @@ local causes = require "clientcert.causes"
 local M = {}
 
 -- verdict table -> the deployment its steps are worded for (a side table, so
--- that no verdict carries a field it did not have before); weak keys
+-- that no verdict carries a field it did not have before); weak keys.
+-- verdict.DEPLOYMENT_OF: what verdict.new writes, for policy:check to write
+-- without a call on the verdict cache's hit path.
 local DEPLOYMENT_OF = setmetatable({}, { __mode = "k" })
+M.DEPLOYMENT_OF = DEPLOYMENT_OF
 
 --- v = verdict.new(base, deployment): base (a table of fields the verdict starts
 -- with, or nil) as a verdict whose resolution steps are worded for deployment

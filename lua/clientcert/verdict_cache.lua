@@ -10,11 +10,10 @@
 --
 --   cache | nil, err = verdict_cache.new(opts.cache)
 --   cert(s) | nil, err = verdict_cache.parse(cache, kind, bytes, parse[, i])
---   certs | nil, err = verdict_cache.chain_certs(cache, chain)
+--   certs | nil, err = verdict_cache.chain_text(text, i, cache)   (input.chain's parse)
 --   key, chain_key = verdict_cache.key(cert, chain, store)
---   entry | nil = verdict_cache.lookup(cache, key, chain_key, when)
+--   entry, info, result, message | nil = verdict_cache.serve(cache, key, chain_key, when, verdict)
 --   verdict_cache.remember(cache, key, chain_key, info, result, when, store, crl_mode)
---   info, result = verdict_cache.serve(entry, verdict)
 --   data = verdict_cache.copy(entry)
 --   parts = verdict_cache.json_parts(verdict)
 local compat = require "clientcert.compat"
@@ -298,17 +297,12 @@ function M.parse(cache, kind, bytes, parse, ctx)
 end
 local parse_cached = M.parse
 
--- The certificates of the text a client sent as chain[i], from the parse cache
--- when it holds them (input.chain's parse).
-local function parse_chain_text(item, i, cache)
+--- certs | nil, err = verdict_cache.chain_text(text, i, cache): the certificates of
+-- the text a client sent as chain[i], from the parse cache when it holds them;
+-- input.chain's parse (worded as store:verify words it, so that the verdict does
+-- not depend on the cache).
+function M.chain_text(item, i, cache)
   return parse_cached(cache, "*", item, input.chain_text, i)
-end
-
---- certs | nil, err = verdict_cache.chain_certs(cache, chain): the chain a client
--- sent as certificate objects (input.chain: as store:verify reads it, and worded
--- as it words it, so that the verdict does not depend on the cache).
-function M.chain_certs(cache, chain)
-  return input.chain(chain, "policy.check", 1, parse_chain_text, cache)
 end
 
 --- key, chain_key = verdict_cache.key(cert, chain, store): the cache key, the
@@ -351,14 +345,6 @@ local function window(cache, result, store, crl_mode)
   return lo, hi
 end
 
---- entry | nil = verdict_cache.lookup(cache, key, chain_key, when): the entry that
--- serves check time when for this leaf (key) and chain (chain_key), counted as a hit.
-function M.lookup(cache, key, chain_key, when)
-  local e = cache.verdicts:get(key, when, os.time())
-  if not e or e[E_CHAIN_KEY] ~= chain_key then return nil end -- (the same leaf with another chain)
-  cache.hits = cache.hits + 1
-  return e
-end
 
 --- verdict_cache.remember(cache, key, chain_key, info, result, when, store, crl_mode):
 -- counts a miss, and keeps the verification's info and result (as they are now)
@@ -381,16 +367,21 @@ function M.remember(cache, key, chain_key, info, result, when, store, crl_mode)
   end
 end
 
---- info, result, message = verdict_cache.serve(entry, verdict): fresh tables of
--- the entry's data for verdict (which json_parts then knows as served from the
--- entry), and the message of an acceptance kept with keep_message, or nil.
-function M.serve(e, v)
+--- entry, info, result, message | nil = verdict_cache.serve(cache, key, chain_key,
+-- when, verdict): the entry that serves check time when for this leaf (key) and
+-- chain (chain_key), counted as a hit; fresh tables of its data for verdict
+-- (which json_parts then knows as served from the entry); and the message of an
+-- acceptance kept with keep_message, or nil. nil when there is no such entry.
+function M.serve(cache, key, chain_key, when, v)
+  local e = cache.verdicts:get(key, when, os.time())
+  if not e or e[E_CHAIN_KEY] ~= chain_key then return nil end -- (the same leaf with another chain)
+  cache.hits = cache.hits + 1
   local chunk = e[E_CHUNK]
   local fresh
   if chunk then fresh = chunk(e) else fresh = deep_copy(e[E_PLAIN]) end
   local info, result = fresh.info, fresh.result
   served_v, served_entry, served_client, served_chain = v, e, info, result.chain
-  return info, result, e[E_MESSAGE] or nil
+  return e, info, result, e[E_MESSAGE] or nil
 end
 
 --- verdict_cache.keep_message(entry, message): the rendered message of an
