@@ -27,6 +27,9 @@ local function vandalize(v)
   v.client.subject_fields[#v.client.subject_fields].value = "admin"
   v.client.san = {}
   v.client.eku[1] = "serverAuth"
+  v.client.key_usage[1] = "keyCertSign"
+  v.client.public_key.bits = 1
+  v.client.extensions[1].name, v.client.extensions[1].critical = "vandal", true
   for _, el in ipairs(v.chain) do
     el.subject, el.status, el.trusted = "CN=x", "ok", true
     el.problems[#el.problems + 1] = { cause = "vandal" }
@@ -42,7 +45,39 @@ local function without_cached(v)
   return out
 end
 
+-- A verdict's keys, sorted, as one string.
+local function keys(v)
+  local out = {}
+  for k in pairs(v) do out[#out + 1] = k end
+  table.sort(out)
+  return table.concat(out, ",")
+end
+
 describe("the verdict cache's hit path", function()
+  it("hands out verdicts with the fields set for them only (the verdict table is sized beforehand)", function()
+    local p = cached_policy()
+    local before = "accepted,also,cause,chain,message,mode,resolution,status,substatus,time,title"
+    local none = p:check{ time = pki.T }
+    assert.are.equal("no_certificate", none.cause)
+    assert.are.equal(before, keys(none))
+    assert.are.same({}, none.chain)
+    local garbage = p:check{ cert = "garbage", time = pki.T }
+    assert.are.equal("invalid_certificate", garbage.cause)
+    assert.are.equal(before, keys(garbage))
+    assert.are.same({}, garbage.chain)
+    local off = clientcert.policy{ mode = "off" }:check{ time = pki.T }
+    assert.are.equal(before, keys(off))
+    assert.are.same({}, off.chain)
+    local after = "accepted,also,cause,chain,client,message,mode,problems,resolution,status,substatus,time,title"
+    local miss = p:check(req("alice", { "inter" }))
+    assert.are.equal(after, keys(miss))
+    local hit = p:check(req("alice", { "inter" }))
+    assert.is_true(hit.cached)
+    assert.are.equal("accepted,also,cached,cause,chain,client,message,mode,problems,resolution,status,substatus,"
+      .. "time,title", keys(hit))
+    assert.are.same(without_cached(miss), without_cached(hit))
+  end)
+
   it("serves the same verdict as a policy without a cache, in tables of its own", function()
     local plain = clientcert.policy{ trust = assert(clientcert.store{ roots = pki.path("root.pem") }),
                                      verify = { crl = "none" } }

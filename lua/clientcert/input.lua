@@ -111,26 +111,34 @@ end
 -- client sent (a list of certificate objects and PEM/DER texts, a text holding
 -- one or more certificates) as a list of certificate objects, as store:verify
 -- reads it; a text that cannot be parsed gives nil, "clientcert.store.verify:
--- chain[i]: <what>". parse(text, i, arg) parses a text (a cache's, for the
+-- chain[i]: <what>" (a plain list of certificate objects: that list itself, which
+-- the caller does not change). parse(text, i, arg) parses a text (a cache's, for the
 -- policy), default input.chain_text. A chain that is not a list or an element
 -- of another type raises "clientcert.<where>: ..." at level (as util counts it).
 function M.chain(chain, where, level, parse, arg)
   parse = parse or M.chain_text
   local items = util.list(chain, where, "chain", level + 1)
-  local out = {}
+  -- the list of certificates: a list without a metatable (read raw, as C reads
+  -- it) of certificate objects only is that list itself (no copy per check)
+  local out
+  if getmetatable(items) ~= nil then out = {} end
   for i = 1, #items do
     local item = items[i]
     if type(item) == "string" then
       local list, err = parse(item, i, arg)
       if not list then return nil, err end
+      if not out then
+        out = {}
+        for j = 1, i - 1 do out[j] = items[j] end
+      end
       for j = 1, #list do out[#out + 1] = list[j] end
     elseif core.typeof(item) == "cert" then
-      out[#out + 1] = item
+      if out then out[#out + 1] = item end
     else
       error(("clientcert.%s: chain[%d] must be a certificate or PEM/DER text"):format(where, i), level + 1)
     end
   end
-  return out
+  return out or items
 end
 
 --- list, err = input.load(kind, path, where): input.read, then input.parse (errors name the path).

@@ -43,6 +43,7 @@ local run_bounded, describe_error = sandbox.run_bounded, sandbox.describe_error
 local parse_cached, cache_key, cache_serve = verdict_cache.parse, verdict_cache.key, verdict_cache.serve
 local read_chain, cached_chain_text = input.chain, verdict_cache.chain_text
 local decide -- v = decide(state, req, base, when) (below, the body of check)
+local NO_IDS = {} -- the causes of a verification without problems (never written)
 
 -- The budgets of policy code (clientcert.sandbox; docs/api.md "Policy files"), as read here.
 M.MAX_POLICY_STEPS, M.MAX_POLICY_MEMORY = sandbox.MAX_POLICY_STEPS, sandbox.MAX_POLICY_MEMORY
@@ -305,9 +306,9 @@ end
 
 -- The problems of a verify result as causes: the primary one (causes.primary)
 -- first, then the others by precedence; seen[id] = the first problem with id.
-local function classify(result)
+local function classify(problems)
   local seen, list = {}, {}
-  for _, p in ipairs(result.problems) do
+  for _, p in ipairs(problems) do
     local id = p.cause
     if not seen[id] then
       seen[id] = p
@@ -335,17 +336,26 @@ function methods.check(self, req)
     error(("clientcert.policy.check: deployment must be one of %s, got %s")
       :format(table.concat(causes.DEPLOYMENTS, ", "), tostring(deployment)), 2)
   end
-  local base = { time = when, mode = st.mode, also = {}, chain = {} }
+  -- sized for the fields a check sets (no rehash while they are set): the
+  -- placeholders are set to nil at once, and are no fields of the verdict; chain
+  -- is the verified path's (a verdict made before a verification: {}, below)
+  local base = { time = when, mode = st.mode, also = {}, chain = false, cached = false, client = false,
+                 problems = false, accepted = false, cause = false, status = false, substatus = false,
+                 title = false, message = false, resolution = false }
+  base.chain, base.cached, base.client, base.problems, base.accepted = nil, nil, nil, nil, nil
+  base.cause, base.status, base.substatus, base.title, base.message, base.resolution = nil, nil, nil, nil, nil, nil
   DEPLOYMENT_OF[base] = deployment -- (verdict.new, without the call)
   if st.mode == "off" then
+    base.chain = {}
     local v = verdict("ok", true, {}, base)
     v.message = "Client certificates are not checked here (mode \"off\")."
     return v
   end
   local ok, v = pcall(decide, st, req, base, when)
-  if ok then return v end
   -- an internal error: reject, keep the error for the log only
-  return reject_internal(base, describe_error(v))
+  if not ok then v = reject_internal(base, describe_error(v)) end
+  if v.chain == nil then v.chain = {} end
+  return v
 end
 
 -- The services revocation fetching uses for one check: the policy's own fetch,
@@ -371,6 +381,19 @@ end
 local function effective_crl_mode(self)
   if self.verify.crl then return self.verify.crl end
   return next(revocation.crl_issuers(self.trust)) and "chain" or "none"
+end
+
+-- fn: fn() gives the objects of the path cert and chain verify to at when (a
+-- verification again), or nil; for revocation.judge after a cache hit. (Made
+-- here: a function that creates a closure ends each of its traces at a return
+-- on LuaJIT, NYI UCLO, and decide is the hit path.)
+local function path_objects(self, cert, chain, when)
+  return function()
+    local vopts = { chain = chain, time = when, certs = true }
+    for k, val in pairs(self.verify) do vopts[k] = val end
+    local r = self.trust:verify(cert, vopts)
+    return r and r.ok and r.certs or nil
+  end
 end
 
 -- decide(self = the policy's state, req, base, when): the verdict of check.
@@ -403,11 +426,12 @@ function decide(self, req, base, when)
       return reject_invalid(base, base.client, err)
     end
     chain = list
-    key, chain_key = cache_key(cert, list, self.trust)
+    key, chain_key = cache_key(cert, list, self.trust, cache)
   end
-  local info, result
+  -- the client's info, the verified path, its problems, and whether CRLs were ignored
+  local info, path, problems, ignored
   if cache then -- an entry for this leaf and chain at this time: tables of this verdict's own
-    hit, info, result, message = cache_serve(cache, key, chain_key, when, base)
+    hit, info, path, problems, ignored, message = cache_serve(cache, key, chain_key, when, base)
   end
   if hit then
     base.cached = true
@@ -420,8 +444,7 @@ function decide(self, req, base, when)
     -- the path's objects only for AIA chasing; revocation asks for them on a cache miss
     local vopts = { chain = chain, time = when, certs = self.revocation and self.revocation.issuers or nil }
     for k, val in pairs(self.verify) do vopts[k] = val end
-    local verr
-    result, verr = self.trust:verify(cert, vopts)
+    local result, verr = self.trust:verify(cert, vopts)
     if not result then return reject_invalid(base, info, verr) end
     if self.revocation and self.revocation.issuers and not result.ok then
       -- AIA chasing: a missing intermediate fetched from an allowed caIssuers URL
@@ -431,17 +454,19 @@ function decide(self, req, base, when)
     if cache then
       verdict_cache.remember(cache, key, chain_key, info, result, when, self.trust, self.verify.crl)
     end
+    path, problems, ignored = result.chain, result.problems, result.ignored_crls and #result.ignored_crls > 0
   end
-  base.chain, base.problems = result.chain, result.problems
+  base.chain, base.problems = path, problems
   -- a CRL whose signature did not verify was ignored by the verification: named
   -- in also (in precedence order), never the primary cause
-  if result.ignored_crls and #result.ignored_crls > 0 then base.also = { "crl_bad_signature" } end
+  if ignored then base.also = { "crl_bad_signature" } end
 
-  local ids, first
-  if #result.problems == 0 then ids, first = {}, {} else ids, first = classify(result) end
+  local ids, first = NO_IDS, nil
+  if #problems > 0 then ids, first = classify(problems) end
   if req.key ~= nil then
     local match, kerr = cert:matches_key(req.key, req.passphrase)
     if not match then
+      if ids == NO_IDS then ids, first = {}, {} end
       ids[#ids + 1] = "no_private_key"
       first.no_private_key = { error = kerr or "the key is for another certificate" }
       ids = causes.order(ids)
@@ -462,7 +487,7 @@ function decide(self, req, base, when)
     end
     local id = ids[1]
     local p = first[id]
-    local el = p.depth and result.chain[math.min(p.depth + 1, #result.chain)] or nil
+    local el = p.depth and path[math.min(p.depth + 1, #path)] or nil
     local extra = { error = p.error, time = when, revoked_at = p.revoked_at, reason = p.reason or "unspecified" }
     local facts
     if id == "intermediate_in_roots" then facts = verdicts.in_roots_facts(info, el, extra)
@@ -480,11 +505,11 @@ function decide(self, req, base, when)
   -- self-signed (warn: named in also), or a store that holds one (reject: servers
   -- such as IIS refuse every client then, and so does this policy)
   local in_roots
-  for _, el in ipairs(result.chain) do
+  for _, el in ipairs(path) do
     if el.trusted and el.self_signed == false then in_roots = el break end
   end
   if self.intermediate_in_roots == "reject" and (in_roots or self.trust:stats().roots_not_self_signed > 0) then
-    local el = verdicts.in_roots_element(result.chain, self.trust)
+    local el = verdicts.in_roots_element(path, self.trust)
     local v = verdict("intermediate_in_roots", false, verdicts.in_roots_facts(info, el), base)
     v.note = "clientcert's own verification accepts this client's path; this policy (intermediate_in_roots = "
       .. "\"reject\") refuses every client while a certificate that is not self-signed is among its trusted "
@@ -499,21 +524,16 @@ function decide(self, req, base, when)
   local soft
   if self.revocation then
     local out = revocation.judge(self.revocation, revocation_env(self, req), self.trust, {
-      chain = result.chain, certs = revocation_certs }, effective_crl_mode(self), function()
-        local vopts = { chain = chain, time = when, certs = true }
-        for k, val in pairs(self.verify) do vopts[k] = val end
-        local r = self.trust:verify(cert, vopts)
-        return r and r.ok and r.certs or nil
-      end, when)
+      chain = path, certs = revocation_certs }, effective_crl_mode(self), path_objects(self, cert, chain, when), when)
     if out.status == "revoked" then
       local a = out.answer
-      local v = verdict("revoked", false, facts_for(info, result.chain[out.depth + 1], {
+      local v = verdict("revoked", false, facts_for(info, path[out.depth + 1], {
         time = when, revoked_at = a.revoked_at, reason = a.reason or "unspecified" }), base)
       v.revocation = revocation.report(a)
       return v
     elseif out.status == "unknown" then
       if self.revocation.unavailable == "reject" then
-        local v = verdict("revocation_unknown", false, facts_for(info, result.chain[out.depth + 1], {
+        local v = verdict("revocation_unknown", false, facts_for(info, path[out.depth + 1], {
           time = when, error = revocation.why(out.answer) }), base)
         v.revocation = revocation.report(out.answer)
         return v
@@ -551,12 +571,14 @@ function decide(self, req, base, when)
     -- the rule sees copies: nothing it changes reaches this verdict or a later check
     local rinfo, rv
     if hit then -- copies made by the entry's copier, the rest of the verdict copied here
-      local a, b = verdict_cache.copy(hit), verdict_cache.copy(hit)
-      rinfo, rv = a.info, {}
+      local binfo, bpath, bproblems
+      rinfo = verdict_cache.copy(hit)
+      binfo, bpath, bproblems = verdict_cache.copy(hit)
+      rv = {}
       for k, x in pairs(v) do
         if k ~= "client" and k ~= "chain" and k ~= "problems" then rv[k] = deep_copy(x) end
       end
-      rv.client, rv.chain, rv.problems = b.info, b.result.chain, b.result.problems
+      rv.client, rv.chain, rv.problems = binfo, bpath, bproblems
     else
       rinfo, rv = deep_copy(info), deep_copy(v)
     end

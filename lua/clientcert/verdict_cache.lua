@@ -11,10 +11,10 @@
 --   cache | nil, err = verdict_cache.new(opts.cache)
 --   cert(s) | nil, err = verdict_cache.parse(cache, kind, bytes, parse[, i])
 --   certs | nil, err = verdict_cache.chain_text(text, i, cache)   (input.chain's parse)
---   key, chain_key = verdict_cache.key(cert, chain, store)
---   entry, info, result, message | nil = verdict_cache.serve(cache, key, chain_key, when, verdict)
+--   key, chain_key = verdict_cache.key(cert, chain, store[, cache])
+--   entry, info, chain, problems, ignored, message | nil = verdict_cache.serve(cache, key, chain_key, when, verdict)
 --   verdict_cache.remember(cache, key, chain_key, info, result, when, store, crl_mode)
---   data = verdict_cache.copy(entry)
+--   info, chain, problems = verdict_cache.copy(entry)
 --   parts = verdict_cache.json_parts(verdict)
 local compat = require "clientcert.compat"
 local util = require "clientcert.util"
@@ -50,7 +50,7 @@ function M.new(c)
   -- a caller passes again is then found without being hashed or copied again)
   return { verdicts = lru.new(size, c.ttl), parsed = { ["1"] = lru.new(size * 2), ["*"] = lru.new(size * 2) },
            hits = 0, misses = 0, size = size,
-           ttl = c.ttl }
+           ttl = c.ttl, key_generation = false, key_chain = false, chain_key = false }
 end
 
 --- info = verdict_cache.info(cache): {size, ttl, count, hits, misses}.
@@ -78,7 +78,7 @@ local templates = lru.new(64) -- constructor source -> chunk(K) -> a fresh copy
 local RESERVED = {}
 for w in ([[and break do else elseif end false for function goto if in local nil not or repeat
   return then true until while]]):gmatch("%a+") do RESERVED[w] = true end
-local ENTRY_BASE = 6 -- entry slots before the values (see make_entry)
+local ENTRY_BASE = 7 -- entry slots before the values (see make_entry)
 local KREF, KKEY, KCALL = {}, {}, {} -- i -> "K[i]", "[K[i]]=", "K[i]()"
 for i = 1, TEMPLATE_MAX_NODES + ENTRY_BASE do
   KREF[i], KKEY[i], KCALL[i] = "K[" .. i .. "]", "[K[" .. i .. "]]=", "K[" .. i .. "]()"
@@ -168,9 +168,23 @@ end
 -- chunk, code | nil: the compiled constructor for v's shape (chunk(K) returns a
 -- fresh copy of v reading its values from K[first + 1], ...; they are put there
 -- in vals), or nil when v cannot have one. code: the constructor's source.
-local function template_chunk(v, vals, first, shared)
-  local src = { "local K = ... return " }
-  if not template_source(v, src, vals, 0, { 0, first }, shared) then return nil end
+-- multi: v is a list {a, b, ...} and chunk(K) returns fresh copies of a, b, ...
+-- (no table for the list itself); multi == "closure": chunk(K) returns a
+-- function that returns a fresh copy of v (one call per copy).
+local function template_chunk(v, vals, first, shared, multi)
+  local src = { multi == "closure" and "local K = ... return function() return " or "local K = ... return " }
+  local count = { 0, first }
+  if multi == "closure" then
+    if not template_source(v, src, vals, 0, count, shared) then return nil end
+    src[#src + 1] = " end"
+  elseif multi then
+    for i = 1, #v do
+      if i > 1 then src[#src + 1] = "," end
+      if not template_source(v[i], src, vals, 1, count, shared, i) then return nil end
+    end
+  elseif not template_source(v, src, vals, 0, count, shared) then
+    return nil
+  end
   local code = table.concat(src)
   local chunk = templates:get(code)
   if chunk == nil then
@@ -206,52 +220,58 @@ local function value_text(x)
   return type(x):sub(1, 1) .. #s .. ":" .. s
 end
 
--- The copier of v, shared by every entry whose data holds the same as v.
+-- The copier of v, shared by every entry whose data holds the same as v; nil
+-- when v holds at most one value that is not written into its constructor (a
+-- key type, one key usage): copied by the entry's own constructor then, which
+-- holds that value in the one slot a shared copier would take.
 local function shared_copier(v)
   local vals = {}
-  local chunk, code = template_chunk(v, vals, 0)
+  local chunk, code = template_chunk(v, vals, 0, nil, "closure")
   if not chunk then return template_copier(v) end
+  if #vals <= 1 then return nil end
   local key = { code }
   for i = 1, #vals do key[i + 1] = value_text(vals[i]) end
   key = table.concat(key, "\0")
   local copier = SHARED:get(key)
   if not copier then
-    copier = function() return chunk(vals) end
+    copier = chunk(vals)
     SHARED:set(key, copier)
   end
   return copier
 end
 
--- The subtables of a cache entry's data {info, result} that clients of the same
--- CAs hold alike: shared[t] = its shared copier.
+-- The subtables of a cache entry's data {info, chain, problems} that clients of
+-- the same CAs hold alike: shared[t] = its shared copier.
 local SHARED_INFO = { "issuer_fields", "public_key", "key_usage", "eku" }
 local function shared_parts(data)
   local shared = {}
   for _, k in ipairs(SHARED_INFO) do
-    local t = data.info[k]
-    if type(t) == "table" then shared[t] = shared_copier(t) end
+    local t = data[1][k]
+    if type(t) == "table" then shared[t] = shared_copier(t) end -- (nil: not shared)
   end
-  local chain = data.result.chain
+  local chain = data[2]
   if type(chain) == "table" then
     for i = 2, #chain do
-      if type(chain[i]) == "table" then shared[chain[i]] = shared_copier(chain[i]) end
+      if type(chain[i]) == "table" then shared[chain[i]] = shared_copier(chain[i]) end -- (nil: not shared)
     end
   end
   return shared
 end
 
 -- A verdict cache entry is one array. Slots: [1] the chunk that copies its data
--- (false: [6] holds a plain copy instead), [2] the rendered message of an
+-- {info, chain, problems} (the client's info, the verified path and its
+-- problems; the chunk returns fresh copies of the three, no table for the list;
+-- false: [6] holds a plain copy instead), [2] the rendered message of an
 -- acceptance (once one was served), [3] the JSON of the client's names (once
 -- asked for), [4] the chain key (the store's generation and the chain's SHA-256s,
 -- which the cache key, the leaf's SHA-256, does not hold), [5] the chain's JSON
--- (once asked for), [6] a plain copy of the data (when there is no chunk); then
--- the data's values.
-local E_CHUNK, E_MESSAGE, E_CLIENT_JSON, E_CHAIN_KEY, E_CHAIN_JSON, E_PLAIN = 1, 2, 3, 4, 5, 6
+-- (once asked for), [6] a plain copy of the data (when there is no chunk), [7]
+-- whether the verification ignored CRLs (a bad signature); then the data's values.
+local E_CHUNK, E_MESSAGE, E_CLIENT_JSON, E_CHAIN_KEY, E_CHAIN_JSON, E_PLAIN, E_IGNORED = 1, 2, 3, 4, 5, 6, 7
 
-local function make_entry(data, chain_key)
-  local e = { false, false, false, chain_key, false, false }
-  local chunk = template_chunk(data, e, ENTRY_BASE, shared_parts(data))
+local function make_entry(data, chain_key, ignored)
+  local e = { false, false, false, chain_key, false, false, ignored }
+  local chunk = template_chunk(data, e, ENTRY_BASE, shared_parts(data), true)
   if chunk then
     e[E_CHUNK] = chunk
   else
@@ -261,11 +281,12 @@ local function make_entry(data, chain_key)
   return e
 end
 
--- data = entry_copy(e): fresh tables {info, result} of entry e.
+-- info, chain, problems = entry_copy(e): fresh tables of entry e's data.
 local function entry_copy(e)
   local chunk = e[E_CHUNK]
   if chunk then return chunk(e) end
-  return deep_copy(e[E_PLAIN])
+  local data = deep_copy(e[E_PLAIN])
+  return data[1], data[2], data[3]
 end
 
 -- Strings many entries hold alike (chain keys, chain JSON, issuer names): one
@@ -305,15 +326,22 @@ function M.chain_text(item, i, cache)
   return parse_cached(cache, "*", item, input.chain_text, i)
 end
 
---- key, chain_key = verdict_cache.key(cert, chain, store): the cache key, the
--- SHA-256 of the leaf (the string object kept for the cert object: no new string
--- per check); and what the entry must hold besides, the store's generation and
--- the SHA-256 of each chain certificate in the order sent.
-function M.key(cert, chain, store)
+--- key, chain_key = verdict_cache.key(cert, chain, store[, cache]): the cache key,
+-- the SHA-256 of the leaf (the string object kept for the cert object: no new
+-- string per check); and what the entry must hold besides, the store's generation
+-- and the SHA-256 of each chain certificate in the order sent. A chain of at most
+-- one certificate: the chain key last made for cache is given again when it is
+-- the same (clients of one intermediate: no new string per check).
+function M.key(cert, chain, store, cache)
   local n = #chain
   local fp = fingerprint(cert)
-  if n == 0 then return fp, store:generation() .. ":" end
-  if n == 1 then return fp, store:generation() .. ":" .. fingerprint(chain[1]) end
+  if n <= 1 then
+    local gen, cfp = store:generation(), n == 1 and fingerprint(chain[1]) or ""
+    if cache and cache.key_generation == gen and cache.key_chain == cfp then return fp, cache.chain_key end
+    local chain_key = intern(gen .. ":" .. cfp)
+    if cache then cache.key_generation, cache.key_chain, cache.chain_key = gen, cfp, chain_key end
+    return fp, chain_key
+  end
   local parts = { store:generation() }
   for i = 1, n do parts[#parts + 1] = fingerprint(chain[i]) end
   return fp, table.concat(parts, ":")
@@ -348,7 +376,8 @@ end
 
 --- verdict_cache.remember(cache, key, chain_key, info, result, when, store, crl_mode):
 -- counts a miss, and keeps the verification's info and result (as they are now)
--- for the check times their window holds when holds.
+-- for the check times their window holds when holds. Of the result, only what a
+-- hit reads is kept: its chain and problems, and whether it ignored CRLs.
 function M.remember(cache, key, chain_key, info, result, when, store, crl_mode)
   cache.misses = cache.misses + 1
   local lo, hi = window(cache, result, store, crl_mode)
@@ -363,25 +392,28 @@ function M.remember(cache, key, chain_key, info, result, when, store, crl_mode)
         if type(x) == "string" and info[k] == x then el[k] = info[k] end
       end
     end
-    cache.verdicts:set(key, make_entry({ info = info, result = result }, intern(chain_key)), lo, hi, os.time())
+    local ignored = result.ignored_crls ~= nil and #result.ignored_crls > 0
+    cache.verdicts:set(key, make_entry({ info, result.chain, result.problems }, intern(chain_key), ignored),
+      lo, hi, os.time())
   end
 end
 
---- entry, info, result, message | nil = verdict_cache.serve(cache, key, chain_key,
--- when, verdict): the entry that serves check time when for this leaf (key) and
--- chain (chain_key), counted as a hit; fresh tables of its data for verdict
--- (which json_parts then knows as served from the entry); and the message of an
--- acceptance kept with keep_message, or nil. nil when there is no such entry.
+--- entry, info, chain, problems, ignored, message | nil = verdict_cache.serve(cache,
+-- key, chain_key, when, verdict): the entry that serves check time when for this
+-- leaf (key) and chain (chain_key), counted as a hit; fresh tables of its data for
+-- verdict (the client's info, the verified path and its problems; json_parts then
+-- knows verdict as served from the entry); whether the verification ignored CRLs;
+-- and the message of an acceptance kept with keep_message, or nil. nil when there
+-- is no such entry.
 function M.serve(cache, key, chain_key, when, v)
   local e = cache.verdicts:get(key, when, os.time())
   if not e or e[E_CHAIN_KEY] ~= chain_key then return nil end -- (the same leaf with another chain)
   cache.hits = cache.hits + 1
   local chunk = e[E_CHUNK]
-  local fresh
-  if chunk then fresh = chunk(e) else fresh = deep_copy(e[E_PLAIN]) end
-  local info, result = fresh.info, fresh.result
-  served_v, served_entry, served_client, served_chain = v, e, info, result.chain
-  return e, info, result, e[E_MESSAGE] or nil
+  local info, chain, problems
+  if chunk then info, chain, problems = chunk(e) else info, chain, problems = entry_copy(e) end
+  served_v, served_entry, served_client, served_chain = v, e, info, chain
+  return e, info, chain, problems, e[E_IGNORED], e[E_MESSAGE] or nil
 end
 
 --- verdict_cache.keep_message(entry, message): the rendered message of an
@@ -390,7 +422,7 @@ function M.keep_message(e, message)
   e[E_MESSAGE] = message
 end
 
---- data = verdict_cache.copy(entry): fresh tables {info, result} of the entry's data.
+--- info, chain, problems = verdict_cache.copy(entry): fresh tables of the entry's data (as serve).
 M.copy = entry_copy
 
 -- A verdict's parts as json_parts hands them out: client_fingerprint is made
@@ -414,8 +446,8 @@ function M.json_parts(v)
   if v == nil or v ~= served_v or v.client ~= served_client or v.chain ~= served_chain then return nil end
   local e = served_entry
   if not e[E_CLIENT_JSON] then
-    local fresh = entry_copy(e)
-    local parts = text.verdict_json_parts(fresh.info, fresh.result.chain)
+    local info, chain = entry_copy(e)
+    local parts = text.verdict_json_parts(info, chain)
     e[E_CLIENT_JSON], e[E_CHAIN_JSON] = parts.client_names, intern(parts.chain) or false
   end
   return setmetatable({ served_client.fingerprint, client_names = e[E_CLIENT_JSON],
