@@ -11,8 +11,9 @@ local function read(path)
   return s
 end
 
+-- the lines a shell command prints (without a sanitizer runtime this process may have)
 local function lines_of(cmd)
-  local p = assert(io.popen(cmd))
+  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
   local t = {}
   for l in p:lines() do t[#t + 1] = l end
   p:close()
@@ -73,8 +74,12 @@ local function run_lua(dir, file, ...)
   local cpath = package.cpath:gsub("%./", cwd .. "/")
   local words = { q(file) }
   for i, a in ipairs({ ... }) do words[i + 1] = q(a) end
-  local p = assert(io.popen(("cd %s && exec env -u LD_PRELOAD LUA_PATH=%s LUA_CPATH=%s %s %s 2>&1")
-    :format(q(dir), q(path), q(cpath), lua, table.concat(words, " "))))
+  -- a sanitizer runtime this process was started with (make asan) goes to the
+  -- interpreter, which loads the sanitized module, and not to the shell around it
+  local preload = os.getenv("LD_PRELOAD") or ""
+  local p = assert(io.popen(("cd %s && exec env -u LD_PRELOAD sh -c %s 2>&1"):format(q(dir),
+    q(("exec env LD_PRELOAD=%s LUA_PATH=%s LUA_CPATH=%s %s %s"):format(q(preload), q(path), q(cpath), lua,
+      table.concat(words, " "))))))
   local out = p:read("*a")
   p:close()
   return out
