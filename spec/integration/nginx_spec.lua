@@ -235,6 +235,17 @@ describe("the OpenResty gate in a real nginx", function()
     live.write(crl, saved)
     assert.are.equal(403, status, body)
     assert.truthy(body:match("^403%.13 "), body)
+    -- the next tests start from the CRL as it was: wait (bounded) until alice is
+    -- accepted again, by both workers (two requests in a row, each maybe on either)
+    local back = live.wait_for(function()
+      for _ = 1, 4 do
+        if live.curl(server, "/", { cert = pki .. "/alice-chain.pem", key = pki .. "/alice.key" }) ~= 200 then
+          return false
+        end
+      end
+      return true
+    end, 8)
+    assert.truthy(back, "alice still refused after the CRL was put back")
     local _, metrics = live.curl(server, "/metrics", {})
     assert.truthy(tonumber(metrics:match("\nclientcert_reloads_total (%d+)")) >= 1, metrics)
   end)
@@ -277,7 +288,16 @@ describe("the OpenResty gate in a real nginx", function()
     -- the watch checks every 2 s: over 5 s, a retry per check would log again
     local again, later = wait_log(mark, function(l) return select(2, lines_with(l, FAILED)) > handles end, 5)
     live.write(file, saved)
-    local reloaded, rlog = wait_log(mark, function(l) return #lines_with(l, "clientcert: reloaded") > 0 end, 8)
+    -- every worker watches for itself: wait until each of them has reloaded
+    local workers = tonumber(live.read(dir .. "/conf/nginx.conf"):match("worker_processes%s+(%d+)")) or 1
+    local reloaded, rlog = wait_log(mark, function(l)
+      local pids, n = {}, 0
+      for _, line in ipairs((lines_with(l, "clientcert: reloaded"))) do
+        local pid = line:match(" (%d+)#%d+: ")
+        if pid and not pids[pid] then pids[pid], n = true, n + 1 end
+      end
+      return n >= workers
+    end, 8)
     assert.truthy(failed, "no failed reload in the log:\n" .. log)
     assert.are.equal(403, status, body)         -- not "off": the old policy still decides
     assert.is_false(again, "a broken policy file was tried again without a change:\n" .. later)
