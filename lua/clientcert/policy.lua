@@ -667,8 +667,4 @@ function M.load_recorded(path, params)
   return sandbox.load_recorded(path, params, from_file)
 end
 
---- line = policy.verdict_json(verdict): see clientcert.text.verdict_json.
-local text = require "clientcert.text"
-M.verdict_json = text.verdict_json
-
 return M
