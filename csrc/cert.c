@@ -756,8 +756,10 @@ static int cert_der_part(lua_State *L)
     return 1;
 }
 
-/* cert:matches_key(key[, passphrase]): true/false, or nil, err when the key
- * cannot be read. Compares the public halves with EVP_PKEY_eq. */
+/* cert:matches_key(key[, passphrase[, where[, ctx]]]): true/false, or nil, err when the
+ * key cannot be read ("clientcert.<where>: [<ctx>: ]<what>", where defaults to
+ * "matches_key": a caller that read the key names itself and the file). Compares the
+ * public halves with EVP_PKEY_eq. */
 static int cert_matches_key(lua_State *L)
 {
     X509 *x = cert_check(L, 1);
@@ -765,14 +767,17 @@ static int cert_matches_key(lua_State *L)
     const char *key = cc_checkbytes(L, 2, &len);
     size_t passlen = 0;
     const char *pass = luaL_optlstring(L, 3, NULL, &passlen);
+    const char *where = luaL_optstring(L, 4, "matches_key");
     EVP_PKEY *pk = NULL;                                  /* owns */
     OSSL_DECODER_CTX *dctx = NULL;                        /* owns */
     const unsigned char *p = (const unsigned char *)key;
     size_t left = len;
     int match = 0, oom = 0, unreadable = 0;
 
+    if (!lua_isnoneornil(L, 5))
+        where = lua_pushfstring(L, "%s: %s", where, luaL_checkstring(L, 5)); /* kept below the results */
     if (len == 0 || len > (size_t)CC_MAX_INPUT)
-        return cc_fail_plain(L, "matches_key", "empty or oversized key input");
+        return cc_fail_plain(L, where, "empty or oversized key input");
     ERR_clear_error();
     /* no Lua call until both are freed: a raise there would leak them */
     dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
@@ -794,10 +799,10 @@ cleanup:
     OSSL_DECODER_CTX_free(dctx);
     EVP_PKEY_free(pk);
     if (oom)
-        return cc_fail(L, "matches_key", "out of memory");
+        return cc_fail(L, where, "out of memory");
     ERR_clear_error();
     if (unreadable)
-        return cc_fail_plain(L, "matches_key",
+        return cc_fail_plain(L, where,
                              "cannot read private key (unsupported format, or wrong or missing passphrase)");
     lua_pushboolean(L, match);
     return 1;

@@ -78,6 +78,8 @@ return {
   { "cert:pem", function() rich_cert:pem() end },
   { "cert:matches_key", function() rich_cert:matches_key(rich_key) end },
   { "cert:matches_key (bad)", function() rich_cert:matches_key("not a key") end },
+  { "cert:matches_key (bad, where and ctx)",
+    function() rich_cert:matches_key("not a key", nil, "audit_client", "k.pem") end },
   { "tostring(cert)", function() return tostring(rich_cert) end },
   { "crl:info", function() crl:info() end },
   { "crl:der", function() crl:der() end },

@@ -135,11 +135,8 @@ local function audit(a, client, key, pass, when)
   -- 1. the private key
   report.key = { checked = false }
   if key then
-    local match, kerr = client.cert:matches_key(key.data, pass)
-    if match == nil then
-      return nil, ("clientcert.audit_client: %s: %s"):format(key.path or "the PKCS#12 file's key",
-        (kerr:gsub("^clientcert%.[%w_]+: ", "")))
-    end
+    local match, kerr = client.cert:matches_key(key.data, pass, "audit_client", key.path or "the PKCS#12 file's key")
+    if match == nil then return nil, kerr end
     report.key = { checked = true, matches = match, source = key.source }
     if not match then
       findings[#findings + 1] = finding("no_private_key", { subject = leaf.subject, serial = leaf.serial,

@@ -17,7 +17,7 @@ function M.run(a, out, eout)
   if not key then c.put(eout, "%s", kerr) return c.EXIT_ERROR end
   local pass, ok = c.passphrase(a, eout)
   if not ok then return c.EXIT_ERROR end
-  local match, merr = cert:matches_key(key, pass)
+  local match, merr = cert:matches_key(key, pass, "match_key", a.key)
   if match == nil then c.put(eout, "%s", merr) return c.EXIT_ERROR end
   c.put(out, "%s", match and "the key matches the certificate" or "the key does NOT match the certificate")
   return match and c.EXIT_OK or c.EXIT_REJECT
