@@ -159,13 +159,35 @@ function M.wait_for(f, seconds)
   return v
 end
 
---- server = live.nginx(http_conf, files[, main]): an nginx whose http block is
--- http_conf (@PREFIX@ and @PORT@ replaced), after the main-context directives main
--- (none by default: a plain nginx, no Lua module), in a new temporary prefix
+--- text = live.nginx_conf(body[, {lua =, workers =}]): the nginx.conf of live.nginx
+-- around the http block's body: the main context (pid, error log at info, events)
+-- and the http block's settings (no access log, temporary files in tmp/, relative
+-- to the prefix). With lua = true: the ndk and lua modules loaded, workers worker
+-- processes (default 1) and the checkout's modules first on the Lua paths (its
+-- LuaJIT build: nginx's lua module runs LuaJIT).
+function M.nginx_conf(body, opts)
+  opts = opts or {}
+  local conf = {}
+  if opts.lua then
+    local checkout = M.checkout()
+    conf = { "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
+      "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;", ("worker_processes %d;"):format(opts.workers or 1) }
+    body = ('  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;;";\n  lua_package_cpath "%s/build/luajit/?.so;;";\n')
+      :format(checkout, checkout, checkout) .. body
+  end
+  for _, line in ipairs({ "pid logs/nginx.pid;", "error_log logs/error.log info;", "events { worker_connections 64; }",
+    "http {", "  access_log off;", "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;",
+    "  uwsgi_temp_path tmp; scgi_temp_path tmp;", body, "}", "" }) do conf[#conf + 1] = line end
+  return table.concat(conf, "\n")
+end
+
+--- server = live.nginx(http_conf, files[, opts]): an nginx whose http block is
+-- http_conf (@PREFIX@ and @PORT@ replaced) in live.nginx_conf (opts: {lua =,
+-- workers =}; by default a plain nginx, no Lua module), in a new temporary prefix
 -- holding copies of files (paths; readable by nginx's workers) on a free
 -- 127.0.0.1 port (random ports tried until one is free, as run.sh does).
 -- Returns {port, dir, pid, log}; raises (after stopping it) when nginx does not start.
-function M.nginx(http_conf, files, main)
+function M.nginx(http_conf, files, opts)
   local dir = M.tempdir("clientcert-nginx")
   local server = { dir = dir, log = dir .. "/logs/error.log" }
   local copy = {}
@@ -176,10 +198,7 @@ function M.nginx(http_conf, files, main)
   for _ = 1, 20 do
     local port = math.random(20000, 59999)
     local body = http_conf:gsub("@PREFIX@", dir):gsub("@PORT@", tostring(port))
-    M.write(dir .. "/conf/nginx.conf", table.concat({
-      main or "", "pid logs/nginx.pid;", "error_log logs/error.log info;", "events { worker_connections 64; }",
-      "http {", "  access_log off;", "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp;",
-      "  uwsgi_temp_path tmp; scgi_temp_path tmp;", body, "}", "" }, "\n"))
+    M.write(dir .. "/conf/nginx.conf", M.nginx_conf(body, opts))
     ok, last = M.run(("cd %s && timeout 20 nginx -p %s/ -c conf/nginx.conf -e logs/error.log")
       :format(sh_quote(dir), sh_quote(dir)))
     if ok then
@@ -269,6 +288,24 @@ function M.reload(server)
     if not old_left and #now > 0 then return end
   end
   error("nginx did not reload within 5 s")
+end
+
+--- live.reconfigure(server, f): rewrites the server's conf/nginx.conf with f (its text
+-- in, the new text out) and reloads nginx (live.reload).
+function M.reconfigure(server, f)
+  local conf = server.dir .. "/conf/nginx.conf"
+  M.write(conf, f(M.read(conf)))
+  M.reload(server)
+end
+
+--- live.add_locations(server, text): live.reconfigure of the OpenResty example
+-- (live.openresty) with the location blocks text put before its catch-all
+-- `location / {`; raises when the example has none.
+function M.add_locations(server, text)
+  M.reconfigure(server, function(c)
+    local i = assert(c:find("\n    location / {", 1, true), "the example's nginx.conf has no `location / {`")
+    return c:sub(1, i) .. text .. c:sub(i + 1)
+  end)
 end
 
 --- text = live.log_since(server, mark): the error log after byte offset mark.

@@ -39,9 +39,7 @@ describe("the gate's per-connection memo in a real nginx", function()
     -- /memo: the gate, then the verdict's cause, whether it was served from the
     -- memo, its time; /memo-reload: gate.reload (forced) of the policy in this
     -- worker; both answer with the second they ran in (X-Now)
-    local conf = dir .. "/conf/nginx.conf"
-    local c = live.read(conf)
-    c = c:gsub("    location / {", [[
+    live.add_locations(server, [[
     location = /memo {
       access_by_lua_block {
         require("clientcert.nginx").enforce(package.loaded.gate_policies.require,
@@ -61,9 +59,7 @@ describe("the gate's per-connection memo in a real nginx", function()
         ngx.say("reloaded=", tostring(ok), " ", tostring(err))
       }
     }
-    location / {]], 1)
-    live.write(conf, c)
-    live.reload(server)
+]])
     -- the example's policy, with its rule turning alice away instead of bob
     local policy = live.read(dir .. "/policy.lua")
     local deny = policy:gsub('"CN=bob,"', '"CN=alice,"')

@@ -36,14 +36,10 @@ describe("the OpenResty gate with 2 workers and " .. CLIENTS .. " clients", func
   setup(function()
     has_python = live.run("python3 -c 'import cryptography'")
     if not has_python then return end
-    server = live.openresty()
+    server = live.openresty{ workers = 2 }
     dir, pki = server.dir, server.pki
-    -- 2 workers; an ungated location; a location that shows the chain dict
-    local conf = dir .. "/conf/nginx.conf"
-    local c = live.read(conf)
-    c = c:gsub("worker_processes 1;", "worker_processes 2;")
-    c = c:gsub("error_log logs/error.log info;", "error_log logs/error.log warn;")
-    c = c:gsub("    location / {", [[
+    -- an ungated location; a location that shows the chain dict
+    live.add_locations(server, [[
     location = /open { return 200 "open\n"; }
     location = /dict {
       content_by_lua_block {
@@ -55,9 +51,7 @@ describe("the OpenResty gate with 2 workers and " .. CLIENTS .. " clients", func
         ngx.say(#keys, " ", ngx.md5(table.concat(all, ";")))
       }
     }
-    location / {]], 1)
-    live.write(conf, c)
-    live.reload(server)
+]])
     local ok, out = live.run(("%s gen %s %d %s/clients && %s junk %s/junk 40"):format(PY, live.q(pki), CLIENTS,
       live.q(dir), PY, live.q(dir)))
     assert(ok, out)

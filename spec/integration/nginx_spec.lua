@@ -309,22 +309,14 @@ describe("the OpenResty gate in a real nginx", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)
 
-  -- Rewrites the server's nginx.conf with f and reloads nginx (live.reload: HUP, then
-  -- waits, bounded, until the old workers have gone).
-  local function reconfigure(f)
-    local conf = dir .. "/conf/nginx.conf"
-    live.write(conf, f(live.read(conf)))
-    live.reload(server)
-  end
-
   it("logs a gate option that names no lua_shared_dict at ERR when the workers start", function()
     local good, typo = 'chain_dict = "clientcert_chains", var', 'chain_dict = "clientcert_chainz", var'
     assert.truthy(live.read(dir .. "/conf/nginx.conf"):find(good, 1, true), "the example's watch options changed")
     local mark = live.log_size(server)
-    reconfigure(function(c) return (c:gsub(good:gsub("%p", "%%%0"), typo, 1)) end)
+    live.reconfigure(server, function(c) return (c:gsub(good:gsub("%p", "%%%0"), typo, 1)) end)
     local found, log = wait_log(mark, function(l)
       return l:find("no lua_shared_dict named 'clientcert_chainz'", 1, true) ~= nil end, 8)
-    reconfigure(function(c) return (c:gsub(typo:gsub("%p", "%%%0"), good, 1)) end)
+    live.reconfigure(server, function(c) return (c:gsub(typo:gsub("%p", "%%%0"), good, 1)) end)
     assert.truthy(found, log)
     local line = lines_with(log, "no lua_shared_dict named 'clientcert_chainz'")[1]
     assert.truthy(line:find("[error]", 1, true), line)
@@ -336,7 +328,8 @@ describe("the OpenResty gate in a real nginx", function()
     local before = "ssl_verify_client optional_no_ca;"
     local after = "ssl_verify_client optional; ssl_client_certificate " .. pki .. "/root.pem;"
     local function swap(a, b) return function(c) return (c:gsub(a:gsub("%p", "%%%0"), b)) end end
-    reconfigure(function(c) return swap("ssl_verify_depth 10;", "ssl_verify_depth 0;")(swap(before, after)(c)) end)
+    live.reconfigure(server, function(c)
+      return swap("ssl_verify_depth 10;", "ssl_verify_depth 0;")(swap(before, after)(c)) end)
     local ok, err = pcall(function()
       local body, log = expect("/", "alice-chain", 500, nil, "internal_error", { key = "alice" })
       assert.truthy(body:match("^500 "), body)
@@ -344,7 +337,8 @@ describe("the OpenResty gate in a real nginx", function()
       assert.truthy(log:find("ssl_verify_depth", 1, true), log)
       assert.falsy(body:find("ssl_verify_depth", 1, true), "the client is not told the server's settings")
     end)
-    reconfigure(function(c) return swap("ssl_verify_depth 0;", "ssl_verify_depth 10;")(swap(after, before)(c)) end)
+    live.reconfigure(server, function(c)
+      return swap("ssl_verify_depth 0;", "ssl_verify_depth 10;")(swap(after, before)(c)) end)
     assert(ok, err)
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)

@@ -7,14 +7,8 @@ local live = require "helpers.live"
 
 local q = live.q
 
--- the main context and the http block of the gate's nginx (live.nginx)
-local MAIN = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 2;]]
+-- the http block of the gate's nginx (live.nginx with the lua module, 2 workers)
 local HTTP = [[
-  lua_package_path "@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;;";
-  lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
   lua_shared_dict clientcert_revocation 1m;
   init_by_lua_block {
     local clientcert = require "clientcert"
@@ -70,7 +64,7 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
           cmd = ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout), ports.hang,
             q(pki .. "/hang.conns")) }
         live.run("chmod -R a+rX " .. q(dir))        -- readable by nginx's workers
-        nginx = live.nginx(HTTP:gsub("@CHECKOUT@", checkout):gsub("@PKI@", pki), {}, MAIN)
+        nginx = live.nginx(HTTP:gsub("@PKI@", pki), {}, { lua = true, workers = 2 })
       end)
       if up then break end
       live.discard(nginx)

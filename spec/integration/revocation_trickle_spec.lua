@@ -6,13 +6,7 @@ local live = require "helpers.live"
 
 local q = live.q
 
-local MAIN = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;]]
 local HTTP = [[
-  lua_package_path "@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;;";
-  lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
   server {
     listen 127.0.0.1:@PORT@;
     location / {
@@ -51,7 +45,6 @@ describe("revocation.cosocket_fetch (nginx)", function()
   local dir, peer, nginx
 
   setup(function()
-    local checkout = live.checkout()
     dir = live.tempdir("clientcert-trickle")
     live.write(dir .. "/trickle.py", TRICKLE)
     for attempt = 1, 3 do
@@ -60,7 +53,7 @@ describe("revocation.cosocket_fetch (nginx)", function()
         peer = live.start{ dir = dir, name = "trickle", ready = "ACCEPT", seconds = 120,
                            cmd = ("python3 -u trickle.py %d"):format(port) }
         peer.port = port
-        nginx = live.nginx(HTTP:gsub("@CHECKOUT@", checkout):gsub("@PEER@", tostring(port)), {}, MAIN)
+        nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)), {}, { lua = true })
       end)
       if up then break end
       live.discard(nginx)
