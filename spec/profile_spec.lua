@@ -6,38 +6,29 @@ local runner = require "helpers.cli"
 
 local T = 1906502400  -- 2030-06-01T00:00:00Z
 
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  assert(ok == true or ok == 0, "failed: " .. cmd)
+local q = require("helpers.sh").quote
+local live = require "helpers.live"
+
+local function read(path) return assert(live.read(path)) end
+
+local dir = live.tempdir("clientcert-profile")
+
+-- lib(script): runs script (bash) in dir with the shell functions of the specs' PKI
+-- library (spec/fixtures/pki-lib.sh: pki_init, key, issue, issue_serial), without
+-- any sanitizer runtime this process may have (make asan: it is for our module only)
+local function lib(script)
+  local ok, out = live.run("env -u LD_PRELOAD bash -c " .. q(". spec/fixtures/pki-lib.sh && cd " .. q(dir)
+    .. " && " .. script))
+  assert(ok, "failed: " .. script .. "\n" .. out)
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local dir = os.tmpname()
-os.remove(dir)
-sh("mkdir -p " .. dir)
-
+-- pki-lib.sh's ca.cnf (root_ext, client_ext, ca_ext, ca_pl0_ext ...) and these sections
 local EXT = [[
-[root]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
 [root_eku]
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 extendedKeyUsage = clientAuth
-[ok]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
 [badsan]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -89,16 +80,6 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 policyConstraints = requireExplicitPolicy:0
-[ica_pl0]
-basicConstraints = critical, CA:TRUE, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ica]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
 [emptyaia]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -107,40 +88,26 @@ authorityKeyIdentifier = keyid
 authorityInfoAccess = DER:3000
 ]]
 
--- key NAME [ec|rsa1024|rsa2047|dsa]
-local function key(name, kind)
-  local k = dir .. "/" .. name .. ".key"
-  if kind == "rsa1024" then sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out " .. k)
-  elseif kind == "rsa2047" then sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2047 -out " .. k)
-  elseif kind == "dsa" then
-    sh("openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out " .. dir .. "/dsa.param")
-    sh("openssl genpkey -paramfile " .. dir .. "/dsa.param -out " .. k)
-  else sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " .. k) end
-  return k
-end
-
--- issue{name, ext, issuer (nil: self-signed), serial, kind, md, v1, cn (default: name)}: the PEM path
+-- issue{name, ext, issuer (nil: self-signed), serial, kind, md, v1, cn (default: name)}: the
+-- PEM path. pki-lib.sh's issue (openssl ca, valid 2025-01-01 .. 2045-01-01); with a serial
+-- its issue_serial (openssl x509 -req: a negative serial too; valid from now for 20 years).
+-- kind: ec (default), rsa1024, rsa2047, dsa; md: the digest (default sha256); v1: no extensions.
 local function issue(o)
-  local p = dir .. "/" .. o.name
-  key(o.name, o.kind)
-  sh(("openssl req -new -key %s.key -subj '/CN=%s' -out %s.csr"):format(p, o.cn or o.name, p))
-  local cmd = ("openssl x509 -req -in %s.csr -out %s.pem -days 7300 -set_serial %s -%s"):format(
-    p, p, o.serial or "4096", o.md or "sha256")
-  if not o.v1 then cmd = cmd .. (" -extfile %s/ext.cnf -extensions %s"):format(dir, o.ext) end
-  if o.issuer then
-    cmd = cmd .. (" -CA %s/%s.pem -CAkey %s/%s.key"):format(dir, o.issuer, dir, o.issuer)
+  local words = { o.name, q("/CN=" .. (o.cn or o.name)), o.issuer or "self", o.v1 and "none" or o.ext }
+  if o.serial then
+    words[#words + 1] = q(o.serial)
   else
-    cmd = cmd .. (" -signkey %s.key"):format(p)
+    words[#words + 1], words[#words + 2] = "20250101000000Z", "20450101000000Z"
   end
-  sh(cmd)
-  return p .. ".pem"
+  words[#words + 1] = o.kind or "ec"
+  lib(("%s%s %s && [ -s %s.pem ]"):format(o.md and ("PKI_MD=" .. o.md .. " ") or "",
+    o.serial and "issue_serial" or "issue", table.concat(words, " "), o.name))
+  return dir .. "/" .. o.name .. ".pem"
 end
 
-local f = assert(io.open(dir .. "/ext.cnf", "wb"))
-f:write(EXT)
-f:close()
+lib("pki_init && cat >> ca.cnf <<'EOF'\n" .. EXT .. "EOF")
 
-local root = issue{ name = "root", ext = "root" }
+local root = issue{ name = "root", ext = "root_ext" }
 local store = assert(clientcert.store{ roots = { root } })
 
 local function verify(leaf, opts)
@@ -164,7 +131,9 @@ local function has(list, x)
 end
 
 describe('store:verify{profile = "strict"}', function()
-  local good = issue{ name = "good", ext = "ok", issuer = "root" }
+  teardown(function() live.run("rm -rf " .. q(dir)) end)
+
+  local good = issue{ name = "good", ext = "client_ext", issuer = "root" }
 
   it("accepts a clean certificate with both profiles", function()
     assert.is_true(verify(good).ok)
@@ -182,9 +151,9 @@ describe('store:verify{profile = "strict"}', function()
 
   -- name, issue options, expected code name, depth
   local RULES = {
-    { "serial zero", { ext = "ok", serial = "0" }, "STRICT_SERIAL_ZERO" },
-    { "negative serial", { ext = "ok", serial = "-5" }, "STRICT_SERIAL_NEGATIVE" },
-    { "serial over 20 octets", { ext = "ok", serial = "0x0102030405060708090A0B0C0D0E0F101112131415" },
+    { "serial zero", { ext = "client_ext", serial = "0" }, "STRICT_SERIAL_ZERO" },
+    { "negative serial", { ext = "client_ext", serial = "-5" }, "STRICT_SERIAL_NEGATIVE" },
+    { "serial over 20 octets", { ext = "client_ext", serial = "0x0102030405060708090A0B0C0D0E0F101112131415" },
       "STRICT_SERIAL_TOO_LONG" },
     { "a v1 leaf", { v1 = true }, "STRICT_NOT_V3" },
     { "SAN dNSName with an underscore and an IP address", { ext = "badsan" }, "STRICT_SAN_DNS_SYNTAX" },
@@ -194,10 +163,10 @@ describe('store:verify{profile = "strict"}', function()
     { "a CA certificate as the leaf", { ext = "caleaf" }, "STRICT_CA_AS_LEAF" },
     { "name constraints in an end entity", { ext = "ncee" }, "STRICT_NC_NOT_CA" },
     { "an AIA without access description", { ext = "emptyaia" }, "STRICT_AIA_EMPTY" },
-    { "an RSA 1024 key", { ext = "ok", kind = "rsa1024" }, "STRICT_WEAK_KEY" },
-    { "an RSA key of 2047 bits", { ext = "ok", kind = "rsa2047" }, "STRICT_WEAK_KEY" },
-    { "a DSA key", { ext = "ok", kind = "dsa" }, "STRICT_WEAK_KEY" },
-    { "a SHA-1 signature", { ext = "ok", md = "sha1" }, "STRICT_WEAK_SIGNATURE" },
+    { "an RSA 1024 key", { ext = "client_ext", kind = "rsa1024" }, "STRICT_WEAK_KEY" },
+    { "an RSA key of 2047 bits", { ext = "client_ext", kind = "rsa2047" }, "STRICT_WEAK_KEY" },
+    { "a DSA key", { ext = "client_ext", kind = "dsa" }, "STRICT_WEAK_KEY" },
+    { "a SHA-1 signature", { ext = "client_ext", md = "sha1" }, "STRICT_WEAK_SIGNATURE" },
   }
   for i, rule in ipairs(RULES) do
     it("names " .. rule[3] .. " for " .. rule[1] .. " (the default profile accepts it)", function()
@@ -219,7 +188,7 @@ describe('store:verify{profile = "strict"}', function()
     local nc = issue{ name = "ncica", ext = "ncnoncrit", issuer = "root" }
     local pc = issue{ name = "pcica", ext = "pcnoncrit", issuer = "root" }
     local l1 = issue{ name = "ncleaf", ext = "badsan", issuer = "ncica" }
-    local l2 = issue{ name = "pcleaf", ext = "ok", issuer = "pcica" }
+    local l2 = issue{ name = "pcleaf", ext = "client_ext", issuer = "pcica" }
     local r = verify(l2, { profile = "strict", chain = { read(pc) } })
     assert.is_false(r.ok)
     assert.is_true(has(codes(r), "STRICT_PC_NOT_CRITICAL"))
@@ -233,7 +202,7 @@ describe('store:verify{profile = "strict"}', function()
 
   it("names a root whose AKI has no keyIdentifier (x509_strict does not)", function()
     local aroot = issue{ name = "akiroot", ext = "root_akinokeyid" }
-    local leaf = issue{ name = "akileaf", ext = "ok", issuer = "akiroot" }
+    local leaf = issue{ name = "akileaf", ext = "client_ext", issuer = "akiroot" }
     local s = assert(clientcert.store{ roots = { aroot } })
     local r = assert(s:verify(read(leaf), { profile = "strict", time = T }))
     assert.same({ "STRICT_AKI_NO_KEYID" }, codes(r))
@@ -243,7 +212,7 @@ describe('store:verify{profile = "strict"}', function()
 
   it("names a root with EKU", function()
     local eroot = issue{ name = "ekuroot", ext = "root_eku" }
-    local leaf = issue{ name = "ekuleaf", ext = "ok", issuer = "ekuroot" }
+    local leaf = issue{ name = "ekuleaf", ext = "client_ext", issuer = "ekuroot" }
     local s = assert(clientcert.store{ roots = { eroot } })
     local r = assert(s:verify(read(leaf), { profile = "strict", time = T }))
     assert.is_true(has(codes(r), "STRICT_EKU_IN_ROOT"))
@@ -251,7 +220,7 @@ describe('store:verify{profile = "strict"}', function()
   end)
 
   it("applies in a policy (verify = {profile = \"strict\"}): cause profile_violation, 403.16", function()
-    local weak = issue{ name = "pweak", ext = "ok", kind = "rsa1024", issuer = "root" }
+    local weak = issue{ name = "pweak", ext = "client_ext", kind = "rsa1024", issuer = "root" }
     local p = assert(clientcert.policy{ trust = store, verify = { profile = "strict" } })
     local v = p:check{ cert = read(weak), time = T }
     assert.is_false(v.accepted)
@@ -305,9 +274,9 @@ describe('store:verify{profile = "strict"}', function()
   -- not self-issued. Path: root -> Sub CA (pathlen:0) -> Sub CA' (self-issued: same
   -- name, new key) -> leaf.
   it("does not count a self-issued intermediate (RFC 5280 6.1.4 (l)) for pathLenConstraint or max_depth", function()
-    local sub = issue{ name = "sub", cn = "Sub CA", ext = "ica_pl0", issuer = "root" }
-    local sub2 = issue{ name = "sub2", cn = "Sub CA", ext = "ica", issuer = "sub" }
-    local leaf = issue{ name = "subleaf", ext = "ok", issuer = "sub2" }
+    local sub = issue{ name = "sub", cn = "Sub CA", ext = "ca_pl0_ext", issuer = "root" }
+    local sub2 = issue{ name = "sub2", cn = "Sub CA", ext = "ca_ext", issuer = "sub" }
+    local leaf = issue{ name = "subleaf", ext = "client_ext", issuer = "sub2" }
     local info = assert(clientcert.parse(read(sub2))):info()
     assert.equals(info.subject, info.issuer)                 -- self-issued
     assert.is_false(info.self_signed)                        -- but not self-signed
@@ -329,16 +298,16 @@ describe('store:verify{profile = "strict"}', function()
     assert.is_false(r.ok)
     assert.equals("chain_too_long", r.cause)
     -- a chain of two intermediates that are not self-issued is too long for max_depth 1 either way
-    local ca1 = issue{ name = "ca1", ext = "ica", issuer = "root" }
-    local ca2 = issue{ name = "ca2", ext = "ica", issuer = "ca1" }
-    local leaf2 = issue{ name = "ca2leaf", ext = "ok", issuer = "ca2" }
+    local ca1 = issue{ name = "ca1", ext = "ca_ext", issuer = "root" }
+    local ca2 = issue{ name = "ca2", ext = "ca_ext", issuer = "ca1" }
+    local leaf2 = issue{ name = "ca2leaf", ext = "client_ext", issuer = "ca2" }
     r = verify(leaf2, { chain = { read(ca2), read(ca1) }, max_depth = 1, profile = "strict" })
     assert.is_false(r.ok)
     assert.equals("chain_too_long", r.cause)
   end)
 
   it("clientcert check --profile strict rejects, without it accepts", function()
-    local weak = issue{ name = "cweak", ext = "ok", md = "sha1", issuer = "root" }
+    local weak = issue{ name = "cweak", ext = "client_ext", md = "sha1", issuer = "root" }
     local code, out = runner.exec({ "check", weak, "--roots", root, "--profile", "strict", "--time", "2030-06-01" })
     assert.equals(1, code)
     assert.matches("Cause: profile_violation", out, 1, true)
