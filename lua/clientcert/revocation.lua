@@ -151,9 +151,19 @@ local function http(sock, now, url, body, timeout, max_bytes)
   end
   local function timed_out() return ("timed out after %g s"):format(timeout) end
   left()
-  local ok, err = sock:connect(u.host, u.port)
+  -- connect resolves a host name within the time left; its third value says when
+  -- the failure was in the name's resolution ("resolve"), or in it or the connect
+  -- ("resolve_connect": the cosocket transport cannot tell)
+  local ok, err, phase = sock:connect(u.host, u.port)
   if not ok then
     sock:close()
+    if phase == "resolve_connect" and err == "timeout" then
+      return nil, ("%s resolving or connecting to %s"):format(timed_out(), u.host)
+    end
+    if phase == "resolve" then
+      if err == "timeout" then return nil, ("%s resolving %s"):format(timed_out(), u.host) end
+      return nil, ("cannot resolve %s: %s"):format(u.host, tostring(err))
+    end
     if err == "timeout" then return nil, timed_out() end
     return nil, "cannot connect: " .. tostring(err)
   end
@@ -206,30 +216,81 @@ local function http(sock, now, url, body, timeout, max_bytes)
 end
 M._http = http -- (for the specs)
 
---- bytes, err = revocation.blocking_fetch(url, body|nil, timeout, max_bytes):
--- a blocking HTTP/1.0 GET (body nil) or POST (an OCSP request) with LuaSocket.
-function M.blocking_fetch(url, body, timeout, max_bytes)
-  local ok, socket = pcall(require, "socket")
-  if not ok then return nil, "LuaSocket is not installed (Debian: lua-socket)" end
-  local s = socket.tcp()
-  if not s then return nil, "cannot create a socket" end
-  local sock = {
-    connect = function(_, h, p) return s:connect(h, p) end,
-    send = function(_, d) return s:send(d) end,
-    receive = function(_, n) return s:receive(n) end,
-    close = function() s:close() end,
-    settimeout_s = function(_, t) s:settimeout(t) end,
-  }
-  return http(sock, socket.gettime, url, body, timeout, max_bytes)
+--- fetch = revocation.blocking_fetcher([opts]): a blocking HTTP/1.0 GET (body nil)
+-- or POST (an OCSP request) with LuaSocket, whose deadline bounds the resolution
+-- of the URL's host name too (clientcert.dns: the hosts file, then the
+-- nameservers over UDP; never getaddrinfo, which waits for its own timeouts).
+-- opts = {nameservers = {"ip[:port]" | "[ipv6]:port", ...} (default: those of
+-- /etc/resolv.conf), hosts = path | false (default /etc/hosts), resolv_conf = path}.
+function M.blocking_fetcher(opts)
+  local dns = require "clientcert.dns"
+  local oerr = dns.check_options(opts)
+  if oerr then error("clientcert.revocation.blocking_fetcher: " .. oerr, 2) end
+  local dopts = {}
+  for k, v in pairs(opts or {}) do dopts[k] = v end
+  return function(url, body, timeout, max_bytes)
+    local ok, socket = pcall(require, "socket")
+    if not ok then return nil, "LuaSocket is not installed (Debian: lua-socket)" end
+    local s, deadline
+    local sock = {
+      -- each address in turn while time is left, a new socket for each
+      connect = function(_, h, p)
+        local addrs, rerr = dns.resolve(h, deadline, dopts)
+        if not addrs then return nil, rerr, "resolve" end
+        local cerr = "no address"
+        for _, a in ipairs(addrs) do
+          local l = deadline - socket.gettime()
+          if l <= 0 then return nil, "timeout" end
+          if s then s:close() end
+          s = socket.tcp()
+          if not s then return nil, "cannot create a socket" end
+          s:settimeout(l)
+          local done
+          done, cerr = s:connect(a, p)
+          if done then return done end
+        end
+        return nil, cerr
+      end,
+      send = function(_, d) return s:send(d) end,
+      receive = function(_, n) return s:receive(n) end,
+      close = function() if s then s:close() end end,
+      settimeout_s = function(_, t)
+        deadline = socket.gettime() + t
+        if s then s:settimeout(t) end
+      end,
+    }
+    return http(sock, socket.gettime, url, body, timeout, max_bytes)
+  end
 end
+
+--- bytes, err = revocation.blocking_fetch(url, body|nil, timeout, max_bytes):
+-- blocking_fetcher()'s fetch: the system's /etc/hosts and /etc/resolv.conf.
+M.blocking_fetch = M.blocking_fetcher()
 
 --- bytes, err = revocation.cosocket_fetch(url, body|nil, timeout, max_bytes):
 -- the same over ngx.socket.tcp (rewrite, access, content, timer phases): the
--- worker serves other requests while it waits. Host names need nginx's `resolver`.
+-- worker serves other requests while it waits. Host names need nginx's `resolver`;
+-- nginx resolves them under its resolver_timeout, not the fetch's deadline: the
+-- connect then runs in a light thread, abandoned (killed) at the deadline.
 function M.cosocket_fetch(url, body, timeout, max_bytes)
   local s = ngx.socket.tcp() -- luacheck: ignore (ngx: OpenResty's global)
+  local budget = timeout
   local sock = {
-    connect = function(_, h, p) return s:connect(h, p) end,
+    connect = function(_, h, p)
+      local thread = ngx.thread -- luacheck: ignore
+      if require("clientcert.dns").is_ip(h) or not (thread and thread.spawn) then return s:connect(h, p) end
+      local DEADLINE = {}
+      local conn = thread.spawn(function() return s:connect(h, p) end)
+      local timer = thread.spawn(function() ngx.sleep(budget) return DEADLINE end) -- luacheck: ignore
+      local ok, a, b = thread.wait(conn, timer)
+      if a == DEADLINE then
+        thread.kill(conn) -- its pending resolution or connect is cleaned up by nginx
+        return nil, "timeout", "resolve_connect"
+      end
+      thread.kill(timer)
+      if not ok then return nil, tostring(a) end
+      return a, b
+    end,
     send = function(_, d) return s:send(d) end,
     -- receiveany: returns what has come. receive(n) waits for all n bytes, and
     -- nginx restarts its read timer on every byte: a peer trickling its answer
@@ -239,7 +300,10 @@ function M.cosocket_fetch(url, body, timeout, max_bytes)
       return s:receive(n)
     end,
     close = function() s:close() end,
-    settimeout_s = function(_, t) s:settimeout(math.max(1, math.floor(t * 1000))) end,
+    settimeout_s = function(_, t)
+      budget = t
+      s:settimeout(math.max(1, math.floor(t * 1000)))
+    end,
   }
   local function now() ngx.update_time() return ngx.now() end -- luacheck: ignore
   return http(sock, now, url, body, timeout, max_bytes)

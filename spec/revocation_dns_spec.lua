@@ -1,0 +1,196 @@
+-- The resolution of a revocation URL's host name under the fetch's deadline,
+-- outside nginx (clientcert.dns, revocation.blocking_fetcher): a fake DNS server
+-- on 127.0.0.1 (spec/fixtures/fake_dns.py: silent, NXDOMAIN, SERVFAIL, garbage,
+-- a compression pointer loop, a good answer) and an HTTP peer that answers 500
+-- (spec/fixtures/listener.py), both stopped by pid. Without the bound, LuaSocket's
+-- getaddrinfo waits for the system resolver's own timeouts (5 s x attempts x
+-- nameservers) whatever the deadline.
+local clientcert = require "clientcert"
+local dns = require "clientcert.dns"
+local revocation = require "clientcert.revocation"
+local socket = require "socket"
+local live = require "helpers.live"
+
+local q = live.q
+
+local function elapsed(f)
+  local t0 = socket.gettime()
+  local a, b = f()
+  return socket.gettime() - t0, a, b
+end
+
+describe("clientcert.dns", function()
+  it("takes IP literals as they are, and nothing else", function()
+    for _, h in ipairs({ "127.0.0.1", "255.255.255.255", "::1", "2001:db8::10", "::ffff:127.0.0.1" }) do
+      assert.is_true(dns.is_ip(h), h)
+    end
+    for _, h in ipairs({ "256.0.0.1", "127.1", "localhost", "1.2.3.4.5", "", "a:b:g::" }) do
+      assert.is_false(dns.is_ip(h), h)
+    end
+    assert.same({ "192.0.2.1" }, dns.resolve("192.0.2.1", 0))
+    local r, err = dns.resolve("127.1", socket.gettime() + 1, { hosts = false, nameservers = { "127.0.0.1:1" } })
+    assert.is_nil(r)
+    assert.equals("neither a dotted-quad IPv4 address nor a DNS name", err)
+  end)
+
+  it("reads a hosts file (IPv4 first, case and comments aside) and a resolv.conf", function()
+    local dir = live.tempdir("clientcert-dns")
+    live.write(dir .. "/hosts", "# comment\n::1 pki.test\n127.0.0.2   other.test PKI.test # alias\n"
+      .. "bogus pki.test\n10.0.0.1 notpki.test\n")
+    assert.same({ "127.0.0.2", "::1" }, dns.hosts_lookup(dir .. "/hosts", "pki.test"))
+    assert.is_nil(dns.hosts_lookup(dir .. "/hosts", "none.test"))
+    assert.is_nil(dns.hosts_lookup(dir .. "/missing", "pki.test"))
+    live.write(dir .. "/resolv.conf", "# c\nnameserver 192.0.2.53\nnameserver ::1\nnameserver fe80::1%eth0\n"
+      .. "nameserver not-an-ip\nsearch a.test b.test\noptions ndots:2 timeout:30\nnameserver 192.0.2.54\n"
+      .. "nameserver 192.0.2.55\n")
+    local c = dns.resolv_conf(dir .. "/resolv.conf")
+    assert.same({ { host = "192.0.2.53", port = 53 }, { host = "::1", port = 53 }, { host = "192.0.2.54", port = 53 } },
+      c.nameservers)
+    assert.same({ "a.test", "b.test" }, c.search)
+    assert.equals(2, c.ndots)
+    assert.same({ { host = "127.0.0.1", port = 53 } }, dns.resolv_conf(dir .. "/missing").nameservers)
+    live.run("rm -rf " .. q(dir))
+  end)
+
+  it("reads only answers to its own question; skips compression pointers; stops at the end", function()
+    local qname = "\3pki\4test\0"
+    local question = qname .. "\0\1\0\1"
+    local function hdr(id, flags, an)
+      return string.char(math.floor(id / 256), id % 256, math.floor(flags / 256), flags % 256, 0, 1, 0, an, 0, 0, 0, 0)
+    end
+    local a = "\192\12\0\1\0\1\0\0\0\60\0\4\127\0\0\1"
+    assert.same({ "127.0.0.1" }, dns.parse(hdr(7, 0x8180, 1) .. question .. a, 7, qname, 1).addrs)
+    assert.is_nil(dns.parse(hdr(8, 0x8180, 1) .. question .. a, 7, qname, 1))   -- another id
+    assert.is_nil(dns.parse(hdr(7, 0x0100, 1) .. question .. a, 7, qname, 1))   -- a query
+    assert.is_nil(dns.parse(hdr(7, 0x8180, 1) .. "\3pkj\4test\0\0\1\0\1" .. a, 7, qname, 1)) -- another name
+    assert.is_nil(dns.parse(hdr(7, 0x8180, 1) .. question .. a, 7, qname, 28)) -- another type
+    assert.is_nil(dns.parse(hdr(7, 0x8180, 1):sub(1, 11), 7, qname, 1))
+    assert.same({ "127.0.0.1" }, dns.parse(hdr(7, 0x8180, 1) .. "\3PKI\4Test\0\0\1\0\1" .. a, 7, qname, 1).addrs)
+    -- a record count past the end, a record cut short, a label too long: what came before
+    local r = dns.parse(hdr(7, 0x8180, 40) .. question .. a .. a:sub(1, 13), 7, qname, 1)
+    assert.same({ "127.0.0.1" }, r.addrs)
+    assert.same({}, dns.parse(hdr(7, 0x8180, 1) .. question .. "\64" .. a, 7, qname, 1).addrs)
+    -- NXDOMAIN, truncated, AAAA
+    assert.equals(3, dns.parse(hdr(7, 0x8183, 0) .. question, 7, qname, 1).rcode)
+    assert.is_true(dns.parse(hdr(7, 0x8380, 0) .. question, 7, qname, 1).truncated)
+    local six = "\192\12\0\28\0\1\0\0\0\60\0\16" .. ("\32\1\13\184" .. ("\0"):rep(11) .. "\1")
+    assert.same({ "2001:db8:0:0:0:0:0:1" },
+      dns.parse(hdr(7, 0x8180, 1) .. qname .. "\0\28\0\1" .. six, 7, qname, 28).addrs)
+  end)
+end)
+
+describe("revocation.blocking_fetcher: name resolution within the deadline", function()
+  local dir, fake, http, pki, store
+  local log
+
+  setup(function()
+    local fixtures = live.checkout() .. "/spec/fixtures/"
+    dir = live.tempdir("clientcert-dns")
+    log = dir .. "/queries.log"
+    fake = live.start{ dir = dir, name = "dns", ready = "READY", seconds = 120,
+                       cmd = ("python3 -u %s %s"):format(q(fixtures .. "fake_dns.py"), q(log)) }
+    fake.port = assert(tonumber((live.read(fake.log) or ""):match("READY 127%.0%.0%.1:(%d+)")))
+    for attempt = 1, 3 do
+      local port = live.free_port()
+      local ok = pcall(function()
+        http = live.start{ dir = dir, name = "http500", ready_file = dir .. "/http500.conns", seconds = 120,
+          cmd = ("python3 %s http500 %d %s"):format(q(fixtures .. "listener.py"), port, q(dir .. "/http500.conns")) }
+      end)
+      if ok then http.port = port break end
+      if attempt == 3 then error("the HTTP peer did not start") end
+    end
+    pki = dir .. "/pki"
+    local ok, out = live.run(("bash %s %s"):format(q(fixtures .. "dnsnames.sh"), q(pki)))
+    assert(ok, out)
+    store = assert(clientcert.store{ roots = pki .. "/root.pem" })
+  end)
+
+  teardown(function()
+    live.stop(fake)
+    live.stop(http)
+    if dir then live.run("rm -rf " .. q(dir)) end
+  end)
+
+  local function ns() return { ("127.0.0.1:%d"):format(fake.port) } end
+  local function queries() return live.read(log) or "" end
+
+  it("a nameserver that never answers: timed out at the deadline, naming the host", function()
+    local fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false }
+    local secs, body, err = elapsed(function() return fetch("http://silent.revocation.test/", nil, 1, 65536) end)
+    assert.is_nil(body)
+    assert.equals("timed out after 1 s resolving silent.revocation.test", err)
+    assert.is_true(secs >= 0.9 and secs < 1.5, secs)
+    assert.matches("1 silent.revocation.test\n", queries(), 1, true)
+  end)
+
+  it("garbage, echoed queries and other ids are no answer: the deadline still holds", function()
+    local fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false }
+    local secs, body, err = elapsed(function() return fetch("http://garbage.revocation.test/", nil, 0.5, 65536) end)
+    assert.is_nil(body)
+    assert.equals("timed out after 0.5 s resolving garbage.revocation.test", err)
+    assert.is_true(secs < 1, secs)
+  end)
+
+  it("NXDOMAIN and SERVFAIL end the fetch at once, with what the nameserver said", function()
+    local fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false }
+    local secs, body, err = elapsed(function() return fetch("http://nx.revocation.test/", nil, 3, 65536) end)
+    assert.is_nil(body)
+    assert.equals("cannot resolve nx.revocation.test: no such host", err)
+    assert.is_true(secs < 1, secs)
+    local _, _, e2 = elapsed(function() return fetch("http://servfail.revocation.test/", nil, 3, 65536) end)
+    assert.equals("cannot resolve servfail.revocation.test: the nameserver 127.0.0.1 answered SERVFAIL", e2)
+  end)
+
+  it("connects to the address resolved (a pointer loop in the answer skipped), the next server when one refuses",
+    function()
+      local dead = live.free_port()  -- nothing listens there: the kernel answers "refused"
+      local fetch = revocation.blocking_fetcher{ hosts = false,
+        nameservers = { ("127.0.0.1:%d"):format(dead), ("127.0.0.1:%d"):format(fake.port) } }
+      assert.same({ nil, "HTTP 500" },
+        { fetch(("http://local.revocation.test:%d/x"):format(http.port), nil, 3, 65536) })
+      assert.same({ nil, "HTTP 500" },
+        { fetch(("http://ptr.revocation.test:%d/x"):format(http.port), nil, 3, 65536) })
+    end)
+
+  it("a name in the hosts file is not asked of DNS; localhost works with the system's files", function()
+    live.write(dir .. "/hosts", "127.0.0.1 pki.hosts.test\n")
+    local before = queries()
+    local fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = dir .. "/hosts" }
+    assert.same({ nil, "HTTP 500" }, { fetch(("http://pki.hosts.test:%d/x"):format(http.port), nil, 3, 65536) })
+    assert.equals(before, queries())
+    assert.same({ nil, "HTTP 500" },
+      { revocation.blocking_fetch(("http://localhost:%d/x"):format(http.port), nil, 3, 65536) })
+  end)
+
+  it("search domains for a name with fewer dots than ndots", function()
+    live.write(dir .. "/resolv.conf", ("nameserver 127.0.0.1:%d\nsearch revocation.test\n"):format(fake.port))
+    local fetch = revocation.blocking_fetcher{ resolv_conf = dir .. "/resolv.conf", hosts = false }
+    assert.same({ nil, "HTTP 500" }, { fetch(("http://local:%d/x"):format(http.port), nil, 3, 65536) })
+    assert.matches("1 local.revocation.test\n", queries(), 1, true)
+  end)
+
+  it("policy: a responder whose name never resolves is revocation_unknown within the deadlines", function()
+    local p = clientcert.policy{ trust = store, revocation = { timeout = 0.5,
+      fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false } } }
+    local pem = assert(live.read(pki .. "/leaf-silent.pem"))
+    -- two sources, one URL each: at most 2 x timeout, plus slack
+    local secs, v = elapsed(function() return p:check{ cert = pem, time = os.time() } end)
+    assert.equals("revocation_unknown", v.cause)
+    assert.is_false(v.accepted)
+    assert.matches("timed out after 0.5 s resolving silent.revocation.test", v.message, 1, true)
+    assert.is_true(secs < 1.6, secs)
+    local soft = clientcert.policy{ trust = store, revocation = { timeout = 0.5, unavailable = "accept",
+      fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false } } }
+    local s = soft:check{ cert = assert(live.read(pki .. "/leaf-nx.pem")), time = os.time() }
+    assert.is_true(s.accepted)
+    assert.same({ "revocation_unknown" }, s.also)
+    assert.matches("cannot resolve nx.revocation.test: no such host", s.revocation.error, 1, true)
+  end)
+
+  it("raises for bad options", function()
+    for _, o in ipairs({ { nameservers = {} }, { nameservers = { "dns.example" } }, { hosts = 1 }, { other = 1 },
+                         { resolv_conf = true }, { nameservers = { "127.0.0.1:0" } } }) do
+      assert.has_error(function() revocation.blocking_fetcher(o) end)
+    end
+  end)
+end)
