@@ -280,7 +280,8 @@ function M.cosocket_fetch(url, body, timeout, max_bytes)
       local thread = ngx.thread -- luacheck: ignore
       if require("clientcert.dns").is_ip(h) or not (thread and thread.spawn) then return s:connect(h, p) end
       local DEADLINE = {}
-      local conn = thread.spawn(function() return s:connect(h, p) end)
+      local spawned, conn = pcall(thread.spawn, function() return s:connect(h, p) end)
+      if not spawned then return s:connect(h, p) end -- (a context without light threads)
       local timer = thread.spawn(function() ngx.sleep(budget) return DEADLINE end) -- luacheck: ignore
       local ok, a, b = thread.wait(conn, timer)
       if a == DEADLINE then

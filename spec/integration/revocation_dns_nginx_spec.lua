@@ -8,13 +8,7 @@ local live = require "helpers.live"
 
 local q = live.q
 
-local MAIN = [[
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 1;]]
 local HTTP = [[
-  lua_package_path "@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;;";
-  lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
   resolver 127.0.0.1:@DNS@ ipv6=off;
   lua_shared_dict clientcert_revocation 1m;
   init_by_lua_block {
@@ -68,8 +62,7 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
   local dir, fake, peer, nginx
 
   setup(function()
-    local checkout = live.checkout()
-    local fixtures = checkout .. "/spec/fixtures/"
+    local fixtures = live.checkout() .. "/spec/fixtures/"
     dir = live.tempdir("clientcert-dnsnginx")
     fake = live.start{ dir = dir, name = "dns", ready = "READY", seconds = 120,
                        cmd = ("python3 -u %s %s"):format(q(fixtures .. "fake_dns.py"), q(dir .. "/queries.log")) }
@@ -87,8 +80,8 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
         for i, f in ipairs({ "root.pem", "leaf-silent.pem", "server.pem", "server.key" }) do
           files[i] = dir .. "/pki/" .. f
         end
-        nginx = live.nginx(HTTP:gsub("@CHECKOUT@", checkout):gsub("@PEER@", tostring(port))
-          :gsub("@DNS@", tostring(fake.port)):gsub("@GATE@", tostring(gate)), files, MAIN)
+        nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)):gsub("@DNS@", tostring(fake.port))
+          :gsub("@GATE@", tostring(gate)), files, { lua = true })
         nginx.gate = gate
       end)
       if up then break end
