@@ -260,6 +260,20 @@ static const char *rev_delegation_problem(X509 *signer, X509 *issuer, long long 
     return NULL;
 }
 
+/* Reads the options table at argument 4, {time = T [, skew = S]}, of ocsp_check and
+ * crl_status into when and skew (left as it is when absent); raises for a bad value. */
+static void rev_check_time(lua_State *L, lua_Integer *when, lua_Integer *skew)
+{
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_getfield(L, 4, "time");
+    luaL_argcheck(L, cc_tointeger(L, -1, when) && *when >= 0 && *when <= CC_MAX_TIME, 4,
+                  "time: integer Unix seconds between 0 and 253402300799 expected");
+    lua_getfield(L, 4, "skew");
+    luaL_argcheck(L, lua_isnil(L, -1) || (cc_tointeger(L, -1, skew) && *skew >= 0 && *skew <= 86400),
+                  4, "skew: integer seconds between 0 and 86400 expected");
+    lua_pop(L, 2);
+}
+
 /* ocsp_check(response_der, request_der, issuer, {time = T [, skew = S]}) ->
  * result table. Bad data is a result, never an error:
  *   {ok = true, response_status = "successful", status = "good"|"revoked"|"unknown",
@@ -286,13 +300,7 @@ static int rev_ocsp_check(lua_State *L)
     int st, reason = -1, idx, next, status, nonce;
     long long tu, nu;
 
-    luaL_checktype(L, 4, LUA_TTABLE);
-    lua_getfield(L, 4, "time");
-    luaL_argcheck(L, cc_tointeger(L, -1, &when) && when >= 0 && when <= CC_MAX_TIME, 4,
-                  "time: integer Unix seconds between 0 and 253402300799 expected");
-    lua_getfield(L, 4, "skew");
-    luaL_argcheck(L, lua_isnil(L, -1) || (cc_tointeger(L, -1, &skew) && skew >= 0 && skew <= 86400),
-                  4, "skew: integer seconds between 0 and 86400 expected");
+    rev_check_time(L, &when, &skew);
     lua_settop(L, 4);
     ERR_clear_error();
     s = rev_scratch_new(L);                                 /* 5: s */
@@ -528,13 +536,7 @@ static int rev_crl_status(lua_State *L)
     int crit = 0, sig_known;
     ASN1_ENUMERATED *code;
 
-    luaL_checktype(L, 4, LUA_TTABLE);
-    lua_getfield(L, 4, "time");
-    luaL_argcheck(L, cc_tointeger(L, -1, &when) && when >= 0 && when <= CC_MAX_TIME, 4,
-                  "time: integer Unix seconds between 0 and 253402300799 expected");
-    lua_getfield(L, 4, "skew");
-    luaL_argcheck(L, lua_isnil(L, -1) || (cc_tointeger(L, -1, &skew) && skew >= 0 && skew <= 86400),
-                  4, "skew: integer seconds between 0 and 86400 expected");
+    rev_check_time(L, &when, &skew);
     lua_getfield(L, 4, "signature_verified");                /* internal: the caller's memo */
     sig_known = lua_toboolean(L, -1);
     lua_settop(L, 4);

@@ -42,6 +42,27 @@ describe("core.crl_status scope", function()
     if dir then os.execute("rm -rf " .. sh_quote(dir)) end
   end)
 
+  it("crl_status and ocsp_check check {time =, skew =} alike: integers in range, else a raise", function()
+    local c, leaf = crl("plain"), cert("a")
+    local req = assert(core.ocsp_request(leaf, ca))
+    local calls = {
+      function(o) return core.crl_status(c, leaf, ca, o) end,
+      function(o) return core.ocsp_check("not a response", req, ca, o) end,
+    }
+    for _, call in ipairs(calls) do
+      assert.has_error(function() call(nil) end)
+      for _, o in ipairs({ {}, { time = -1 }, { time = 253402300800 }, { time = 1.5 } }) do
+        assert.matches("time: integer Unix seconds between 0 and 253402300799 expected",
+          select(2, pcall(call, o)), 1, true)
+      end
+      for _, skew in ipairs({ -1, 86401, 0.5, "60" }) do
+        assert.matches("skew: integer seconds between 0 and 86400 expected",
+          select(2, pcall(call, { time = T, skew = skew })), 1, true)
+      end
+      assert.is_table(call({ time = T, skew = 86400 }))
+    end
+  end)
+
   it("a partition's CRL answers for the certificates of its distribution point", function()
     local r = status("part-a", "a")
     assert.is_true(r.ok, r.detail)
