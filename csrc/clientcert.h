@@ -90,7 +90,8 @@ int cc_fail(lua_State *L, const char *where, const char *what);
 int cc_fail_plain(lua_State *L, const char *where, const char *what);
 /* Registers metatable tname with __index = methods, __name, __metatable = tname
  * (getmetatable from Lua gives that string, never the class) and the given
- * metamethods (__gc, __close, __tostring ...). methods must hold no "__" name.
+ * metamethods (__gc, __close, __tostring ...). methods must hold no "__" name;
+ * NULL: no __index (a private box that only frees what it holds).
  * Leaves nothing on the stack. */
 void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
                   const luaL_Reg *methods);

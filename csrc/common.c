@@ -85,9 +85,11 @@ void cc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta,
     luaL_setfuncs(L, meta, 0);
     lua_pushstring(L, tname);                 /* mt, tname */
     lua_setfield(L, -2, "__name");            /* mt */
-    lua_newtable(L);                          /* mt, methods */
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");           /* mt */
+    if (methods != NULL) {
+        lua_newtable(L);                      /* mt, methods */
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");       /* mt */
+    }
     lua_pushstring(L, tname);                 /* mt, tname */
     lua_setfield(L, -2, "__metatable");       /* mt */
     lua_pop(L, 1);

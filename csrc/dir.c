@@ -150,12 +150,8 @@ static int dir_list(lua_State *L)
 /* Registers the directory box's metatable; adds list_dir to the module table at -1. */
 int dir_open(lua_State *L)
 {
-    luaL_newmetatable(L, DIR_MT);                     /* M, mt */
-    lua_pushcfunction(L, dir_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);                                    /* M */
+    static const luaL_Reg meta[] = { { "__gc", dir_gc }, { NULL, NULL } };
+    cc_new_class(L, DIR_MT, meta, NULL);                  /* M */
     lua_pushcfunction(L, dir_list);
     lua_setfield(L, -2, "list_dir");
     return 0;

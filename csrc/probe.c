@@ -853,12 +853,8 @@ static int probe_run(lua_State *L)
 
 int probe_open(lua_State *L)
 {
-    luaL_newmetatable(L, PROBE_MT);                       /* M, mt */
-    lua_pushcfunction(L, probe_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);                                        /* M */
+    static const luaL_Reg meta[] = { { "__gc", probe_gc }, { NULL, NULL } };
+    cc_new_class(L, PROBE_MT, meta, NULL);                /* M */
     lua_pushcfunction(L, probe_run);
     lua_setfield(L, -2, "probe");
     return 0;

@@ -598,9 +598,8 @@ static int rev_cert_urls(lua_State *L)
 int rev_open(lua_State *L)
 {
     static const luaL_Reg scratch_meta[] = { { "__gc", rev_scratch_gc }, { NULL, NULL } };
-    static const luaL_Reg no_methods[] = { { NULL, NULL } };
 
-    cc_new_class(L, REV_SCRATCH_MT, scratch_meta, no_methods);
+    cc_new_class(L, REV_SCRATCH_MT, scratch_meta, NULL);
     lua_pushcfunction(L, rev_ocsp_request);
     lua_setfield(L, -2, "ocsp_request");
     lua_pushcfunction(L, rev_ocsp_check);

@@ -173,17 +173,13 @@ static int sysio_isatty(lua_State *L)
 
 int sysio_open(lua_State *L)
 {
+    static const luaL_Reg meta[] = { { "__gc", sysio_fd_gc }, { NULL, NULL } };
     static const luaL_Reg fns[] = {
         { "read_file", sysio_read_file },
         { "isatty", sysio_isatty },
         { NULL, NULL },
     };
-    luaL_newmetatable(L, SYSIO_FD_MT);                /* M, mt */
-    lua_pushcfunction(L, sysio_fd_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);                                    /* M */
+    cc_new_class(L, SYSIO_FD_MT, meta, NULL);             /* M */
     luaL_setfuncs(L, fns, 0);
     return 0;
 }
