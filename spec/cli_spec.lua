@@ -86,6 +86,18 @@ describe("clientcert command", function()
     assert.matches("^clientcert%.match_key: [^\n]*alice%-enc%.key: cannot read private key %(", err)
   end)
 
+  it("match-key reads the passphrase from --passphrase-env's variable, and refuses an unset one", function()
+    local cert, key = pki.path("alice.pem"), pki.path("alice-enc.key")
+    local code, out, err = runner.exec({ "match-key", cert, key, "--passphrase-env", "CLIENTCERT_KEY_PASS" },
+      { env = { CLIENTCERT_KEY_PASS = "secret" } })
+    assert.equals(0, code, err)
+    assert.matches("the key matches", out, 1, true)
+    code, out, err = run("match-key", cert, key, "--passphrase-env", "CLIENTCERT_UNSET_VAR")
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.equals("clientcert: environment variable CLIENTCERT_UNSET_VAR is not set\n", err)
+  end)
+
   it("exits 2 for a missing file, a bad time or a bad command", function()
     assert.equals(2, (run("info", pki.path("none.pem"))))
     assert.equals(2, (run("verify", pki.path("alice.pem"), "--roots", pki.path("root.pem"), "--time", "soon")))

@@ -143,14 +143,18 @@ function M.load_time(a, eout)
   return t
 end
 
---- pass, ok = common.passphrase(args, eout): the value of --passphrase-env's variable;
--- ok false (after printing the error) when the variable is not set.
-function M.passphrase(a, eout)
-  if not a.passphrase_env then return nil, true end
-  local v = os.getenv(a.passphrase_env)
-  if not v then M.put(eout, "clientcert: environment variable %s is not set", a.passphrase_env) return nil, false end
+-- v, ok = env_value(var, eout): the value of the environment variable var (nil: no
+-- such option given, nil, true); ok false (after printing the error) when it is not set.
+local function env_value(var, eout)
+  if not var then return nil, true end
+  local v = os.getenv(var)
+  if not v then M.put(eout, "clientcert: environment variable %s is not set", var) return nil, false end
   return v, true
 end
+
+--- pass, ok = common.passphrase(args, eout): the value of --passphrase-env's variable;
+-- ok false (after printing the error) when the variable is not set.
+function M.passphrase(a, eout) return env_value(a.passphrase_env, eout) end
 
 --- data, err = common.read_input(path, where): common.read, or standard input for
 -- "-" (at most input.MAX bytes; empty input is an error).
@@ -206,12 +210,7 @@ end
 
 --- pass, ok = common.password(args, eout): the value of --password-env's variable
 -- (a PKCS#12 password); ok false (after printing the error) when it is not set.
-function M.password(a, eout)
-  if not a.password_env then return nil, true end
-  local v = os.getenv(a.password_env)
-  if not v then M.put(eout, "clientcert: environment variable %s is not set", a.password_env) return nil, false end
-  return v, true
-end
+function M.password(a, eout) return env_value(a.password_env, eout) end
 
 -- The glyphs of common.path_tree: UTF-8 (the default) or ASCII (--ascii).
 local GLYPHS = {
