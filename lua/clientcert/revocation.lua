@@ -419,7 +419,23 @@ local function remember_crl(url, crl, expires)
   return e
 end
 
+-- forget_crl(url, e): takes e out of the memo (fetched again next time), unless
+-- another download has taken its place meanwhile.
+local function forget_crl(url, e)
+  if crl_memo[url] == e then
+    crl_memo[url] = nil
+    crl_memo_n = crl_memo_n - 1
+  end
+end
+
 local function wall() return os.time() end
+
+-- a = answer_of(source, url, r): the answer of an OCSP response or a CRL (r: what
+-- core.ocsp_check or core.crl_status found) as ask_ocsp and ask_crl give it.
+local function answer_of(source, url, r)
+  return { status = r.status, source = source, url = url, this_update = r.this_update,
+           next_update = r.next_update, revoked_at = r.revoked_at, reason = r.reason }
+end
 
 -- One source for one certificate: an answer {status = good|revoked, ...} or nil, why.
 local function ask_ocsp(o, env, cert, issuer, url, when)
@@ -439,8 +455,7 @@ local function ask_ocsp(o, env, cert, issuer, url, when)
     return nil, ("the response has no nextUpdate and its thisUpdate is more than ocsp_ttl (%d s) before the "
       .. "check time (stale)"):format(o.ocsp_ttl)
   end
-  return { status = r.status, source = "ocsp", url = url, this_update = r.this_update,
-           next_update = r.next_update, revoked_at = r.revoked_at, reason = r.reason }
+  return answer_of("ocsp", url, r)
 end
 
 local function ask_crl(o, env, cert, issuer, issuer_fp, url, when)
@@ -459,23 +474,16 @@ local function ask_crl(o, env, cert, issuer, issuer_fp, url, when)
   if not r.ok then
     -- a download that was never evidence (forged, out of date, of another scope)
     -- is not kept: the next ask fetches again (after failure_ttl), not after max_age
-    if next(e.sig) == nil and crl_memo[url] == e then
-      crl_memo[url] = nil
-      crl_memo_n = crl_memo_n - 1
-    end
+    if next(e.sig) == nil then forget_crl(url, e) end
     return nil, r.detail .. " (" .. r.problem .. ")"
   end
   e.sig[issuer_fp] = true
   if not r.next_update and r.this_update < when - o.max_age - o.skew then
-    if crl_memo[url] == e then -- fetched again next time: the CA may have published a newer one
-      crl_memo[url] = nil
-      crl_memo_n = crl_memo_n - 1
-    end
+    forget_crl(url, e) -- fetched again next time: the CA may have published a newer one
     return nil, ("the CRL has no nextUpdate and its thisUpdate is more than max_age (%d s) before the check "
       .. "time (stale)"):format(o.max_age)
   end
-  return { status = r.status, source = "crl", url = url, this_update = r.this_update,
-           next_update = r.next_update, revoked_at = r.revoked_at, reason = r.reason }
+  return answer_of("crl", url, r)
 end
 
 local function ttl_of(o, a, now)
