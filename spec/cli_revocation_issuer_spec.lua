@@ -17,11 +17,10 @@ describe("clientcert revocation --issuer", function()
   setup(function()
     dir = live.tempdir("clientcert-revissuer")
     pki = dir .. "/pki"
-    local ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s 1 2 3 4 5"):format(q(live.checkout()), q(pki)))
-    assert(ok, out)
+    live.fixture(pki, "revocation.sh", 1, 2, 3, 4, 5)
     -- the forger's responder database: every certificate good
-    ok, out = live.run(("cd %s && awk -F'\\t' 'BEGIN { OFS = \"\\t\" } { $1 = \"V\"; $3 = \"\"; print }' index.txt "
-      .. "> forged-index.txt && openssl x509 -in rogue-ca.pem -outform DER -out rogue-ca.der"):format(q(pki)))
+    local ok, out = live.run(("cd %s && awk -F'\\t' 'BEGIN { OFS = \"\\t\" } { $1 = \"V\"; $3 = \"\"; print }' "
+      .. "index.txt > forged-index.txt && openssl x509 -in rogue-ca.pem -outform DER -out rogue-ca.der"):format(q(pki)))
     assert(ok, out)
     -- the forger's CRL: empty, signed by the forged issuer's key
     ok, out = live.run(("cd %s && python3 -c %s"):format(q(pki), q([[

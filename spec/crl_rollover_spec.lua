@@ -8,23 +8,10 @@ local pkits = require "conformance.pkits"
 
 local T = 1906502400   -- 2030-06-01
 
-local sh_quote = require("helpers.sh").quote
+local live = require "helpers.live"
 
-local function build()
-  local dir = os.tmpname()
-  os.remove(dir)
-  local log = dir .. ".log"
-  local ok = os.execute(("env -u LD_PRELOAD bash spec/fixtures/rollover.sh %s > %s 2>&1"):format(sh_quote(dir),
-    sh_quote(log)))
-  if ok ~= true and ok ~= 0 then
-    local f = io.open(log, "rb")
-    error("spec/fixtures/rollover.sh failed:\n" .. (f and f:read("*a") or "(no log)"))
-  end
-  os.remove(log)
-  return dir
-end
-
-local dir = build()
+local dir = live.tempdir("clientcert-rollover")
+live.fixture(dir, "rollover.sh")
 local function path(n) return dir .. "/" .. n end
 
 local function store(crls)

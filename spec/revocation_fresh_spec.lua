@@ -14,9 +14,7 @@ describe("revocation freshness without nextUpdate", function()
 
   setup(function()
     dir = live.tempdir("clientcert-revfresh")
-    local ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s 1 2 3 4 5"):format(q(live.checkout()),
-      q(dir .. "/pki")))
-    assert(ok, out)
+    live.fixture(dir .. "/pki", "revocation.sh", 1, 2, 3, 4, 5)
     store = assert(clientcert.store{ roots = dir .. "/pki/root.pem", intermediates = dir .. "/pki/inter.pem" })
   end)
   teardown(function()

@@ -25,8 +25,7 @@ describe("core.ocsp_check with two answers for one certificate", function()
   setup(function()
     dir = live.tempdir("clientcert-ocsptwice")
     pki = dir .. "/pki"
-    local ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s 1 2 3 4 5"):format(q(live.checkout()), q(pki)))
-    assert(ok, out)
+    live.fixture(pki, "revocation.sh", 1, 2, 3, 4, 5)
   end)
   teardown(function()
     if dir then live.run("rm -rf " .. q(dir)) end

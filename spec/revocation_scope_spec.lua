@@ -4,42 +4,24 @@
 -- dates), checked at an explicit time.
 local clientcert = require "clientcert"
 local core = require "clientcert.core"
-local sh_quote = require("helpers.sh").quote
+local live = require "helpers.live"
 
 local T = 1906502400   -- 2030-06-01
 
-local function build()
-  local dir = os.tmpname()
-  os.remove(dir)
-  local log = dir .. ".log"
-  local ok = os.execute(("env -u LD_PRELOAD bash spec/fixtures/crlscope.sh %s > %s 2>&1"):format(sh_quote(dir),
-    sh_quote(log)))
-  if ok ~= true and ok ~= 0 then
-    local f = io.open(log, "rb")
-    error("spec/fixtures/crlscope.sh failed:\n" .. (f and f:read("*a") or "(no log)"))
-  end
-  os.remove(log)
-  return dir
-end
-
 describe("core.crl_status scope", function()
   local dir, ca
-  local function read(n)
-    local f = assert(io.open(dir .. "/" .. n, "rb"))
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
+  local function read(n) return assert(live.read(dir .. "/" .. n)) end
   local function cert(n) return assert(clientcert.parse(read(n .. ".pem"))) end
   local function crl(n) return assert(core.parse_crl(read(n .. ".crl"))) end
   local function status(c, leaf) return core.crl_status(crl(c), cert(leaf), ca, { time = T }) end
 
   setup(function()
-    dir = build()
+    dir = live.tempdir("clientcert-crlscope")
+    live.fixture(dir, "crlscope.sh")
     ca = cert("ca")
   end)
   teardown(function()
-    if dir then os.execute("rm -rf " .. sh_quote(dir)) end
+    if dir then live.run("rm -rf " .. live.q(dir)) end
   end)
 
   it("crl_status and ocsp_check check {time =, skew =} alike: integers in range, else a raise", function()

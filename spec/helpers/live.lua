@@ -42,6 +42,16 @@ function M.tempdir(name)
   return (out:gsub("%s+$", ""))
 end
 
+--- live.fixture(out, script, ...): runs the fixture script spec/fixtures/SCRIPT of the
+-- checkout with the directory out and the other arguments (`bash SCRIPT OUT ...`),
+-- without any sanitizer runtime; raises with its output when it fails.
+function M.fixture(out, script, ...)
+  local words = { "bash", sh_quote(M.checkout() .. "/spec/fixtures/" .. script), sh_quote(out) }
+  for _, a in ipairs({ ... }) do words[#words + 1] = sh_quote(a) end
+  local ok, text = M.run(table.concat(words, " "))
+  if not ok then error("spec/fixtures/" .. script .. " failed:\n" .. text, 2) end
+end
+
 --- dir = live.checkout(): the checkout's directory (the specs run in it).
 function M.checkout()
   local _, out = M.run("pwd")

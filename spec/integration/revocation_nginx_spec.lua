@@ -52,9 +52,7 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
       local up, err = pcall(function()
         ports = {}
         for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap" }) do ports[k] = live.free_port() end
-        local ok, out = live.run(("bash %s/spec/fixtures/revocation.sh %s %d %d %d %d %d"):format(q(checkout), q(pki),
-          ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
-        assert(ok, out)
+        live.fixture(pki, "revocation.sh", ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap)
         servers = {}
         servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
           .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
