@@ -536,31 +536,44 @@ static void cert_push_sigalg(lua_State *L, X509 *x)
     cc_push_oid(L, obj, 1);
 }
 
-/* Pushes the list of extensions in order: {{name = short name or dotted OID,
- * critical = bool, count = access descriptions of an AIA}, ...} (profile checks:
- * presence, criticality, an empty AIA). */
-static void cert_push_extensions(lua_State *L, X509 *x)
+/* Sets info.extensions = {name, ...}: every extension in order (short name or
+ * dotted OID); info.critical_extensions = {name, ...}: those marked critical
+ * (absent when none is); info.aia_count: the access descriptions of the first
+ * authorityInfoAccess (0 when undecodable; absent without one). Profile checks:
+ * presence, criticality, an empty AIA. Plain lists of strings: a verdict cache
+ * hit copies them (two tables, not one per extension). */
+static void cert_set_extensions(lua_State *L, X509 *x)
 {
-    int i, n = X509_get_ext_count(x);
+    int i, n = X509_get_ext_count(x), ncrit = 0, aia_seen = 0;
 
-    lua_createtable(L, n > 0 ? n : 0, 0);                       /* exts */
+    lua_createtable(L, n > 0 ? n : 0, 0);                       /* info, exts */
     for (i = 0; i < n; i++) {
         X509_EXTENSION *ext = X509_get_ext(x, i);               /* borrowed */
-        lua_createtable(L, 0, 2);                               /* exts, e */
         cc_push_oid(L, X509_EXTENSION_get_object(ext), 0);
-        lua_setfield(L, -2, "name");
-        lua_pushboolean(L, X509_EXTENSION_get_critical(ext));
-        lua_setfield(L, -2, "critical");
-        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_info_access) {
+        lua_rawseti(L, -2, i + 1);
+        if (X509_EXTENSION_get_critical(ext))
+            ncrit++;
+        if (!aia_seen && OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_info_access) {
             AUTHORITY_INFO_ACCESS *aia = X509V3_EXT_d2i(ext);   /* owns; freed before any Lua call */
             int count = aia != NULL ? sk_ACCESS_DESCRIPTION_num(aia) : 0; /* undecodable: none usable */
             AUTHORITY_INFO_ACCESS_free(aia);
             ERR_clear_error();
-            lua_pushinteger(L, count);                          /* how many access descriptions */
-            lua_setfield(L, -2, "count");
+            aia_seen = 1;
+            lua_pushinteger(L, count);                          /* info, exts, count */
+            lua_setfield(L, -3, "aia_count");
         }
-        lua_rawseti(L, -2, i + 1);                              /* exts */
     }
+    if (ncrit > 0) {
+        int k = 0;
+        lua_createtable(L, ncrit, 0);                           /* info, exts, crit */
+        for (i = 0; i < n; i++)
+            if (X509_EXTENSION_get_critical(X509_get_ext(x, i))) {
+                lua_rawgeti(L, -2, i + 1);                      /* the name pushed above */
+                lua_rawseti(L, -2, ++k);
+            }
+        lua_setfield(L, -3, "critical_extensions");             /* info, exts */
+    }
+    lua_setfield(L, -2, "extensions");                          /* info */
 }
 
 /* Pushes one subtree list of a name constraint as general names. */
@@ -654,8 +667,7 @@ static int cert_info(lua_State *L)
     lua_setfield(L, -2, "public_key");
     lua_pushinteger(L, X509_get_version(x) + 1);
     lua_setfield(L, -2, "version");
-    cert_push_extensions(L, x);
-    lua_setfield(L, -2, "extensions");
+    cert_set_extensions(L, x);
     cert_set_name_constraints(L, x, &invalid);
     rev_push_cert_urls(L, x);                           /* info (+ the URL lists) */
     if ((flags & EXFLAG_CRITICAL) != 0) {

@@ -29,7 +29,8 @@ local function vandalize(v)
   v.client.eku[1] = "serverAuth"
   v.client.key_usage[1] = "keyCertSign"
   v.client.public_key.bits = 1
-  v.client.extensions[1].name, v.client.extensions[1].critical = "vandal", true
+  v.client.extensions[1] = "vandal"
+  v.client.critical_extensions[1] = "vandal"
   for _, el in ipairs(v.chain) do
     el.subject, el.status, el.trusted = "CN=x", "ok", true
     el.problems[#el.problems + 1] = { cause = "vandal" }

@@ -80,6 +80,14 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 policyConstraints = requireExplicitPolicy:0
+[aia2]
+basicConstraints = CA:FALSE
+authorityInfoAccess = OCSP;URI:http://ocsp.test/, caIssuers;URI:http://ca.test/ca.cer
+1.2.3.4 = critical, ASN1:UTF8String:x
+extendedKeyUsage = critical, clientAuth
+[nocrit]
+basicConstraints = CA:FALSE
+subjectKeyIdentifier = hash
 [emptyaia]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -320,5 +328,22 @@ describe('store:verify{profile = "strict"}', function()
     local _, _, err = runner.exec({ "check", weak, "--roots", root, "--profile", "paranoid" })
     assert.matches("--profile", err, 1, true)
     assert.is_string(bad)
+  end)
+
+  it("cert:info() gives the extension names, the critical ones and the AIA's count (what the rules read)", function()
+    local i = clientcert.load(issue{ name = "aia2", ext = "aia2", issuer = "root" }):info()
+    assert.same({ "basicConstraints", "authorityInfoAccess", "1.2.3.4", "extendedKeyUsage", "subjectKeyIdentifier",
+                  "authorityKeyIdentifier" }, i.extensions) -- (openssl adds the key identifiers)
+    assert.same({ "1.2.3.4", "extendedKeyUsage" }, i.critical_extensions)
+    assert.equals(2, i.aia_count)
+    assert.is_true(i.extensions_unsupported_critical)
+    i = clientcert.load(issue{ name = "emptyaia", ext = "emptyaia", issuer = "root" }):info()
+    assert.same({ "keyUsage" }, i.critical_extensions)
+    assert.equals(0, i.aia_count)
+    -- no critical extension, no AIA: both absent
+    i = clientcert.load(issue{ name = "nocrit", ext = "nocrit" }):info()
+    assert.same({ "basicConstraints", "subjectKeyIdentifier" }, i.extensions)
+    assert.is_nil(i.critical_extensions)
+    assert.is_nil(i.aia_count)
   end)
 end)

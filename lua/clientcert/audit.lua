@@ -173,7 +173,7 @@ end
 
 local function has_name_constraints(info)
   for _, e in ipairs(info.extensions or {}) do
-    if e.name == "nameConstraints" then return true end
+    if e == "nameConstraints" then return true end
   end
   return false
 end

@@ -47,11 +47,13 @@ M.RULES = {
   STRICT_INVALID_EXTENSION = { "RFC 5280 4.2", "an extension cannot be decoded" },
 }
 
-local function has_ext(info, name)
-  for _, e in ipairs(info.extensions or {}) do
-    if e.name == name then return e end
+-- Whether info names extension name in list key ("extensions": present;
+-- "critical_extensions": present and critical).
+local function has_ext(info, name, key)
+  for _, e in ipairs(info[key or "extensions"] or {}) do
+    if e == name then return true end
   end
-  return nil
+  return false
 end
 
 -- RFC 1034 preferred name syntax (letters, digits, hyphens; labels of 1-63, not
@@ -121,10 +123,9 @@ local function element(info, el)
     if n.type == "dns" and not is_dns_name(n.value, true) then add("STRICT_SAN_DNS_SYNTAX", n.value) end
     if n.type == "email" and not is_mailbox(n.value) then add("STRICT_SAN_EMAIL_SYNTAX", n.value) end
   end
-  local nce = has_ext(info, "nameConstraints")
-  if nce then
+  if has_ext(info, "nameConstraints") then
     if not info.is_ca then add("STRICT_NC_NOT_CA") end
-    if not nce.critical then add("STRICT_NC_NOT_CRITICAL") end
+    if not has_ext(info, "nameConstraints", "critical_extensions") then add("STRICT_NC_NOT_CRITICAL") end
     local nc = info.name_constraints
     if nc then
       if #nc.permitted == 0 and #nc.excluded == 0 then add("STRICT_NC_EMPTY") end
@@ -137,12 +138,13 @@ local function element(info, el)
       end
     end
   end
-  local pc = has_ext(info, "policyConstraints")
-  if pc and not pc.critical then add("STRICT_PC_NOT_CRITICAL") end
+  if has_ext(info, "policyConstraints") and not has_ext(info, "policyConstraints", "critical_extensions") then
+    add("STRICT_PC_NOT_CRITICAL")
+  end
   local ekue = has_ext(info, "extendedKeyUsage")
   if ekue and #(info.eku or {}) == 0 then add("STRICT_EKU_EMPTY") end
   if leaf then
-    if ekue and ekue.critical then add("STRICT_EKU_CRITICAL") end
+    if ekue and has_ext(info, "extendedKeyUsage", "critical_extensions") then add("STRICT_EKU_CRITICAL") end
     for _, p in ipairs(info.eku or {}) do
       if p == "anyExtendedKeyUsage" or p == "2.5.29.37.0" then add("STRICT_EKU_ANY") end
     end
@@ -150,8 +152,7 @@ local function element(info, el)
   elseif info.self_signed and ekue then
     add("STRICT_EKU_IN_ROOT")
   end
-  local aia = has_ext(info, "authorityInfoAccess")
-  if aia and aia.count == 0 then add("STRICT_AIA_EMPTY") end
+  if info.aia_count == 0 then add("STRICT_AIA_EMPTY") end
   local wk = weak_key(info.public_key)
   if wk then add("STRICT_WEAK_KEY", wk) end
   if not (anchor and info.self_signed) then
