@@ -396,6 +396,20 @@ local function path_objects(self, cert, chain, when)
   end
 end
 
+-- allowed, reason = call_rule(rule, info, verdict): the rule's answer, its
+-- reason as text (nil when it gave none), made inside the rule's budgets: a
+-- reason's __tostring is the rule author's code too.
+local function call_rule(rule, info, v)
+  local allowed, reason = rule(info, v)
+  if reason ~= nil then
+    reason = tostring(reason)
+    -- LuaJIT's tostring passes on whatever a __tostring returns
+    if type(reason) ~= "string" then error("the rule's reason has a __tostring that gave a " .. type(reason), 0) end
+  end
+  return allowed, reason
+end
+compat.jit_off(call_rule)
+
 -- decide(self = the policy's state, req, base, when): the verdict of check.
 function decide(self, req, base, when)
   local revocation_certs -- the verified path's objects, when revocation needs them
@@ -582,17 +596,17 @@ function decide(self, req, base, when)
     else
       rinfo, rv = deep_copy(info), deep_copy(v)
     end
-    local rok, allowed, reason = run_bounded(sandbox.MAX_RULE_STEPS, sandbox.MAX_RULE_MEMORY, self.rule,
-      rinfo, rv)
+    local rok, allowed, reason = run_bounded(sandbox.MAX_RULE_STEPS, sandbox.MAX_RULE_MEMORY, call_rule,
+      self.rule, rinfo, rv)
     if not rok then
       v = reject_internal(base, "the policy rule failed")
       v.rule_error = describe_error(allowed)
       return v
     end
     if allowed == false or allowed == nil and reason ~= nil then
-      local why = reason ~= nil and tostring(reason) or "the policy rule refused it"
+      local why = reason or "the policy rule refused it"
       v = verdict("denied_by_rule", false, facts_for(info, nil, { rule_reason = why }), base)
-      v.rule_reason = reason ~= nil and tostring(reason) or nil
+      v.rule_reason = reason
       return v
     end
   end

@@ -1,0 +1,97 @@
+-- Attacks on the policy sandbox and its budgets, as a careless or hostile
+-- policy author would try them: each must reject (internal_error at check time,
+-- nil, err at load time) and leave the process, the host and other policies as
+-- they were. Cases that could hang, crash or exhaust the machine run in a child
+-- process with a time limit and an address-space limit, so that a hang or a
+-- crash is a failure, not a dead busted (or a dead machine).
+local pki = require "helpers.pki"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local n = 0
+local function write(text)
+  n = n + 1
+  local path = ("%s/attack-%d.lua"):format(pki.dir, n)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+-- code, output = child(src[, seconds]): src run by this interpreter in a child
+-- process with the checkout's modules, at most `seconds` (60) of time and 4 GiB
+-- of address space (8 GiB under ASan, whose shadow memory needs more); code 124
+-- is a hang, 139 (128 + SIGSEGV) and 134 (SIGABRT) a crash.
+local function child(src, seconds)
+  local lua = os.getenv("CLIENTCERT_LUA") or (jit and "luajit" or "lua5.4")
+  local script = write(src)
+  local out = os.tmpname()
+  local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
+  local preload = os.getenv("LD_PRELOAD")
+  local vlimit = 4 * 1024 * 1024
+  if preload and preload ~= "" then
+    env[#env + 1] = "LD_PRELOAD=" .. q(preload)
+    vlimit = "unlimited" -- ASan reserves terabytes of shadow address space
+  end
+  local cmd = ("ulimit -v %s; env %s timeout %d %s %s >%s 2>&1; echo $?"):format(vlimit, table.concat(env, " "),
+    seconds or 60, lua, q(script), q(out))
+  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
+  local code = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
+  p:close()
+  local f = io.open(out, "rb")
+  local text = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(out)
+  return code, text
+end
+
+-- The child's prelude: a trusting store, a check helper for host rules, a
+-- loader for policy files, and a check that the host is intact afterwards.
+local PRELUDE = ([[
+local clientcert = require "clientcert"
+local store = assert(clientcert.store{ roots = %q, intermediates = %q })
+local bob = assert(io.open(%q, "rb")):read("*a")
+local T = %d
+local function check(rule) return clientcert.policy{ trust = store, rule = rule }:check{ cert = bob, time = T } end
+local function file(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb")) f:write(text) f:close()
+  local p, err = clientcert.load_policy(path, { roots = %q, inter = %q })
+  os.remove(path)
+  return p, err
+end
+local function intact()
+  return check(function() return true end).cause == "ok" and debug.gethook() == nil
+    and string.gsub == getmetatable("").__index.gsub
+end
+]]):format(pki.path("root.pem"), pki.path("inter.pem"), pki.path("bob.pem"), pki.T, pki.path("root.pem"),
+  pki.path("inter.pem"))
+
+describe("a rule's reason", function()
+  it("is turned into text inside the rule's budget: a __tostring that loops rejects as internal_error", function()
+    local code, out = child(PRELUDE .. [[
+      local v = check(function() return false, setmetatable({}, { __tostring = function() while true do end end }) end)
+      print(v.cause, v.accepted, v.rule_error)
+      print(intact())]], 30)
+    assert.equals(0, code, out)
+    assert.matches("^internal_error\tfalse\t[^\n]*ran for more than 1000000 instructions[^\n]*\ntrue\n$", out)
+  end)
+
+  it("keeps a reason's text as its __tostring gives it", function()
+    local code, out = child(PRELUDE .. [[
+      local v = check(function() return false, setmetatable({}, { __tostring = function() return "not today" end }) end)
+      print(v.cause, v.rule_reason, type(v.rule_reason))
+      print(intact())]], 30)
+    assert.equals(0, code, out)
+    assert.equals("denied_by_rule\tnot today\tstring\ntrue\n", out)
+  end)
+
+  it("must be text: a __tostring that gives a table rejects as internal_error on both runtimes", function()
+    local code, out = child(PRELUDE .. [[
+      local v = check(function() return false, setmetatable({}, { __tostring = function() return {} end }) end)
+      print(v.cause, v.accepted, type(v.rule_reason))
+      print(intact())]], 30)
+    assert.equals(0, code, out)
+    assert.equals("internal_error\tfalse\tnil\ntrue\n", out)
+  end)
+end)
