@@ -1,7 +1,10 @@
 /* bounded.c: runs policy code (policy files, rules) under budgets, with a C
  * debug hook: VM instructions, Lua heap growth, C stack growth, string.rep's
- * result size, no string.dump; and through a C call boundary, so that it
- * cannot yield. No OpenSSL here: the mechanism behind clientcert.policy.
+ * result size, no string.dump; through a C call boundary, so that it cannot
+ * yield; and with the state's allocator wrapped, so that no single operation
+ * (a table.concat, a gsub, a concatenation of many strings: one C call or one
+ * instruction, between two checks of the hook) can grow the heap past a hard
+ * cap. No OpenSSL here: the mechanism behind clientcert.policy.
  *
  *   ok, ... = core._run_bounded(limits, fn, ...)
  *
@@ -29,6 +32,11 @@ typedef struct {
     uintptr_t cbase;          /* C stack depth at the start */
     double cmax;              /* C stack growth allowed (bytes) */
     double max_string;        /* the longest string.rep result */
+    lua_Alloc old_alloc;      /* the state's allocator and its ud, restored after */
+    void *old_ud;
+    double alloc_cap;         /* the most the heap may grow by, checked at each allocation (bytes) */
+    double alloc_net;         /* bytes allocated minus bytes freed since the start */
+    int refused;              /* an allocation was refused at alloc_cap */
     const void *rep, *dump;   /* the host's string.rep and string.dump */
     char spent[200];          /* why the run is stopped; "" while it may run */
 } bounded_state;
@@ -99,6 +107,29 @@ static void bounded_tick(lua_State *L, bounded_state *r)
     }
     if (grown > r->kb && (r->credit <= 0 || r->cycles >= 2))
         snprintf(r->spent, sizeof r->spent, "used more than %.0f MiB of memory", r->kb / 1024.0);
+}
+
+/* The allocator of a bounded run: the state's own, refusing (NULL) any growth
+ * that would take the heap more than alloc_cap bytes past where it was at the
+ * start; Lua then raises "not enough memory" (Lua 5.4 first collects in full
+ * and tries again), and the run is stopped as past a budget. Frees and shrinks
+ * always go through: Lua requires them to succeed. Calls nothing of Lua's. */
+static void *bounded_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    bounded_state *r = (bounded_state *)ud;
+    size_t old = ptr != NULL ? osize : 0;             /* without ptr, osize is a type tag (5.4) */
+    void *p;
+    if (nsize > old && r->alloc_net + (double)(nsize - old) > r->alloc_cap) {
+        if (!r->refused)
+            snprintf(r->spent, sizeof r->spent, "used more than %.0f MiB of memory (one operation would have "
+                     "grown the heap past %.0f MiB)", r->kb / 1024.0, r->alloc_cap / (1024.0 * 1024.0));
+        r->refused = 1;           /* and stopped at the next hook event, as past any budget */
+        return NULL;
+    }
+    p = r->old_alloc(r->old_ud, ptr, osize, nsize);
+    if (p != NULL || nsize == 0)
+        r->alloc_net += (double)nsize - (double)old;
+    return p;
 }
 
 /* Raises with the message msg, without position (the hook has none). */
@@ -207,7 +238,8 @@ static int bounded_results(lua_State *L, int ok, int base)
 }
 
 /* ok, ... = _run_bounded(limits, fn, ...): pcall(fn, ...) under the budgets of
- * limits = {steps =, memory = (bytes), max_string =, max_cstack = (bytes),
+ * limits = {steps =, memory = (bytes), memory_cap = (bytes: the hard cap of the
+ * allocator, for growth in one step), max_string =, max_cstack = (bytes),
  * every = (instructions between two checks), rep = string.rep, dump = string.dump}.
  * fn cannot yield (a yield raises "attempt to yield across a C-call boundary").
  * Inside a run (a rule calling another policy's check), fn shares its budgets. */
@@ -234,6 +266,7 @@ static int bounded_run_call(lua_State *L)
     r.step = r.kb / 8 < 64 ? 64 : (double)(long long)(r.kb / 8);
     r.max_string = bounded_limit(L, "max_string");
     r.cmax = bounded_limit(L, "max_cstack");
+    r.alloc_cap = bounded_limit(L, "memory_cap");
     lua_getfield(L, 1, "rep");
     r.rep = lua_topointer(L, -1);
     lua_getfield(L, 1, "dump");
@@ -246,10 +279,20 @@ static int bounded_run_call(lua_State *L)
     r.old_count = lua_gethookcount(L);
     r.cbase = bounded_cstack();
     r.base_kb = bounded_heap_kb(L);
+    r.old_alloc = lua_getallocf(L, &r.old_ud);
+    lua_setallocf(L, bounded_alloc, &r);
     lua_sethook(L, bounded_hook, LUA_MASKCALL | LUA_MASKCOUNT, every);
     ok = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) == 0;  /* results... | err */
     lua_sethook(L, r.old_hook, r.old_mask, r.old_count);
+    lua_setallocf(L, r.old_alloc, r.old_ud);
     bounded_set_current(L, outer);
+    if (r.refused && (ok || (lua_type(L, -1) == LUA_TSTRING && strstr(lua_tostring(L, -1), "not enough memory")))) {
+        /* a refused allocation stops the run even when the code caught the
+         * error and returned before the hook's next event */
+        lua_settop(L, 0);
+        lua_pushstring(L, r.spent);
+        ok = 0;
+    }
     return bounded_results(L, ok, 1);
 }
 

@@ -95,3 +95,53 @@ describe("a rule's reason", function()
     assert.equals("internal_error\tfalse\tnil\ntrue\n", out)
   end)
 end)
+
+-- the peak resident memory of the child (VmHWM, KiB), printed last
+local PEAK = [[
+local f = io.open("/proc/self/status") local st = f:read("*a") f:close()
+print("peak", st:match("VmHWM:%s*(%d+)"))]]
+
+describe("one operation that allocates much", function()
+  -- each is one C call or one instruction: the hook's memory check, every 1,000
+  -- instructions, came too late, and the process grew by gigabytes (Lua 5.4
+  -- filled the machine's memory; both runtimes took minutes)
+  local ops = {
+    { "table.concat of a long list of 16 MiB strings", [[local s = ("x"):rep(16 * 2^20)
+      local t = {} for i = 1, 1000 do t[i] = s end local r = table.concat(t)]] },
+    { "string.gsub with a long replacement string", [[local s = ("x"):rep(2^20) local r = s:gsub(".", s)]] },
+    { "string.format of many long strings", [[local s = ("x"):rep(16 * 2^20)
+      local r = ("%s"):rep(100):format(]] .. ("s, "):rep(99) .. [[s)]] },
+    { "a concatenation of 150 long strings in one instruction", [[local s = ("x"):rep(16 * 2^20)
+      local r = ]] .. ("s .. "):rep(149) .. "s" },
+  }
+  for i, op in ipairs(ops) do
+    it("is refused at a hard cap in a policy file: " .. op[1], function()
+      local code, out = child(PRELUDE .. ("local p, err = file(%q)\nprint(p, err)\nprint(intact())\n"):format(
+        op[2] .. "\nreturn { mode = 'off' }") .. PEAK, 60)
+      assert.equals(0, code, out)
+      local err, peak = out:match("^nil\t([^\n]*)\ntrue\npeak\t(%d+)\n$")
+      assert.is_string(err, out)
+      -- LuaJIT refuses a string over 2 GiB before it allocates it
+      assert.is_truthy(err:find("used more than 64 MiB of memory (one operation would have grown the heap past "
+        .. "256 MiB)", 1, true) or jit and err:find("string length overflow", 1, true), err)
+      assert.is_true(tonumber(peak) < 1024 * 1024, peak .. " KiB")
+    end)
+
+    it("is refused at a hard cap in a rule, also when the rule catches the error: " .. op[1], function()
+      local code, out = child(PRELUDE .. ([[
+        local v = check(function() pcall(function() %s end) return true end)
+        print(v.cause, v.accepted, v.rule_error)
+        print(intact())]]):format(op[2]) .. PEAK, 60)
+      assert.equals(0, code, out)
+      local cause, err, peak = out:match("^(%S+)\t%S+\t([^\n]*)\ntrue\npeak\t(%d+)\n$")
+      assert.is_string(cause, out)
+      if jit and i == #ops then -- LuaJIT refused the string before allocating it: the rule caught a plain error
+        assert.equals("ok", cause, out)
+      else
+        assert.equals("internal_error", cause, out)
+        assert.matches("^used more than 16 MiB of memory", err)
+      end
+      assert.is_true(tonumber(peak) < 1024 * 1024, peak .. " KiB")
+    end)
+  end
+end)

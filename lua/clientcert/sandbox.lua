@@ -34,6 +34,10 @@ M.MAX_RULE_STEPS = 1000000              -- one call of a rule, at check time
 M.MAX_RULE_MEMORY = 16 * 1024 * 1024    -- Lua heap growth during one rule call
 M.MAX_STRING = 16 * 1024 * 1024         -- the longest string.rep result in bounded code
 M.MAX_C_STACK = 256 * 1024              -- C stack bounded code may grow by (nesting through C)
+-- The hard cap on heap growth, as a multiple of the memory budget: checked at
+-- every allocation (the budget itself is checked every HOOK_EVERY instructions,
+-- so one C call or one instruction could otherwise allocate without limit)
+M.MEMORY_CAP_FACTOR = 4
 local HOOK_EVERY = 1000
 
 local real_rep, real_dump = string.rep, string.dump
@@ -90,8 +94,10 @@ end
 -- and resumed inside it runs without budgets (policy files have no coroutine).
 -- Not bounded: time spent inside one C function (a pattern match on a long
 -- string, sorting a large table), and memory between two checks: one
--- instruction can allocate much (s .. s), so the heap can overshoot `memory`
--- by what HOOK_EVERY instructions allocate before the check stops it.
+-- instruction or one C call can allocate much (s .. s, table.concat), so the
+-- heap can overshoot `memory`, but never past MEMORY_CAP_FACTOR * `memory`: the
+-- state's allocator is wrapped for the run and refuses growth past that (the
+-- code is then stopped as past a budget).
 local YIELD = "policy code cannot yield (coroutine.yield, ngx.sleep, a cosocket): "
 local function yield_named(ok, ...)
   if ok then return ok, ... end
@@ -103,7 +109,8 @@ local function yield_named(ok, ...)
 end
 
 local function run_bounded(steps, memory, fn, ...)
-  return yield_named(run_c({ steps = steps, memory = memory, max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
+  return yield_named(run_c({ steps = steps, memory = memory, memory_cap = memory * M.MEMORY_CAP_FACTOR,
+                 max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
                  every = HOOK_EVERY, rep = real_rep, dump = real_dump }, fn, ...))
 end
 M.run_bounded = run_bounded
