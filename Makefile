@@ -10,7 +10,7 @@ SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcryp
 LUA54_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUAJIT_INC ?= $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
 
-SRC  = csrc/common.c csrc/names.c csrc/cert.c csrc/bundle.c csrc/crl.c csrc/pkcs12.c csrc/store.c csrc/crlcheck.c csrc/codes.c csrc/sysio.c csrc/dir.c csrc/calendar.c csrc/probe.c csrc/revocation.c csrc/bounded.c csrc/core.c
+SRC  = csrc/common.c csrc/names.c csrc/cert.c csrc/bundle.c csrc/crl.c csrc/pkcs12.c csrc/store.c csrc/crlcheck.c csrc/codes.c csrc/sysio.c csrc/dir.c csrc/calendar.c csrc/probe.c csrc/revocation.c csrc/bounded.c csrc/pattern.c csrc/core.c
 HDR  = csrc/compat.h csrc/clientcert.h
 OUT54 = build/lua5.4/clientcert/core.so
 OUTJIT = build/luajit/clientcert/core.so

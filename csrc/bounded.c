@@ -38,6 +38,8 @@ typedef struct {
     double alloc_net;         /* bytes allocated minus bytes freed since the start */
     int refused;              /* an allocation was refused at alloc_cap */
     const void *rep, *dump;   /* the host's string.rep and string.dump */
+    const void *pat[4];       /* the host's string.find, match, gmatch, gsub */
+    double pat_steps, pat_limit; /* pattern matcher steps so far, the most allowed */
     char spent[200];          /* why the run is stopped; "" while it may run */
 } bounded_state;
 
@@ -139,13 +141,15 @@ static void bounded_raise(lua_State *L, const char *msg)
     lua_error(L);
 }
 
-/* Argument i of the C function of frame ar: its length as a string (-1 when it
- * is neither a string nor a number), or *num its value as a number. Reads one
- * argument at a time: a value pushed here would count as an argument. */
-static double bounded_arg(lua_State *L, lua_Debug *ar, int i, double *num, int *isnum)
+/* Argument i of the C function of frame ar, which has nargs (-1: unknown, and
+ * a temporary above the arguments may be read as one): its length as a string
+ * (-1 when it is neither a string nor a number, or absent), or *num its value
+ * as a number. Reads one argument at a time: a value pushed here would count
+ * as an argument. */
+static double bounded_arg(lua_State *L, lua_Debug *ar, int nargs, int i, double *num, int *isnum)
 {
     double len = -1;
-    if (lua_getlocal(L, ar, i) == NULL)
+    if ((nargs >= 0 && i > nargs) || lua_getlocal(L, ar, i) == NULL)
         return -1;
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
         size_t l = 0;
@@ -167,9 +171,10 @@ static void bounded_check_rep(lua_State *L, lua_Debug *ar, bounded_state *r)
     double len, n = 0, seplen, size;
     int isnum = 0;
     char msg[200];
-    len = bounded_arg(L, ar, 1, NULL, NULL);
-    bounded_arg(L, ar, 2, &n, &isnum);
-    seplen = bounded_arg(L, ar, 3, NULL, NULL);
+    int nargs = cc_hook_nargs(L, ar);
+    len = bounded_arg(L, ar, nargs, 1, NULL, NULL);
+    bounded_arg(L, ar, nargs, 2, &n, &isnum);
+    seplen = bounded_arg(L, ar, nargs, 3, NULL, NULL);
     if (len < 0 || !isnum)
         return;
     if (seplen < 0)
@@ -180,6 +185,55 @@ static void bounded_check_rep(lua_State *L, lua_Debug *ar, bounded_state *r)
                  size, r->max_string);
         bounded_raise(L, msg);
     }
+}
+
+static const char *const bounded_pat_names[4] = { "find", "match", "gmatch", "gsub" };
+
+/* A call of string.find, match, gmatch or gsub (k; ar: its frame): refuses it
+ * when its matching would take the run past its pattern steps, before any is
+ * done (a backtracking pattern on a long subject takes longer than any request
+ * may: "aaa...":find(".-.-.-b") is O(n^4)). Arguments that are not the
+ * function's are left to it. */
+static void bounded_check_pattern(lua_State *L, lua_Debug *ar, bounded_state *r, int k)
+{
+    const char *s, *p;
+    size_t ls, lp;
+    double init = 1, cost, left = r->pat_limit - r->pat_steps;
+    int plain = 0, pushed = 0, isnum = 0, nargs = cc_hook_nargs(L, ar);
+    if ((nargs >= 0 && nargs < 2) || lua_getlocal(L, ar, 1) == NULL)
+        return;
+    pushed++;
+    if (lua_getlocal(L, ar, 2) == NULL)
+        goto done;
+    pushed++;
+    if ((lua_type(L, -2) != LUA_TSTRING && lua_type(L, -2) != LUA_TNUMBER)
+        || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+        goto done;
+    s = lua_tolstring(L, -2, &ls);                    /* copies: converting them changes nothing */
+    p = lua_tolstring(L, -1, &lp);
+    /* init and plain only where the arguments are known (Lua 5.4): else the
+     * search from the start, as a pattern, which costs at least as much */
+    if (k != 3 && nargs >= 3) {                       /* gsub's third argument is its replacement */
+        double n = 0;
+        bounded_arg(L, ar, nargs, 3, &n, &isnum);
+        if (isnum)
+            init = n;
+    }
+    if (k == 0 && nargs >= 4 && lua_getlocal(L, ar, 4) != NULL) {
+        plain = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    cost = pattern_cost(bounded_pat_names[k], s, ls, p, lp, init, plain, left);
+    if (cost > left) {
+        lua_pop(L, pushed);
+        snprintf(r->spent, sizeof r->spent, "string.%s: the pattern match would take more than %.0f steps "
+                 "(a pattern that backtracks on a long subject); policy code may take %.0f in all",
+                 bounded_pat_names[k], left, r->pat_limit);
+        return;
+    }
+    r->pat_steps += cost;
+done:
+    lua_pop(L, pushed);
 }
 
 /* The hook of a bounded run. Once a budget is spent it raises at every
@@ -203,6 +257,12 @@ static void bounded_hook(lua_State *L, lua_Debug *ar)
             bounded_raise(L, "string.dump is not available to policy code");
         if (f != NULL && f == r->rep)
             bounded_check_rep(L, ar, r);
+        if (f != NULL && r->spent[0] == '\0') {
+            int k;
+            for (k = 0; k < 4; k++)
+                if (f == r->pat[k])
+                    bounded_check_pattern(L, ar, r, k);
+        }
         if (r->spent[0] == '\0' && (double)(here > r->cbase ? here - r->cbase : r->cbase - here) > r->cmax)
             snprintf(r->spent, sizeof r->spent, "nested too deeply through C functions (string.gsub "
                      "callbacks, table.sort comparators, metamethods, coroutines): more than %.0f KiB "
@@ -240,13 +300,15 @@ static int bounded_results(lua_State *L, int ok, int base)
 /* ok, ... = _run_bounded(limits, fn, ...): pcall(fn, ...) under the budgets of
  * limits = {steps =, memory = (bytes), memory_cap = (bytes: the hard cap of the
  * allocator, for growth in one step), max_string =, max_cstack = (bytes),
- * every = (instructions between two checks), rep = string.rep, dump = string.dump}.
+ * every = (instructions between two checks), rep = string.rep, dump = string.dump,
+ * find, match, gmatch, gsub = the string library's, pattern_steps = the matcher
+ * steps they may take in all}.
  * fn cannot yield (a yield raises "attempt to yield across a C-call boundary").
  * Inside a run (a rule calling another policy's check), fn shares its budgets. */
 static int bounded_run_call(lua_State *L)
 {
     bounded_state r, *outer;
-    int ok, every;
+    int ok, every, k;
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     outer = bounded_current(L);
@@ -272,6 +334,12 @@ static int bounded_run_call(lua_State *L)
     lua_getfield(L, 1, "dump");
     r.dump = lua_topointer(L, -1);
     lua_pop(L, 2);
+    for (k = 0; k < 4; k++) {
+        lua_getfield(L, 1, bounded_pat_names[k]);
+        r.pat[k] = lua_topointer(L, -1);
+        lua_pop(L, 1);
+    }
+    r.pat_limit = bounded_limit(L, "pattern_steps");
     bounded_set_current(L, &r);        /* may raise (memory) only before the hook is set */
     lua_remove(L, 1);                                           /* fn, ... */
     r.old_hook = lua_gethook(L);

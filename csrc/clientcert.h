@@ -169,6 +169,10 @@ int probe_open(lua_State *L);                /* adds probe (a TLS client's view 
 
 /* bounded.c */
 int bounded_open(lua_State *L);              /* adds _run_bounded (policy code under budgets) */
+int pattern_open(lua_State *L);              /* adds _pattern_cost (what a pattern match would cost) */
+/* the steps string.find/match/gmatch/gsub (kind) would take, or limit + 1 once over limit */
+double pattern_cost(const char *kind, const char *s, size_t ls, const char *p, size_t lp, double init, int plain,
+                    double limit);
 
 /* store.c */
 int store_open(lua_State *L);                /* adds new_store */

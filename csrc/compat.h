@@ -84,4 +84,23 @@ static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
 }
 #endif
 
+/* The number of arguments of the function whose call hook runs (ar: its
+ * frame), or -1 when unknown: Lua 5.4 tells it (ntransfer); on both runtimes
+ * lua_getlocal also reaches temporaries above the arguments of a C function. */
+#if LUA_VERSION_NUM >= 504
+static inline int cc_hook_nargs(lua_State *L, lua_Debug *ar)
+{
+    if (!lua_getinfo(L, "r", ar))
+        return 0;
+    return ar->ntransfer;
+}
+#else
+static inline int cc_hook_nargs(lua_State *L, lua_Debug *ar)
+{
+    (void)L;
+    (void)ar;
+    return -1;
+}
+#endif
+
 #endif

@@ -45,6 +45,7 @@ int luaopen_clientcert_core(lua_State *L)
     probe_open(L);
     rev_open(L);
     bounded_open(L);
+    pattern_open(L);
     lua_pushcfunction(L, core_error_pending);          /* M, fn */
     lua_setfield(L, -2, "_openssl_error_pending");     /* M */
     lua_pushcfunction(L, core_typeof);                 /* M, typeof */

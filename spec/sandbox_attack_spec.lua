@@ -145,3 +145,65 @@ describe("one operation that allocates much", function()
     end)
   end
 end)
+
+describe("a pattern match that backtracks", function()
+  -- one string.find call runs in C, unseen by the instruction count: ".-.-.-b"
+  -- on 800 bytes took 3 minutes, ".-b" on 16 MiB would take days
+  local calls = {
+    { "string.find from the sandbox's string", [[string.find(("a"):rep(800), ".-.-.-b")]] },
+    { "find through the string metatable", [[("a"):rep(800):find(".-.-.-b")]] },
+    { "match through the string metatable", [[("a"):rep(800):match("(.-)(.-)(.-)b")]] },
+    { "gmatch", [[for _ in ("a"):rep(800):gmatch(".-.-.-b") do end]] },
+    { "gsub", [[("a"):rep(800):gsub(".-.-.-b", "")]] },
+    { "find on a long subject with an init (Lua 5.4 reads it)", [[("a"):rep(16 * 2^20):find(".-b", 2)]] },
+  }
+  for _, c in ipairs(calls) do
+    it("is refused before it runs, in a policy file: " .. c[1], function()
+      local code, out = child(PRELUDE .. ("local p, err = file(%q)\nprint(p, err)\nprint(intact())"):format(
+        "local x = " .. (c[2]:find("^for") and "nil " .. c[2] or c[2]) .. "\nreturn { mode = 'off' }"), 60)
+      assert.equals(0, code, out)
+      assert.matches("^nil\tclientcert.load_policy: [^\n]*the pattern match would take more than %d+ steps"
+        .. "[^\n]*\ntrue\n$", out)
+    end)
+
+    it("is refused before it runs, in a rule (internal_error), also when the rule catches it: " .. c[1], function()
+      local code, out = child(PRELUDE .. ([[
+        local v = check(function() pcall(function() %s end) return true end)
+        print(v.cause, v.accepted, v.rule_error)
+        print(intact())]]):format(c[2]), 60)
+      assert.equals(0, code, out)
+      assert.matches("^internal_error\tfalse\tstring%.%a+: the pattern match would take more than %d+ steps[^\n]*\n"
+        .. "true\n$", out)
+    end)
+  end
+
+  it("still runs the patterns of ordinary policy code, however many", function()
+    local code, out = child(PRELUDE .. [[
+      local v = check(function(info)
+        local n = 0
+        for _ = 1, 2000 do
+          if info.subject:find("^CN=([^,]+)") and info.subject:match("O=(.-)$") then n = n + 1 end
+          n = n + select(2, info.subject:gsub("%w", "%0"))
+          for _ in info.subject:gmatch("[^,]+") do n = n + 1 end
+          if string.find(info.subject, ".", 1, true) then n = n + 1 end
+        end
+        return n > 0
+      end)
+      print(v.cause, v.rule_error)]], 60)
+    assert.equals(0, code, out)
+    assert.equals("ok\tnil\n", out)
+  end)
+
+  it("in an allow list's *_pattern matcher matches nothing, with the reason, instead of running for hours", function()
+    local code, out = child(PRELUDE .. ([[
+      local p = clientcert.policy{ trust = store, allow = { { subject_pattern = %q } } }
+      local v = p:check{ cert = bob, time = T }
+      print(v.cause, v.rule_reason)
+      print(clientcert.policy{ trust = store, allow = { { subject_pattern = "^CN=bob," } } }:check{ cert = bob,
+        time = T }.cause)]]):format("^" .. (".-"):rep(14) .. "x$"), 60)
+    assert.equals(0, code, out)
+    assert.equals("denied_by_rule\tno entry of the allow list matches this certificate (the subject_pattern "
+      .. "matcher's pattern would take more than 1000000 steps on this certificate's value, so it matches "
+      .. "nothing)\nok\n", out)
+  end)
+end)

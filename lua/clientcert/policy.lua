@@ -278,10 +278,18 @@ local function norm(key, v)
   return v
 end
 
+-- The matcher steps one *_pattern matcher may take on one value (csrc/pattern.c
+-- costs the search before it runs): a pattern that backtracks ("^.-.-.-x$") on
+-- a long name would otherwise keep a request handler busy for hours.
+M.MAX_MATCHER_STEPS = 1000000
+local pattern_cost = require("clientcert.core")._pattern_cost
+
 -- true | false[, why]: does every key of matcher m hold for info? Exact byte
--- comparison unless *_pattern; a SAN matcher holds when any value of that SAN
--- type does (SANs are lists by design), a name-attribute matcher only for a
--- name with exactly one value of the attribute (why says so otherwise).
+-- comparison unless *_pattern (a pattern whose search would take more than
+-- MAX_MATCHER_STEPS on a value matches nothing, and why says so); a SAN
+-- matcher holds when any value of that SAN type does (SANs are lists by
+-- design), a name-attribute matcher only for a name with exactly one value of
+-- the attribute (why says so otherwise).
 local function matches(m, info)
   local all, why = true, nil
   for k, want in pairs(m) do
@@ -292,7 +300,13 @@ local function matches(m, info)
     for _, h in ipairs(have or {}) do
       if base then
         -- a pattern is anchored by its author; a NUL in a value never passes as a terminator
-        ok = h:find(want) ~= nil
+        if pattern_cost("find", h, want, 1, false, M.MAX_MATCHER_STEPS) then
+          ok = h:find(want) ~= nil
+        else
+          w = ("the %s matcher's pattern would take more than %d steps on this certificate's value, "
+            .. "so it matches nothing"):format(k, M.MAX_MATCHER_STEPS)
+          if not why or w < why then why = w end
+        end
       else
         ok = norm(k, h) == norm(k, want)
       end

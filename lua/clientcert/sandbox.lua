@@ -38,9 +38,15 @@ M.MAX_C_STACK = 256 * 1024              -- C stack bounded code may grow by (nes
 -- every allocation (the budget itself is checked every HOOK_EVERY instructions,
 -- so one C call or one instruction could otherwise allocate without limit)
 M.MEMORY_CAP_FACTOR = 4
+-- The pattern matcher steps (string.find, match, gmatch, gsub) bounded code may
+-- take in all, as a multiple of its instruction budget: each call's matching is
+-- costed before it runs (csrc/pattern.c), as it runs in one C call, unseen by
+-- the instruction count
+M.PATTERN_STEPS_FACTOR = 10
 local HOOK_EVERY = 1000
 
 local real_rep, real_dump = string.rep, string.dump
+local real_find, real_match, real_gmatch, real_gsub = string.find, string.match, string.gmatch, string.gsub
 local run_c = require("clientcert.core")._run_bounded
 local unpack_ = compat.unpack
 
@@ -111,7 +117,8 @@ end
 local function run_bounded(steps, memory, fn, ...)
   return yield_named(run_c({ steps = steps, memory = memory, memory_cap = memory * M.MEMORY_CAP_FACTOR,
                  max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
-                 every = HOOK_EVERY, rep = real_rep, dump = real_dump }, fn, ...))
+                 every = HOOK_EVERY, rep = real_rep, dump = real_dump, pattern_steps = steps * M.PATTERN_STEPS_FACTOR,
+                 find = real_find, match = real_match, gmatch = real_gmatch, gsub = real_gsub }, fn, ...))
 end
 M.run_bounded = run_bounded
 
