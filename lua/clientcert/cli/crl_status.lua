@@ -12,7 +12,8 @@ function M.define(cmd)
   cmd:option("--crl", "CRL file (PEM bundle of CRLs, or one DER CRL); repeatable."):count("*")
   cmd:flag("--fetch", "Also download the CRL at each CRL distribution point (http://) named by the "
     .. "--roots/--intermediates certificates, and check it the same way.")
-  cmd:option("--timeout", "With --fetch: seconds for each download (connect and read), default 10.", "10")
+  cmd:option("--timeout", "With --fetch: seconds for each download (name resolution, connect and read), "
+    .. "default 10.", "10")
   cmd:option("--roots", "Root certificates to find each CRL's issuer among (PEM bundle or DER); repeatable.")
     :count("*")
   cmd:option("--intermediates", "Intermediate CAs to find each CRL's issuer among; repeatable."):count("*")
