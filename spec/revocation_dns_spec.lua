@@ -100,8 +100,7 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
       if attempt == 3 then error("the HTTP peer did not start") end
     end
     pki = dir .. "/pki"
-    local ok, out = live.run(("bash %s %s"):format(q(fixtures .. "dnsnames.sh"), q(pki)))
-    assert(ok, out)
+    live.fixture(pki, "dnsnames.sh")
     store = assert(clientcert.store{ roots = pki .. "/root.pem" })
   end)
 

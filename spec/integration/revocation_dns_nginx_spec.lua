@@ -67,8 +67,7 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
     fake = live.start{ dir = dir, name = "dns", ready = "READY", seconds = 120,
                        cmd = ("python3 -u %s %s"):format(q(fixtures .. "fake_dns.py"), q(dir .. "/queries.log")) }
     fake.port = assert(tonumber((live.read(fake.log) or ""):match("READY 127%.0%.0%.1:(%d+)")))
-    local ok, out = live.run(("bash %s %s"):format(q(fixtures .. "dnsnames.sh"), q(dir .. "/pki")))
-    assert(ok, out)
+    live.fixture(dir .. "/pki", "dnsnames.sh")
     for attempt = 1, 3 do
       local up, err = pcall(function()
         local port = live.free_port()
