@@ -8,7 +8,7 @@ local clientcert = require "clientcert"
 local sandbox = require "clientcert.sandbox"
 local pki = require "helpers.pki"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = require("helpers.sh").quote
 
 local n = 0
 local function write(text)
@@ -23,13 +23,10 @@ end
 -- code, output = child(src): src run by this interpreter in a child process with
 -- the checkout's modules; code 139 (128 + SIGSEGV) is a crash, 124 a hang.
 local function child(src)
-  local lua = os.getenv("CLIENTCERT_LUA") or (jit and "luajit" or "lua5.4")
   local script = write(src)
   local out = os.tmpname()
-  local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
-  local preload = os.getenv("LD_PRELOAD")
-  if preload and preload ~= "" then env[#env + 1] = "LD_PRELOAD=" .. q(preload) end
-  local cmd = ("env %s timeout 120 %s %s >%s 2>&1; echo $?"):format(table.concat(env, " "), lua, q(script), q(out))
+  local cmd = ("timeout 120 %s %s >%s 2>&1; echo $?"):format(
+    require("helpers.cli").lua_command("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), q(script), q(out))
   local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
   local code = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
   p:close()

@@ -4,12 +4,7 @@ local runner = require "helpers.cli"
 local pki = require "helpers.pki"
 local run, exec = runner.run, runner.exec
 
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-  return path
-end
+local write = require("helpers.live").write
 
 local POLICY = [[
 local d = params.dir

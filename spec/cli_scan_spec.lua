@@ -171,11 +171,8 @@ describe("clientcert scan", function()
 
   it("draws a progress bar on stderr only when it is a terminal (script(1) gives it one)", function()
     local q = require("helpers.cli").q
-    local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
-    local preload = os.getenv("LD_PRELOAD")
-    if preload and preload ~= "" then env[#env + 1] = "LD_PRELOAD=" .. q(preload) end
-    local inner = ("env %s %s bin/clientcert scan %s --roots %s --time %s >/dev/null"):format(table.concat(env, " "),
-      os.getenv("CLIENTCERT_LUA") or "lua5.4", q(pki.path("scan")), q(pki.path("root.pem")), T)
+    local inner = ("%s bin/clientcert scan %s --roots %s --time %s >/dev/null"):format(
+      require("helpers.cli").lua_command(), q(pki.path("scan")), q(pki.path("root.pem")), T)
     local p = assert(io.popen("env -u LD_PRELOAD script -qec " .. q(inner) .. " /dev/null"))
     local tty = p:read("*a")
     p:close()

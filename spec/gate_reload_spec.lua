@@ -6,13 +6,8 @@
 local core = require "clientcert.core"
 local pki = require "helpers.pki"
 
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local sh_quote = require("helpers.sh").quote
+local write = require("helpers.live").write
 
 -- A fresh stand-in for ngx and a fresh clientcert.nginx bound to it.
 local function fake_gate()

@@ -15,12 +15,7 @@ os.remove(dir)
 assert(os.execute("mkdir -p " .. sh_quote(dir .. "/sub") .. " && mkfifo " .. sh_quote(dir .. "/fifo")))
 local FIFO, SUBDIR = dir .. "/fifo", dir .. "/sub"
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-  return path
-end
+local write_file = require("helpers.live").write
 
 describe("bounded reads", function()
   teardown(function() os.execute("rm -rf " .. sh_quote(dir)) end)

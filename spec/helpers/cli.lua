@@ -31,25 +31,33 @@ local function slurp(path)
   return s
 end
 
---- code, stdout, stderr = cli.exec(args[, opts]): bin/clientcert as a process, with the
--- checkout's modules (this process's package.cpath). opts.stdin: text fed on stdin
--- (default: /dev/null); opts.env: { NAME = value } added to the environment.
--- A sanitizer runtime this process was started with (make asan) is passed on to the
--- interpreter only, not to the shell around it.
+--- cmd = cli.lua_command([lpath[, env]]): the start of a shell command that runs the
+-- interpreter the specs run under (CLIENTCERT_LUA, else this one) with the checkout's
+-- modules: LUA_PATH lpath (default ./lua/?.lua;./lua/?/init.lua;;), LUA_CPATH this
+-- process's package.cpath, and env ({ NAME = value }). A sanitizer runtime this process
+-- was started with (make asan) is passed on to the interpreter only, which loads the
+-- sanitized module, never to the shell, timeout or script(1) around it.
+function M.lua_command(lpath, env)
+  local words = { "env", "LUA_PATH=" .. q(lpath or "./lua/?.lua;./lua/?/init.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
+  local preload = os.getenv("LD_PRELOAD")
+  if preload and preload ~= "" then words[#words + 1] = "LD_PRELOAD=" .. q(preload) end
+  for k, v in pairs(env or {}) do words[#words + 1] = k .. "=" .. q(v) end
+  words[#words + 1] = os.getenv("CLIENTCERT_LUA") or (jit and "luajit" or "lua5.4")
+  return table.concat(words, " ")
+end
+
+--- code, stdout, stderr = cli.exec(args[, opts]): bin/clientcert as a process under
+-- cli.lua_command. opts.stdin: text fed on stdin (default: /dev/null); opts.env:
+-- { NAME = value } added to the environment.
 function M.exec(args, opts)
   opts = opts or {}
-  local lua = os.getenv("CLIENTCERT_LUA") or "lua5.4"
   local outp, errp, inp = os.tmpname(), os.tmpname(), os.tmpname()
   local f = assert(io.open(inp, "wb"))
   f:write(opts.stdin or "")
   f:close()
-  local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
-  local preload = os.getenv("LD_PRELOAD")
-  if preload and preload ~= "" then env[#env + 1] = "LD_PRELOAD=" .. q(preload) end
-  for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. q(v) end
   local words = {}
   for i, a in ipairs(args) do words[i] = q(a) end
-  local cmd = ("env %s %s bin/clientcert %s <%s >%s 2>%s; echo $?"):format(table.concat(env, " "), lua,
+  local cmd = ("%s bin/clientcert %s <%s >%s 2>%s; echo $?"):format(M.lua_command(nil, opts.env),
     table.concat(words, " "), q(inp), q(outp), q(errp))
   local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
   local rc = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))

@@ -26,10 +26,12 @@ function M.read(path)
   return s
 end
 
+--- path = live.write(path, data): writes the file (raises when it cannot).
 function M.write(path, data)
   local f = assert(io.open(path, "wb"))
   f:write(data)
   f:close()
+  return path
 end
 
 local function sleep(s) M.run("sleep " .. s) end
