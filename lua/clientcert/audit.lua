@@ -97,20 +97,19 @@ function M.extend(roots, findings, when, warn_days, iso)
     end
   end
   local names = M.ca_names(roots)
+  local limit, consequence
   if names.over_tls then
-    findings[#findings + 1] = { check = "ca_names_too_large", bytes = names.bytes, count = names.count,
-      message = ("The acceptable-CA names list from these %d roots is %d bytes, over the %d bytes a TLS "
-        .. "CertificateRequest can carry: the handshake cannot be completed with this list; send only the CAs that "
-        .. "issue client certificates (nginx: those in ssl_client_certificate, the rest in "
-        .. "ssl_trusted_certificate)."):format(names.count, names.bytes,
-        M.TLS_LIMIT) }
+    limit, consequence = M.TLS_LIMIT, "a TLS CertificateRequest can carry: the handshake cannot be completed with "
+      .. "this list"
   elseif names.over_schannel then
+    limit, consequence = M.SCHANNEL_LIMIT, "Windows (Schannel) clients accept: they send no certificate and the "
+      .. "server answers 403.7 (client certificate required)"
+  end
+  if limit then
     findings[#findings + 1] = { check = "ca_names_too_large", bytes = names.bytes, count = names.count,
-      message = ("The acceptable-CA names list from these %d roots is %d bytes, over the %d bytes Windows "
-        .. "(Schannel) clients accept: they send no certificate and the server answers 403.7 (client "
-        .. "certificate required); send only the CAs that issue client certificates (nginx: those in "
-        .. "ssl_client_certificate, the rest in ssl_trusted_certificate)."):format(names.count, names.bytes,
-        M.SCHANNEL_LIMIT) }
+      message = ("The acceptable-CA names list from these %d roots is %d bytes, over the %d bytes %s; send only "
+        .. "the CAs that issue client certificates (nginx: those in ssl_client_certificate, the rest in "
+        .. "ssl_trusted_certificate)."):format(names.count, names.bytes, limit, consequence) }
   end
   return names
 end
