@@ -27,34 +27,27 @@ describe("clientcert.revocation", function()
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
     -- failed start makes the PKI and the servers again on other ports (3 tries)
-    for attempt = 1, 3 do
-      local up, err = pcall(function()
-        ports = {}
-        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "http500", "big", "redirect", "rogue" }) do
-          ports[k] = live.free_port()
-        end
-        local ok, out = live.run(("bash %s %s %d %d %d %d %d"):format(q(fixtures .. "revocation.sh"), q(pki),
-          ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap))
-        assert(ok, out)
-        servers = {}
-        servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
-          .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
-        servers.rogue = live.start{ dir = pki, name = "rogue", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
-          .. "-port %d -rsigner rogue.pem -rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue) }
-        servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
-          cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
-        -- a listener writes its first line to its .conns file when it listens (no probe connection:
-        -- the trap must see none)
-        for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
-          servers[mode] = live.start{ dir = pki, name = mode, ready_file = pki .. "/" .. mode .. ".conns",
-            cmd = ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode, ports[mode],
-              q(pki .. "/" .. mode .. ".conns")) }
-        end
-      end)
-      if up then break end
-      for _, s in pairs(servers or {}) do live.stop(s) end
-      if attempt == 3 then error(err) end
-    end
+    live.tries(function()
+      ports = {}
+      for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap", "http500", "big", "redirect", "rogue" }) do
+        ports[k] = live.free_port()
+      end
+      live.fixture(pki, "revocation.sh", ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap)
+      servers = {}
+      servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+        .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
+      servers.rogue = live.start{ dir = pki, name = "rogue", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+        .. "-port %d -rsigner rogue.pem -rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue) }
+      servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
+        cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
+      -- a listener writes its first line to its .conns file when it listens (no probe connection:
+      -- the trap must see none)
+      for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
+        servers[mode] = live.start{ dir = pki, name = mode, ready_file = pki .. "/" .. mode .. ".conns",
+          cmd = ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode, ports[mode],
+            q(pki .. "/" .. mode .. ".conns")) }
+      end
+    end, function() for _, s in pairs(servers or {}) do live.stop(s) end end)
     store = assert(clientcert.store{ roots = pki .. "/root.pem", intermediates = pki .. "/inter.pem" })
   end)
 

@@ -95,6 +95,20 @@ function M.start(o)
   return server
 end
 
+--- live.tries(start, stop[, n]): calls start() until it returns without raising, at
+-- most n times (default 3), calling stop() after each try that raised; raises the last
+-- try's error. For servers on ports from live.free_port: another process can take a
+-- port before the server binds it, and each try picks new ones.
+function M.tries(start, stop, n)
+  n = n or 3
+  for attempt = 1, n do
+    local ok, err = pcall(start)
+    if ok then return end
+    stop()
+    if attempt == n then error(err, 0) end
+  end
+end
+
 --- live.discard(server): live.stop(server), then removes server.dir (nil: nothing).
 function M.discard(server)
   if not server then return end

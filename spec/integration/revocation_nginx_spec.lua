@@ -48,27 +48,24 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
     -- failed start makes the PKI and the servers again on other ports (3 tries)
-    for attempt = 1, 3 do
-      local up, err = pcall(function()
-        ports = {}
-        for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap" }) do ports[k] = live.free_port() end
-        live.fixture(pki, "revocation.sh", ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap)
-        servers = {}
-        servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
-          .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
-        servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
-          cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
-        servers.hang = live.start{ dir = pki, name = "hang", ready_file = pki .. "/hang.conns",
-          cmd = ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout), ports.hang,
-            q(pki .. "/hang.conns")) }
-        live.run("chmod -R a+rX " .. q(dir))        -- readable by nginx's workers
-        nginx = live.nginx(HTTP:gsub("@PKI@", pki), {}, { lua = true, workers = 2 })
-      end)
-      if up then break end
+    live.tries(function()
+      ports = {}
+      for _, k in ipairs({ "ocsp", "http", "dead", "hang", "trap" }) do ports[k] = live.free_port() end
+      live.fixture(pki, "revocation.sh", ports.ocsp, ports.http, ports.dead, ports.hang, ports.trap)
+      servers = {}
+      servers.ocsp = live.start{ dir = pki, name = "ocsp", ready = "ACCEPT", cmd = ("openssl ocsp -index index.txt "
+        .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
+      servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
+        cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
+      servers.hang = live.start{ dir = pki, name = "hang", ready_file = pki .. "/hang.conns",
+        cmd = ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout), ports.hang,
+          q(pki .. "/hang.conns")) }
+      live.run("chmod -R a+rX " .. q(dir))        -- readable by nginx's workers
+      nginx = live.nginx(HTTP:gsub("@PKI@", pki), {}, { lua = true, workers = 2 })
+    end, function()
       live.discard(nginx)
       for _, s in pairs(servers or {}) do live.stop(s) end
-      if attempt == 3 then error(err) end
-    end
+    end)
   end)
 
   teardown(function()

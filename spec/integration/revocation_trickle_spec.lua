@@ -47,19 +47,16 @@ describe("revocation.cosocket_fetch (nginx)", function()
   setup(function()
     dir = live.tempdir("clientcert-trickle")
     live.write(dir .. "/trickle.py", TRICKLE)
-    for attempt = 1, 3 do
-      local up, err = pcall(function()
-        local port = live.free_port()
-        peer = live.start{ dir = dir, name = "trickle", ready = "ACCEPT", seconds = 120,
-                           cmd = ("python3 -u trickle.py %d"):format(port) }
-        peer.port = port
-        nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)), {}, { lua = true })
-      end)
-      if up then break end
+    live.tries(function()
+      local port = live.free_port()
+      peer = live.start{ dir = dir, name = "trickle", ready = "ACCEPT", seconds = 120,
+                         cmd = ("python3 -u trickle.py %d"):format(port) }
+      peer.port = port
+      nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)), {}, { lua = true })
+    end, function()
       live.discard(nginx)
       live.stop(peer)
-      if attempt == 3 then error(err) end
-    end
+    end)
   end)
 
   teardown(function()
