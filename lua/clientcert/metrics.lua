@@ -8,11 +8,19 @@
 --   metrics.observe(name, value)        -- a histogram of the catalogue below
 --   text = metrics.render(dict_name)    -- every worker's counts, Prometheus text
 --
+--   metrics.settle(dict_name)           -- before reading: every worker's counts written
+--
 -- Label cardinality is bounded: metric names are a closed catalogue (an unknown
 -- name raises), a cause label is a catalogue cause id (clientcert.causes) or a
 -- gate cause, a status one of their statuses; anything else is counted as
 -- "other". Before use() (or with no dict) counts wait in the worker and are
--- added at use(). Not done here: per-client or per-file labels (unbounded).
+-- added at use(). In nginx, counts are batched per worker: added up in the
+-- worker and written to the dict (one incr per series) by a timer at most
+-- FLUSH_DELAY seconds after the first count of a batch, so that a request costs
+-- no dict operation; a worker with a batch not yet written says so in the dict
+-- ("pending:<pid>", with a TTL), and settle() waits for those (see there).
+-- Without ngx.timer (outside nginx) each count is written at once.
+-- Not done here: per-client or per-file labels (unbounded).
 local causes = require "clientcert.causes"
 
 local M = {}
@@ -104,16 +112,58 @@ local dict, dict_name       -- this worker's dict (metrics.use)
 local pending = {}          -- counts before use(), by key
 local warned = false
 
-local function add(key, by)
-  if not dict then
-    pending[key] = (pending[key] or 0) + by
-    return
-  end
+--- Seconds between a batch's first count and its writing to the dict (at most;
+-- later if the worker is busy); settle() waits at most SETTLE_MAX for the other
+-- workers' batches, and a worker's "pending:<pid>" mark expires after as long
+-- (a worker that died with a batch).
+M.FLUSH_DELAY = 0.1
+M.SETTLE_MAX = 1
+M.PENDING_PREFIX = "pending:"
+
+local function write(key, by)
   local ok, err = dict:incr(key, by, 0)
   if not ok and not warned and ngx then
     warned = true  -- once per worker: the dict is too small or not a lua_shared_dict
     ngx.log(ngx.ERR, "clientcert: cannot count ", key, " in lua_shared_dict '", dict_name, "': ", err)
   end
+end
+
+-- This worker's batch: counts not yet in the dict, by key; batched: whether a
+-- batch is open (marked in the dict, its timer set); mark: this worker's key.
+local batch, batched, mark = {}, false, nil
+
+--- metrics.flush(): writes this worker's batch to the dict now.
+function M.flush()
+  if not batched then return end
+  -- (no yield from here to the end: a count made meanwhile cannot be lost)
+  local b = batch
+  batch, batched = {}, false
+  for key, by in pairs(b) do write(key, by) end
+  dict:delete(mark)
+end
+
+local function flush_timer() M.flush() end -- also when premature: the worker is exiting
+
+-- Opens a batch: marks this worker in the dict and sets the timer that writes it
+-- (written at once when no timer can be set).
+local function open_batch()
+  batched = true
+  mark = M.PENDING_PREFIX .. tostring(ngx.worker and ngx.worker.pid() or 0)
+  dict:safe_set(mark, true, M.SETTLE_MAX) -- (never evicts a count; unmarked, settle does not wait)
+  local ok, timer = pcall(ngx.timer.at, M.FLUSH_DELAY, flush_timer)
+  if not (ok and timer) then M.flush() end
+end
+
+local timers = ngx and ngx.timer and ngx.timer.at and true or false
+
+local function add(key, by)
+  if not dict then
+    pending[key] = (pending[key] or 0) + by
+    return
+  end
+  if not timers then return write(key, by) end
+  batch[key] = (batch[key] or 0) + by
+  if not batched then open_batch() end
 end
 
 --- ok, err = metrics.use(dict_name): this worker counts into that lua_shared_dict
@@ -123,11 +173,32 @@ function M.use(name)
   if name == dict_name and dict then return true end
   local d = ngx and ngx.shared and ngx.shared[name]
   if not d then return nil, ("clientcert.metrics: no lua_shared_dict named '%s'"):format(tostring(name)) end
+  if dict then M.flush() end  -- (the counts so far belong to the previous dict)
   dict, dict_name = d, name
   local was = pending
   pending = {}
   for key, by in pairs(was) do add(key, by) end
   return true
+end
+
+--- metrics.settle(dict_name): before reading the dict (gate.metrics, in a request):
+-- writes this worker's batch, then waits (ngx.sleep) while another worker has a
+-- batch not yet written, at most SETTLE_MAX seconds. Then every decision made
+-- before the call is in the dict. Outside nginx (no ngx.sleep): writes only.
+function M.settle(name)
+  if dict and name == dict_name then M.flush() end
+  local d = ngx and ngx.shared and ngx.shared[name]
+  if not (d and ngx.sleep and ngx.now) then return end
+  local prefix, n = M.PENDING_PREFIX, #M.PENDING_PREFIX
+  local deadline = ngx.now() + M.SETTLE_MAX
+  while true do
+    local waiting = false
+    for _, key in ipairs(d:get_keys(0)) do
+      if key:sub(1, n) == prefix then waiting = true break end
+    end
+    if not waiting or ngx.now() >= deadline then return end
+    if not pcall(ngx.sleep, 0.005) then return end -- (a phase that cannot sleep: read what is there)
+  end
 end
 
 --- name = metrics.current(): the dict this worker counts into, or nil.
@@ -159,12 +230,22 @@ function M.decision(cause, status)
   add(key, 1)
 end
 
-local BUCKET_KEYS, LE = {}, {}
+local BUCKET_KEYS = {}
 for i, le in ipairs(M.BUCKETS) do
   BUCKET_KEYS[i] = ('clientcert_decision_seconds_bucket{le="%s"}'):format(le)
-  LE[i] = tonumber(le)
 end
 local INF_KEY = 'clientcert_decision_seconds_bucket{le="+Inf"}'
+-- The bucket key of a value: one comparison per bucket, straight-line (made once
+-- from BUCKETS), not a loop, so that LuaJIT compiles it into the request's trace.
+local bucket_key
+do
+  local src = { "local K, INF = ... return function(v)" }
+  for i, le in ipairs(M.BUCKETS) do
+    src[#src + 1] = ("if v <= %s then return K[%d] end"):format(le, i)
+  end
+  src[#src + 1] = "return INF end"
+  bucket_key = assert(load(table.concat(src, "\n"), "=clientcert.metrics.buckets"))(BUCKET_KEYS, INF_KEY)
+end
 local SUM_KEY = {} -- histogram name -> its _sum series
 for _, f in ipairs(FAMILIES) do if f.type == "histogram" then SUM_KEY[f.name] = f.name .. "_sum" end end
 
@@ -176,12 +257,45 @@ function M.observe(name, value)
   if not f or f.type ~= "histogram" then
     error(("clientcert.metrics: no histogram named '%s'"):format(tostring(name)), 2)
   end
-  local key = INF_KEY
-  for i = 1, #LE do
-    if value <= LE[i] then key = BUCKET_KEYS[i] break end
-  end
-  add(key, 1)
+  add(bucket_key(value), 1)
   add(SUM_KEY[name], value)
+end
+
+local DECISION_SUM = SUM_KEY.clientcert_decision_seconds
+local CACHE_KEY = { [true] = "clientcert_cache_hits_total", [false] = "clientcert_cache_misses_total" }
+
+--- metrics.decided(cause, status, seconds[, cached]): one decision of the gate:
+-- metrics.decision(cause, status), metrics.observe("clientcert_decision_seconds",
+-- seconds) and, when cached is a boolean, a verdict-cache hit (true) or miss
+-- (false). In one call and, while a batch is open, without a dict operation: the
+-- request path's few table updates.
+function M.decided(cause, status, seconds, cached)
+  if not (dict and timers) then
+    M.decision(cause, status)
+    M.observe("clientcert_decision_seconds", seconds)
+    if cached ~= nil then add(CACHE_KEY[cached], 1) end
+    return
+  end
+  local row = decision_keys[cause]
+  local key = row and row[status]
+  if not key then return M.decided_slow(cause, status, seconds, cached) end
+  local b = batch
+  b[key] = (b[key] or 0) + 1
+  key = bucket_key(seconds)
+  b[key] = (b[key] or 0) + 1
+  b[DECISION_SUM] = (b[DECISION_SUM] or 0) + seconds
+  if cached ~= nil then
+    key = CACHE_KEY[cached]
+    b[key] = (b[key] or 0) + 1
+  end
+  if not batched then open_batch() end
+end
+
+-- (a cause and status not counted before in this worker)
+function M.decided_slow(cause, status, seconds, cached)
+  M.decision(cause, status)
+  M.observe("clientcert_decision_seconds", seconds)
+  if cached ~= nil then add(CACHE_KEY[cached], 1) end
 end
 
 -- A number as Prometheus's text format writes it.
@@ -203,8 +317,10 @@ function M.render(d)
   local by_family = {}
   for _, key in ipairs(d:get_keys(0)) do
     local base = key:match("^([%w_]+)")
-    by_family[base] = by_family[base] or {}
-    by_family[base][#by_family[base] + 1] = key
+    if base then
+      by_family[base] = by_family[base] or {}
+      by_family[base][#by_family[base] + 1] = key
+    end
   end
   local out = {}
   for _, f in ipairs(FAMILIES) do

@@ -68,9 +68,11 @@ do
     declare("void *OPENSSL_sk_value(const void *sk, int i);")
     declare("int i2d_X509(const void *x, unsigned char **out);")
     declare("int X509_up_ref(void *x);")
+    declare("const char *SSL_get_servername(const void *ssl, const int type);")
     local ok, err = pcall(function()
       return C.ngx_http_lua_ffi_get_req_ssl_pointer, C.SSL_get0_peer_certificate,
-        C.SSL_get_peer_cert_chain, C.SSL_session_reused, C.OPENSSL_sk_num, C.OPENSSL_sk_value, C.i2d_X509
+        C.SSL_get_peer_cert_chain, C.SSL_session_reused, C.OPENSSL_sk_num, C.OPENSSL_sk_value, C.i2d_X509,
+        C.SSL_get_servername
     end)
     if ok then
       local bok, base = pcall(require, "resty.core.base")
@@ -719,19 +721,17 @@ local has_cache = setmetatable({}, { __mode = "k" })
 
 -- Counts a decision (opts.metrics): cause and status, time, verdict cache.
 local function count(v, policy, t0)
-  metrics.decision(v.cause, v.substatus)
-  metrics.observe("clientcert_decision_seconds", clock() - t0)
-  if v.cached then
-    metrics.incr("clientcert_cache_hits_total")
-  elseif v.client and type(policy) == "table" then
+  local cached = v.cached and true or nil
+  if not cached and v.client and type(policy) == "table" then
     local c = has_cache[policy]
     if c == nil then
       local ok, info = pcall(policy.cache_info, policy)
       c = ok and info ~= nil
       has_cache[policy] = c
     end
-    if c then metrics.incr("clientcert_cache_misses_total") end
+    if c then cached = false end -- a miss
   end
+  metrics.decided(v.cause, v.substatus, clock() - t0, cached)
 end
 
 -- opts.sni = "match": the TLS server name and the name the request is for
@@ -741,9 +741,33 @@ end
 -- server the TLS handshake chose). Without SNI (a client connecting to an IP
 -- address sends none, RFC 6066) only an IP address literal is accepted as the name.
 local sni_norm, sni_count = {}, 0 -- server name as sent -> lowercase, no final dot (emptied past 1,000)
+local ip_host, ip_count = {}, 0   -- $host -> whether it is an IP address literal (emptied past 1,000)
+
+-- $ssl_server_name: read from the SSL object through the FFI where the gate has it
+-- (the same SSL_get_servername nginx reads; "" without SNI, nil without TLS),
+-- else from the variable.
+local function server_name()
+  if not ssl_api then return ngx.var.ssl_server_name end
+  local r = ssl_api.get_request()
+  local ssl = r ~= nil and C.ngx_http_lua_ffi_get_req_ssl_pointer(r) or nil
+  if ssl == nil then return nil end
+  local name = C.SSL_get_servername(ssl, 0)           -- 0: TLSEXT_NAMETYPE_host_name
+  return name ~= nil and ffi.string(name) or ""
+end
+
+local function is_ip_literal(host)
+  local ip = ip_host[host]
+  if ip == nil then
+    ip = (host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$")) and true or false
+    if ip_count >= 1000 then ip_host, ip_count = {}, 0 end
+    ip_host[host], ip_count = ip, ip_count + 1
+  end
+  return ip
+end
+
 local function misdirected()
   local host = ngx.var.host or ""
-  local sni = ngx.var.ssl_server_name
+  local sni = server_name()
   if sni and sni ~= "" then
     local norm = sni_norm[sni]
     if not norm then
@@ -753,10 +777,11 @@ local function misdirected()
     end
     sni = norm
     if host == sni then return nil end -- (the request's name is the server name: whatever named it)
+  elseif is_ip_literal(host) then
+    return nil -- (no server name: an IP address literal is accepted, whatever named it)
   end
   if ngx.var.http_host == nil and not (ngx.var.request or ""):find("^%S+%s+%a[%w+.-]*://") then return nil end
   if sni and sni ~= "" then return sni, host end
-  if host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$") then return nil end
   return "", host
 end
 
@@ -779,10 +804,15 @@ local function set_var(name, value) ngx.var[name] = value end
 -- "<cause> <status> <SHA-256 fingerprint or ->", for a short access log).
 -- Whatever the options, the request headers Client-Cert, Client-Cert-Chain and
 -- X-Forwarded-Client-Cert a client sent are removed.
+local HEADER1, HEADER2, HEADER3 = forward.HEADERS[1], forward.HEADERS[2], forward.HEADERS[3]
+assert(#forward.HEADERS == 3 and HEADER3)
+
 function M.enforce(policy, opts)
   opts = check_opts(opts, "enforce")
-  -- never let a client's own identity headers reach an upstream
-  for _, h in ipairs(forward.HEADERS) do ngx.req.clear_header(h) end
+  -- never let a client's own identity headers reach an upstream (three calls, not a
+  -- loop: a loop would end LuaJIT's trace of enforce here)
+  local clear = ngx.req.clear_header
+  clear(HEADER1) clear(HEADER2) clear(HEADER3)
   local t0
   if opts.metrics then
     local mok, merr = metrics.use(opts.metrics)
@@ -864,6 +894,7 @@ function M.metrics(name)
   if not ngx.shared[name] then
     error(("clientcert.nginx.metrics: no lua_shared_dict named '%s'"):format(name), 2)
   end
+  metrics.settle(name) -- every worker's counts of the decisions made so far written (at most a second)
   local body = metrics.render(name)
   ngx.header["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
   ngx.header["Cache-Control"] = "no-store"
