@@ -408,11 +408,21 @@ local function check_opts(opts, where)
   return opts
 end
 
--- Was this request turned into an error page by nginx's own certificate check
--- (495/496, error_page at server level into a named location)?
-local function refused_by_nginx(opts)
-  if opts.nginx_refused ~= nil then return opts.nginx_refused end
-  return ngx.get_phase() == "content" and ngx.req.is_internal()
+-- The policy a handle holds now (gate.current, below).
+local function current_policy(p)
+  if getmetatable(p) == "clientcert.nginx.handle" then return rawget(p, "policy") end
+  return p
+end
+
+-- ngx.ctx.clientcert = v: through resty.core's get_ctx_table (what ngx.ctx
+-- returns, without ngx's metatable in between) where there is one.
+local get_ctx_table -- (nil: not looked up yet; false: none)
+local function keep_verdict(v)
+  if get_ctx_table == nil then
+    local m = package.loaded["resty.core.ctx"]
+    get_ctx_table = type(m) == "table" and type(m.get_ctx_table) == "function" and m.get_ctx_table or false
+  end
+  if get_ctx_table then get_ctx_table().clientcert = v else ngx.ctx.clientcert = v end
 end
 
 -- A verdict for a failure of the gate itself (never an accept).
@@ -529,15 +539,18 @@ function M.verdict(policy, opts)
 end
 
 verdict_of = function(policy, opts)
-  policy = M.current(policy)
-  local refused = refused_by_nginx(opts)
+  policy = current_policy(policy)
+  -- was this request turned into an error page by nginx's own certificate check
+  -- (495/496, error_page at server level into a named location)?
+  local refused = opts.nginx_refused
+  if refused == nil then refused = ngx.get_phase() == "content" and ngx.req.is_internal() end
   -- the connection's accepted client, already checked this second (see memo above)
   local memo_now = ssl_api and opts.source ~= "ssl_client_raw_cert" and opts.time == nil and not refused
     and ngx.time()
   if memo_now then
     local v = memo_get(policy, opts, memo_now)
     if v then
-      ngx.ctx.clientcert = v
+      keep_verdict(v)
       return v
     end
   end
@@ -599,7 +612,7 @@ verdict_of = function(policy, opts)
     sent[v] = req
     if memo_now then memo_put(policy, opts, memo_now, v, req) end
   end
-  ngx.ctx.clientcert = v
+  keep_verdict(v)
   return v
 end
 
@@ -719,20 +732,18 @@ clock = clock or function() ngx.update_time() return ngx.now() end
 -- Whether a policy has a verdict cache (for the cache-miss counter), by policy.
 local has_cache = setmetatable({}, { __mode = "k" })
 
--- Counts a decision (opts.metrics): cause and status, time, verdict cache.
-local function count(v, policy, t0)
-  local cached = v.cached and true or nil
-  if not cached and v.client and type(policy) == "table" then
-    local c = has_cache[policy]
-    if c == nil then
-      local ok, info = pcall(policy.cache_info, policy)
-      c = ok and info ~= nil
-      has_cache[policy] = c
-    end
-    if c then cached = false end -- a miss
+-- Whether policy has a verdict cache (so a verdict not served from it is a miss).
+local function has_verdict_cache(policy)
+  local c = has_cache[policy]
+  if c == nil then
+    local ok, info = pcall(policy.cache_info, policy)
+    c = ok and info ~= nil
+    has_cache[policy] = c
   end
-  metrics.decided(v.cause, v.substatus, clock() - t0, cached)
+  return c
 end
+
+local metrics_use, metrics_decided = metrics.use, metrics.decided
 
 -- opts.sni = "match": the TLS server name and the name the request is for
 -- ($host: the request line's or the Host header's, lowercase, without port or
@@ -755,16 +766,6 @@ local function server_name()
   return name ~= nil and ffi.string(name) or ""
 end
 
-local function is_ip_literal(host)
-  local ip = ip_host[host]
-  if ip == nil then
-    ip = (host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$")) and true or false
-    if ip_count >= 1000 then ip_host, ip_count = {}, 0 end
-    ip_host[host], ip_count = ip, ip_count + 1
-  end
-  return ip
-end
-
 local function misdirected()
   local host = ngx.var.host or ""
   local sni = server_name()
@@ -777,8 +778,14 @@ local function misdirected()
     end
     sni = norm
     if host == sni then return nil end -- (the request's name is the server name: whatever named it)
-  elseif is_ip_literal(host) then
-    return nil -- (no server name: an IP address literal is accepted, whatever named it)
+  else
+    local ip = ip_host[host]
+    if ip == nil then
+      ip = (host:find("^%d+%.%d+%.%d+%.%d+$") or host:find("^%[[%x:.]+%]$")) and true or false
+      if ip_count >= 1000 then ip_host, ip_count = {}, 0 end
+      ip_host[host], ip_count = ip, ip_count + 1
+    end
+    if ip then return nil end -- (no server name: an IP address literal is accepted, whatever named it)
   end
   if ngx.var.http_host == nil and not (ngx.var.request or ""):find("^%S+%s+%a[%w+.-]*://") then return nil end
   if sni and sni ~= "" then return sni, host end
@@ -805,31 +812,34 @@ local function set_var(name, value) ngx.var[name] = value end
 -- Whatever the options, the request headers Client-Cert, Client-Cert-Chain and
 -- X-Forwarded-Client-Cert a client sent are removed.
 local HEADER1, HEADER2, HEADER3 = forward.HEADERS[1], forward.HEADERS[2], forward.HEADERS[3]
+local clear_header -- ngx.req.clear_header (resty.core's), looked up at the first request
 assert(#forward.HEADERS == 3 and HEADER3)
 
 function M.enforce(policy, opts)
-  opts = check_opts(opts, "enforce")
+  -- (the usual case, options of the right names and types, without check_opts' call)
+  if not (opts_fine and type(opts) == "table" and opts_fine(opts)) then opts = check_opts(opts, "enforce") end
   -- never let a client's own identity headers reach an upstream (three calls, not a
   -- loop: a loop would end LuaJIT's trace of enforce here)
-  local clear = ngx.req.clear_header
+  local clear = clear_header
+  if not clear then clear = ngx.req.clear_header clear_header = clear end
   clear(HEADER1) clear(HEADER2) clear(HEADER3)
   local t0
   if opts.metrics then
-    local mok, merr = metrics.use(opts.metrics)
+    local mok, merr = metrics_use(opts.metrics)
     if not mok then error("clientcert.nginx.enforce: option 'metrics': " .. merr, 2) end
     t0 = clock()
   end
-  policy = M.current(policy)
+  policy = current_policy(policy)
   local ok, v
   local sni, host
   if opts.sni then sni, host = misdirected() end
   if sni then
     ok, v = true, misdirected_verdict(sni, host)
-    ngx.ctx.clientcert = v
+    keep_verdict(v)
   else
     ok, v = pcall(verdict_of, policy, opts) -- (the options only enforce takes are not read there)
   end
-  if not ok then v = gate_failure(tostring(v), { tls = {} }) ngx.ctx.clientcert = v end
+  if not ok then v = gate_failure(tostring(v), { tls = {} }) keep_verdict(v) end
   local tls = v.tls or {}
   if v.accepted and tls.nginx_refused then
     -- the policy accepts a client that nginx's own check refused: a configuration
@@ -840,24 +850,29 @@ function M.enforce(policy, opts)
       .. "the policy; use ssl_verify_client optional_no_ca and a depth at least the policy's max_depth")
       :format(tostring(tls.nginx_verify))
     v = gate_failure("clientcert.nginx: misconfiguration: " .. why, { tls = tls, client = v.client, chain = v.chain })
-    ngx.ctx.clientcert = v
+    keep_verdict(v)
   end
   if v.accepted and opts.forward then
     local fok, ferr = forward_identity(v, opts.forward)
     if not fok then
       v = gate_failure("clientcert.nginx: " .. ferr, { tls = tls, client = v.client, chain = v.chain })
-      ngx.ctx.clientcert = v
+      keep_verdict(v)
     end
   end
-  if t0 then count(v, policy, t0) end
+  if t0 then
+    -- counts the decision (opts.metrics): cause and status, time, verdict cache hit or miss
+    local cached = v.cached and true or nil
+    if not cached and v.client and type(policy) == "table" and has_verdict_cache(policy) then cached = false end
+    metrics_decided(v.cause, v.substatus, clock() - t0, cached)
+  end
   -- a verdict served from the verdict cache: the client and chain parts of its
-  -- JSON are built once per cache entry
-  local parts = verdict_cache.json_parts(v)
-  local json
+  -- JSON are built once per cache entry (parts: asked for only when a text is made)
+  local parts, json
   local rec = memo_of[v] -- a verdict served again on its connection: its texts made once
   if opts.var then
     json = rec and rec.json
     if not json then
+      parts = verdict_cache.json_parts(v)
       json = text.verdict_json(v, parts)
       if rec then rec.json = json end
     end
@@ -875,7 +890,9 @@ function M.enforce(policy, opts)
     local sok, serr = pcall(set_var, opts.short_var, short)
     if not sok then ngx.log(ngx.ERR, "clientcert: cannot set $", opts.short_var, ": ", serr) end
   end
-  if not v.accepted or opts.log_accepted ~= false then M.log(v, nil, json, parts) end
+  if not v.accepted or opts.log_accepted ~= false then
+    M.log(v, nil, json, json == nil and verdict_cache.json_parts(v) or nil)
+  end
   if v.accepted then return v end
   ngx.status = v.status or 403
   ngx.header["Content-Type"] = "text/plain; charset=utf-8"
@@ -945,8 +962,7 @@ end
 
 --- policy = gate.current(policy_or_handle): the policy a handle holds now.
 function M.current(p)
-  if getmetatable(p) == "clientcert.nginx.handle" then return rawget(p, "policy") end
-  return p
+  return current_policy(p)
 end
 
 -- Logs that the handle's policy still fails to load, at most once per
