@@ -165,6 +165,7 @@ local function verify_copy(verify)
 end
 
 local new_policy -- policy = new_policy(state) (below, with the methods)
+local index_allow -- index, rest = index_allow(allow) (below, with the matching)
 
 -- policy | nil, err: the policy object for opts, or what is wrong with opts.
 local function build(opts)
@@ -209,7 +210,9 @@ local function build(opts)
   end
   -- on LuaJIT a rule runs interpreted, so that its instruction budget is enforced
   if opts.rule then compat.jit_off(opts.rule) end
+  local allow_index, allow_rest = index_allow(allow)
   return new_policy{ mode = mode, trust = opts.trust, allow = allow, rule = opts.rule,
+                     allow_index = allow_index, allow_rest = allow_rest,
                      verify = verify, name = opts.name, cache = cache, intermediate_in_roots = in_roots,
                      revocation = rev }
 end
@@ -276,6 +279,33 @@ local function norm(key, v)
     return (hex:gsub("^00(%x%x)", "%1"))
   end
   return v
+end
+
+-- The keys of matchers that index_allow puts in the allow list's index: exact
+-- comparisons of values for which values() never gives a reason (not the
+-- one-attribute name matchers, which refuse a multi-valued name and say so).
+local INDEXED = { subject = true, issuer = true, san_email = true, san_dns = true, san_uri = true,
+                  fingerprint = true, serial = true }
+
+-- index, rest = index_allow(allow): the matchers of one indexed key, as
+-- index[key][norm(key, value)] = true (nil when there are none), and the other
+-- matchers in list order; any one matcher admits, so a check looks each value of
+-- an indexed key up once instead of going through every matcher (a list of
+-- 100,000 pinned fingerprints took 0.5 s of CPU per request).
+function index_allow(allow)
+  local index, rest = nil, {}
+  for _, m in ipairs(allow) do
+    local key, n = nil, 0
+    for k in pairs(m) do key, n = k, n + 1 end
+    if n == 1 and INDEXED[key] then
+      index = index or {}
+      index[key] = index[key] or {}
+      index[key][norm(key, m[key])] = true
+    else
+      rest[#rest + 1] = m
+    end
+  end
+  return index, rest
 end
 
 -- The matcher steps one *_pattern matcher may take on one value (csrc/pattern.c
@@ -571,10 +601,20 @@ function decide(self, req, base, when)
   end
   if #self.allow > 0 then
     local admitted, why = false, nil
-    for _, m in ipairs(self.allow) do
-      local ok, w = matches(m, info)
-      if ok then admitted = true break end
-      if w and not why then why = w end
+    if self.allow_index then -- exact single-key matchers: a lookup per value
+      for k, set in pairs(self.allow_index) do
+        for _, h in ipairs(values(info, k)) do
+          if set[norm(k, h)] then admitted = true break end
+        end
+        if admitted then break end
+      end
+    end
+    if not admitted then
+      for _, m in ipairs(self.allow_rest) do
+        local ok, w = matches(m, info)
+        if ok then admitted = true break end
+        if w and not why then why = w end
+      end
     end
     if not admitted then
       local reason = "no entry of the allow list matches this certificate"
