@@ -13,7 +13,9 @@
  * the hook is lost; a loop whose length matches the hook's never reaches the
  * budget. A C hook runs no VM instructions, and it can save and restore any
  * hook the host had (a Lua hook or a C one). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include "clientcert.h"
@@ -40,6 +42,7 @@ typedef struct {
     const void *rep, *dump;   /* the host's string.rep and string.dump */
     const void *pat[4];       /* the host's string.find, match, gmatch, gsub */
     double pat_steps, pat_limit; /* pattern matcher steps so far, the most allowed */
+    double seconds, deadline; /* the wall-clock time allowed, when it runs out (CLOCK_MONOTONIC) */
     char spent[200];          /* why the run is stopped; "" while it may run */
 } bounded_state;
 
@@ -77,6 +80,26 @@ static uintptr_t bounded_cstack(void)
     volatile char c = 0;
     return (uintptr_t)&c;
 #endif
+}
+
+/* Seconds on CLOCK_MONOTONIC (vDSO: a few nanoseconds). */
+static double bounded_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The wall-clock budget, checked at every count event and every call: time
+ * inside C functions (clientcert.parse_all of a large bundle, parse_pkcs12 of
+ * a costly file, a sort) is not counted in instructions, so a loop of such
+ * calls could otherwise run for hours within its instruction budget. */
+static void bounded_clock(bounded_state *r)
+{
+    if (r->spent[0] == '\0' && bounded_now() > r->deadline)
+        snprintf(r->spent, sizeof r->spent, "ran for more than %.0f seconds (time inside C functions counts, "
+                 "such as clientcert.parse_all of a large bundle)", r->seconds);
 }
 
 static double bounded_heap_kb(lua_State *L)
@@ -246,6 +269,7 @@ static void bounded_hook(lua_State *L, lua_Debug *ar)
     if (ar->event == LUA_HOOKCOUNT) {
         if (r->spent[0] == '\0')
             bounded_tick(L, r);
+        bounded_clock(r);
     } else {                           /* a call or a tail call */
         const void *f = NULL;
         uintptr_t here = bounded_cstack();
@@ -263,6 +287,7 @@ static void bounded_hook(lua_State *L, lua_Debug *ar)
                 if (f == r->pat[k])
                     bounded_check_pattern(L, ar, r, k);
         }
+        bounded_clock(r);
         if (r->spent[0] == '\0' && (double)(here > r->cbase ? here - r->cbase : r->cbase - here) > r->cmax)
             snprintf(r->spent, sizeof r->spent, "nested too deeply through C functions (string.gsub "
                      "callbacks, table.sort comparators, metamethods, coroutines): more than %.0f KiB "
@@ -302,7 +327,7 @@ static int bounded_results(lua_State *L, int ok, int base)
  * allocator, for growth in one step), max_string =, max_cstack = (bytes),
  * every = (instructions between two checks), rep = string.rep, dump = string.dump,
  * find, match, gmatch, gsub = the string library's, pattern_steps = the matcher
- * steps they may take in all}.
+ * steps they may take in all, seconds = the wall-clock time allowed}.
  * fn cannot yield (a yield raises "attempt to yield across a C-call boundary").
  * Inside a run (a rule calling another policy's check), fn shares its budgets. */
 static int bounded_run_call(lua_State *L)
@@ -340,6 +365,7 @@ static int bounded_run_call(lua_State *L)
         lua_pop(L, 1);
     }
     r.pat_limit = bounded_limit(L, "pattern_steps");
+    r.seconds = bounded_limit(L, "seconds");
     bounded_set_current(L, &r);        /* may raise (memory) only before the hook is set */
     lua_remove(L, 1);                                           /* fn, ... */
     r.old_hook = lua_gethook(L);
@@ -347,6 +373,7 @@ static int bounded_run_call(lua_State *L)
     r.old_count = lua_gethookcount(L);
     r.cbase = bounded_cstack();
     r.base_kb = bounded_heap_kb(L);
+    r.deadline = bounded_now() + r.seconds;
     r.old_alloc = lua_getallocf(L, &r.old_ud);
     lua_setallocf(L, bounded_alloc, &r);
     lua_sethook(L, bounded_hook, LUA_MASKCALL | LUA_MASKCOUNT, every);

@@ -242,3 +242,24 @@ describe("a huge allow list", function()
     assert.equals("2", count)
   end)
 end)
+
+describe("a loop of costly C functions", function()
+  -- time inside a C function is not counted in instructions: a rule looping on
+  -- clientcert.parse_all of a large bundle (0.2 s a call, a few instructions an
+  -- iteration) ran for hours within its budget of 1,000,000 instructions
+  it("is stopped by the wall-clock budget: a rule rejects as internal_error after about 10 s", function()
+    local code, out = child(PRELUDE .. [[
+      local pem = clientcert.parse(bob):pem():rep(2000)
+      local t = os.time()
+      local v = check(function()
+        for _ = 1, 1e6 do clientcert.parse_all(pem) end
+        return true
+      end)
+      print(v.cause, v.accepted, v.rule_error)
+      print(os.time() - t <= 20)
+      print(intact())]], 90)
+    assert.equals(0, code, out)
+    assert.equals("internal_error\tfalse\tran for more than 10 seconds (time inside C functions counts, such as "
+      .. "clientcert.parse_all of a large bundle)\ntrue\ntrue\n", out)
+  end)
+end)

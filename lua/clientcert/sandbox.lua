@@ -43,6 +43,12 @@ M.MEMORY_CAP_FACTOR = 4
 -- costed before it runs (csrc/pattern.c), as it runs in one C call, unseen by
 -- the instruction count
 M.PATTERN_STEPS_FACTOR = 10
+-- The wall-clock time bounded code may take, per instruction of its budget
+-- (10 s for a rule, 100 s for a policy file's top level): a backstop for time
+-- spent inside C functions, which the instruction count does not see (a loop
+-- of clientcert.parse_all calls on a large bundle). Ordinary code takes a few
+-- milliseconds; checked at every count event and every call.
+M.SECONDS_PER_STEP = 1e-5
 local HOOK_EVERY = 1000
 
 local real_rep, real_dump = string.rep, string.dump
@@ -118,6 +124,7 @@ local function run_bounded(steps, memory, fn, ...)
   return yield_named(run_c({ steps = steps, memory = memory, memory_cap = memory * M.MEMORY_CAP_FACTOR,
                  max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
                  every = HOOK_EVERY, rep = real_rep, dump = real_dump, pattern_steps = steps * M.PATTERN_STEPS_FACTOR,
+                 seconds = steps * M.SECONDS_PER_STEP,
                  find = real_find, match = real_match, gmatch = real_gmatch, gsub = real_gsub }, fn, ...))
 end
 M.run_bounded = run_bounded
