@@ -44,11 +44,12 @@ M.MEMORY_CAP_FACTOR = 4
 -- the instruction count
 M.PATTERN_STEPS_FACTOR = 10
 -- The wall-clock time bounded code may take, per instruction of its budget
--- (10 s for a rule, 100 s for a policy file's top level): a backstop for time
+-- (60 s for a rule, 600 s for a policy file's top level): a backstop for time
 -- spent inside C functions, which the instruction count does not see (a loop
--- of clientcert.parse_all calls on a large bundle). Ordinary code takes a few
--- milliseconds; checked at every count event and every call.
-M.SECONDS_PER_STEP = 1e-5
+-- of clientcert.parse_all calls on a large bundle ran for hours). Ordinary
+-- code takes milliseconds, and a whole budget of instructions well under a
+-- second (seconds under valgrind); checked at every count event and every call.
+M.SECONDS_PER_STEP = 6e-5
 local HOOK_EVERY = 1000
 
 local real_rep, real_dump = string.rep, string.dump
