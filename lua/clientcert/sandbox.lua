@@ -105,12 +105,14 @@ end
 -- the JIT compiler (jit.off), but a host function they call may still be
 -- compiled. On Lua 5.4 hooks belong to a coroutine: one created before the run
 -- and resumed inside it runs without budgets (policy files have no coroutine).
--- Not bounded: time spent inside one C function (a pattern match on a long
--- string, sorting a large table), and memory between two checks: one
--- instruction or one C call can allocate much (s .. s, table.concat), so the
--- heap can overshoot `memory`, but never past MEMORY_CAP_FACTOR * `memory`: the
--- state's allocator is wrapped for the run and refuses growth past that (the
--- code is then stopped as past a budget).
+-- A pattern match (string.find, match, gmatch, gsub) is costed before it runs
+-- (PATTERN_STEPS_FACTOR), and the run has a wall-clock budget (SECONDS_PER_STEP)
+-- for the time spent in C functions, checked between them.
+-- Not bounded: time spent inside one C function (sorting a large table), and
+-- memory between two checks: one instruction or one C call can allocate much
+-- (s .. s, table.concat), so the heap can overshoot `memory`, but never past
+-- MEMORY_CAP_FACTOR * `memory`: the state's allocator is wrapped for the run and
+-- refuses growth past that (the code is then stopped as past a budget).
 local YIELD = "policy code cannot yield (coroutine.yield, ngx.sleep, a cosocket): "
 local function yield_named(ok, ...)
   if ok then return ok, ... end
@@ -121,12 +123,30 @@ local function yield_named(ok, ...)
   return false, e
 end
 
+-- The limits table of run_c for these budgets, made once per budget pair (a
+-- rule runs on every request) and again when a factor of M changed.
+local LIMITS = {}
+local function limits_for(steps, memory)
+  local t = LIMITS[steps] and LIMITS[steps][memory]
+  if t and t.memory_cap == memory * M.MEMORY_CAP_FACTOR and t.pattern_steps == steps * M.PATTERN_STEPS_FACTOR
+      and t.seconds == steps * M.SECONDS_PER_STEP and t.max_string == M.MAX_STRING
+      and t.max_cstack == M.MAX_C_STACK then
+    return t
+  end
+  t = { steps = steps, memory = memory, memory_cap = memory * M.MEMORY_CAP_FACTOR,
+        max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
+        every = HOOK_EVERY, rep = real_rep, dump = real_dump, pattern_steps = steps * M.PATTERN_STEPS_FACTOR,
+        seconds = steps * M.SECONDS_PER_STEP,
+        find = real_find, match = real_match, gmatch = real_gmatch, gsub = real_gsub }
+  if type(steps) == "number" and type(memory) == "number" and steps == steps and memory == memory then
+    LIMITS[steps] = LIMITS[steps] or {}
+    LIMITS[steps][memory] = t
+  end
+  return t
+end
+
 local function run_bounded(steps, memory, fn, ...)
-  return yield_named(run_c({ steps = steps, memory = memory, memory_cap = memory * M.MEMORY_CAP_FACTOR,
-                 max_string = M.MAX_STRING, max_cstack = M.MAX_C_STACK,
-                 every = HOOK_EVERY, rep = real_rep, dump = real_dump, pattern_steps = steps * M.PATTERN_STEPS_FACTOR,
-                 seconds = steps * M.SECONDS_PER_STEP,
-                 find = real_find, match = real_match, gmatch = real_gmatch, gsub = real_gsub }, fn, ...))
+  return yield_named(run_c(limits_for(steps, memory), fn, ...))
 end
 M.run_bounded = run_bounded
 
