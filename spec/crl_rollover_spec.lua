@@ -12,6 +12,7 @@ local live = require "helpers.live"
 
 local dir = live.tempdir("clientcert-rollover")
 live.fixture(dir, "rollover.sh")
+teardown(function() live.run("rm -rf " .. live.q(dir)) end)   -- after every describe of this file
 local function path(n) return dir .. "/" .. n end
 
 local function store(crls)
