@@ -8,7 +8,6 @@ local clientcert = require "clientcert"
 local sandbox = require "clientcert.sandbox"
 local pki = require "helpers.pki"
 
-local q = require("helpers.sh").quote
 
 local n = 0
 local function write(text)
@@ -23,18 +22,7 @@ end
 -- code, output = child(src): src run by this interpreter in a child process with
 -- the checkout's modules; code 139 (128 + SIGSEGV) is a crash, 124 a hang.
 local function child(src)
-  local script = write(src)
-  local out = os.tmpname()
-  local cmd = ("timeout 120 %s %s >%s 2>&1; echo $?"):format(
-    require("helpers.cli").lua_command("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), q(script), q(out))
-  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
-  local code = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
-  p:close()
-  local f = io.open(out, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(out)
-  return code, text
+  return require("helpers.cli").child(src, { seconds = 120 })
 end
 
 -- The child's prelude: a trusting store and a check helper.

@@ -84,21 +84,12 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
   local log
 
   setup(function()
-    local fixtures = live.checkout() .. "/spec/fixtures/"
     dir = live.tempdir("clientcert-dns")
-    log = dir .. "/queries.log"
-    fake = live.start{ dir = dir, name = "dns", ready = "READY", seconds = 120,
-                       cmd = ("python3 -u %s %s"):format(q(fixtures .. "fake_dns.py"), q(log)) }
-    fake.port = assert(tonumber((live.read(fake.log) or ""):match("READY 127%.0%.0%.1:(%d+)")))
-    for attempt = 1, 3 do
-      local port = live.free_port()
-      local ok = pcall(function()
-        http = live.start{ dir = dir, name = "http500", ready_file = dir .. "/http500.conns", seconds = 120,
-          cmd = ("python3 %s http500 %d %s"):format(q(fixtures .. "listener.py"), port, q(dir .. "/http500.conns")) }
-      end)
-      if ok then http.port = port break end
-      if attempt == 3 then error("the HTTP peer did not start") end
-    end
+    fake = live.fake_dns(dir, 120)
+    log = fake.queries
+    -- (the HTTP peer's port may be taken before it binds it: 3 tries on new ones)
+    live.tries(function() http = live.listener(dir, "http500", live.free_port(), 120) end,
+      function() live.stop(http) end)
     pki = dir .. "/pki"
     live.fixture(pki, "dnsnames.sh")
     store = assert(clientcert.store{ roots = pki .. "/root.pem" })

@@ -16,13 +16,11 @@ local function now() return os.time() end
 
 describe("clientcert.revocation", function()
   local dir, pki, ports, servers, store
-  local fixtures
 
   local function pem(name) return assert(live.read(pki .. "/" .. name .. ".pem")) end
   local function cert(name) return assert(clientcert.parse(pem(name))) end
 
   setup(function()
-    fixtures = live.checkout() .. "/spec/fixtures/"
     dir = live.tempdir("clientcert-revocation")
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
@@ -40,12 +38,8 @@ describe("clientcert.revocation", function()
         .. "-port %d -rsigner rogue.pem -rkey rogue.key -CA inter.pem -nmin 60"):format(ports.rogue) }
       servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
         cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
-      -- a listener writes its first line to its .conns file when it listens (no probe connection:
-      -- the trap must see none)
       for _, mode in ipairs({ "hang", "trap", "http500", "big", "redirect" }) do
-        servers[mode] = live.start{ dir = pki, name = mode, ready_file = pki .. "/" .. mode .. ".conns",
-          cmd = ("python3 %s %s %d %s"):format(q(fixtures .. "listener.py"), mode, ports[mode],
-            q(pki .. "/" .. mode .. ".conns")) }
+        servers[mode] = live.listener(pki, mode, ports[mode])
       end
     end, function() for _, s in pairs(servers or {}) do live.stop(s) end end)
     store = assert(clientcert.store{ roots = pki .. "/root.pem", intermediates = pki .. "/inter.pem" })

@@ -6,43 +6,14 @@
 -- crash is a failure, not a dead busted (or a dead machine).
 local pki = require "helpers.pki"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local n = 0
-local function write(text)
-  n = n + 1
-  local path = ("%s/attack-%d.lua"):format(pki.dir, n)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local cli = require "helpers.cli"
 
 -- code, output = child(src[, seconds]): src run by this interpreter in a child
 -- process with the checkout's modules, at most `seconds` (60) of time and 4 GiB
--- of address space (8 GiB under ASan, whose shadow memory needs more); code 124
--- is a hang, 139 (128 + SIGSEGV) and 134 (SIGABRT) a crash.
+-- of address space (no limit under ASan, whose shadow memory reserves terabytes);
+-- code 124 is a hang, 139 (128 + SIGSEGV) and 134 (SIGABRT) a crash.
 local function child(src, seconds)
-  local lua = os.getenv("CLIENTCERT_LUA") or (jit and "luajit" or "lua5.4")
-  local script = write(src)
-  local out = os.tmpname()
-  local env = { "LUA_PATH=" .. q("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), "LUA_CPATH=" .. q(package.cpath) }
-  local preload = os.getenv("LD_PRELOAD")
-  local vlimit = 4 * 1024 * 1024
-  if preload and preload ~= "" then
-    env[#env + 1] = "LD_PRELOAD=" .. q(preload)
-    vlimit = "unlimited" -- ASan reserves terabytes of shadow address space
-  end
-  local cmd = ("ulimit -v %s; env %s timeout %d %s %s >%s 2>&1; echo $?"):format(vlimit, table.concat(env, " "),
-    seconds or 60, lua, q(script), q(out))
-  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
-  local code = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
-  p:close()
-  local f = io.open(out, "rb")
-  local text = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(out)
-  return code, text
+  return cli.child(src, { seconds = seconds, vlimit_kb = 4 * 1024 * 1024 })
 end
 
 -- The child's prelude: a trusting store, a check helper for host rules, a

@@ -46,6 +46,30 @@ function M.lua_command(lpath, env)
   return table.concat(words, " ")
 end
 
+--- code, output = cli.child(src[, opts]): Lua source src run in a child process by
+-- the interpreter of cli.lua_command, with the checkout's modules and the spec
+-- helpers; output is its stdout and stderr together. opts.seconds: time limit
+-- (default 60; code 124 is a hang); opts.vlimit_kb: an address-space limit (ulimit
+-- -v), not set under a sanitizer runtime, whose shadow memory reserves terabytes.
+-- Codes 139 (128 + SIGSEGV) and 134 (SIGABRT) are crashes.
+function M.child(src, opts)
+  opts = opts or {}
+  local script, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "wb"))
+  f:write(src)
+  f:close()
+  local preload = os.getenv("LD_PRELOAD")
+  local limit = ""
+  if opts.vlimit_kb and not (preload and preload ~= "") then limit = ("ulimit -v %d; "):format(opts.vlimit_kb) end
+  local cmd = ("%stimeout %d %s %s >%s 2>&1; echo $?"):format(limit, opts.seconds or 60,
+    M.lua_command("./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;"), q(script), q(out))
+  local p = assert(io.popen("exec env -u LD_PRELOAD sh -c " .. q(cmd)))
+  local code = tonumber((p:read("*a") or ""):match("(%d+)%s*$"))
+  p:close()
+  os.remove(script)
+  return code, slurp(out)
+end
+
 --- code, stdout, stderr = cli.exec(args[, opts]): bin/clientcert as a process under
 -- cli.lua_command. opts.stdin: text fed on stdin (default: /dev/null); opts.env:
 -- { NAME = value } added to the environment.

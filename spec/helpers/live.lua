@@ -109,6 +109,31 @@ function M.tries(start, stop, n)
   end
 end
 
+--- server = live.listener(dir, mode, port[, seconds]): spec/fixtures/listener.py MODE
+-- (hang, trap, http500, big, redirect: see there) on 127.0.0.1:port, started with
+-- live.start in dir; it is ready when it writes its first line to dir/MODE.conns
+-- (no probe connection: a trap must see none). server.port is port.
+function M.listener(dir, mode, port, seconds)
+  local conns = dir .. "/" .. mode .. ".conns"
+  local server = M.start{ dir = dir, name = mode, ready_file = conns, seconds = seconds,
+    cmd = ("python3 -u %s %s %d %s"):format(sh_quote(M.checkout() .. "/spec/fixtures/listener.py"), mode, port,
+      sh_quote(conns)) }
+  server.port = port
+  return server
+end
+
+--- server = live.fake_dns(dir[, seconds]): spec/fixtures/fake_dns.py (a nameserver
+-- on a 127.0.0.1 UDP port of its choosing, server.port; the names it answers are
+-- listed there), logging each query to server.queries (dir/queries.log).
+function M.fake_dns(dir, seconds)
+  local queries = dir .. "/queries.log"
+  local server = M.start{ dir = dir, name = "dns", ready = "READY", seconds = seconds,
+    cmd = ("python3 -u %s %s"):format(sh_quote(M.checkout() .. "/spec/fixtures/fake_dns.py"), sh_quote(queries)) }
+  server.port = assert(tonumber((M.read(server.log) or ""):match("READY 127%.0%.0%.1:(%d+)")), "fake_dns: no port")
+  server.queries = queries
+  return server
+end
+
 --- live.discard(server): live.stop(server), then removes server.dir (nil: nothing).
 function M.discard(server)
   if not server then return end

@@ -62,32 +62,25 @@ describe("revocation.cosocket_fetch (nginx): name resolution within the deadline
   local dir, fake, peer, nginx
 
   setup(function()
-    local fixtures = live.checkout() .. "/spec/fixtures/"
     dir = live.tempdir("clientcert-dnsnginx")
-    fake = live.start{ dir = dir, name = "dns", ready = "READY", seconds = 120,
-                       cmd = ("python3 -u %s %s"):format(q(fixtures .. "fake_dns.py"), q(dir .. "/queries.log")) }
-    fake.port = assert(tonumber((live.read(fake.log) or ""):match("READY 127%.0%.0%.1:(%d+)")))
+    fake = live.fake_dns(dir, 120)
     live.fixture(dir .. "/pki", "dnsnames.sh")
-    for attempt = 1, 3 do
-      local up, err = pcall(function()
-        local port = live.free_port()
-        peer = live.start{ dir = dir, name = "http500", ready_file = dir .. "/http500.conns", seconds = 120,
-          cmd = ("python3 %s http500 %d %s"):format(q(fixtures .. "listener.py"), port, q(dir .. "/http500.conns")) }
-        peer.port = port
-        local gate = live.free_port()
-        local files = {}
-        for i, f in ipairs({ "root.pem", "leaf-silent.pem", "server.pem", "server.key" }) do
-          files[i] = dir .. "/pki/" .. f
-        end
-        nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)):gsub("@DNS@", tostring(fake.port))
-          :gsub("@GATE@", tostring(gate)), files, { lua = true })
-        nginx.gate = gate
-      end)
-      if up then break end
+    -- (a port may be taken before its server binds it: 3 tries on new ones)
+    live.tries(function()
+      local port = live.free_port()
+      peer = live.listener(dir, "http500", port, 120)
+      local gate = live.free_port()
+      local files = {}
+      for i, f in ipairs({ "root.pem", "leaf-silent.pem", "server.pem", "server.key" }) do
+        files[i] = dir .. "/pki/" .. f
+      end
+      nginx = live.nginx(HTTP:gsub("@PEER@", tostring(port)):gsub("@DNS@", tostring(fake.port))
+        :gsub("@GATE@", tostring(gate)), files, { lua = true })
+      nginx.gate = gate
+    end, function()
       live.discard(nginx)
       live.stop(peer)
-      if attempt == 3 then error(err) end
-    end
+    end)
   end)
 
   teardown(function()

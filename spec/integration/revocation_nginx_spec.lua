@@ -43,7 +43,6 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
   end
 
   setup(function()
-    local checkout = live.checkout()
     dir = live.tempdir("clientcert-revnginx")
     pki = dir .. "/pki"
     -- a free port can be taken by another process before a server binds it: a
@@ -57,9 +56,7 @@ describe("the gate with revocation = {...} (nginx, 2 workers)", function()
         .. "-port %d -rsigner responder.pem -rkey responder.key -CA inter.pem -nmin 60"):format(ports.ocsp) }
       servers.http = live.start{ dir = pki, name = "http", ready = "Serving HTTP",
         cmd = ("python3 -u -m http.server --bind 127.0.0.1 %d --directory www"):format(ports.http) }
-      servers.hang = live.start{ dir = pki, name = "hang", ready_file = pki .. "/hang.conns",
-        cmd = ("python3 -u %s/spec/fixtures/listener.py hang %d %s"):format(q(checkout), ports.hang,
-          q(pki .. "/hang.conns")) }
+      servers.hang = live.listener(pki, "hang", ports.hang)
       live.run("chmod -R a+rX " .. q(dir))        -- readable by nginx's workers
       nginx = live.nginx(HTTP:gsub("@PKI@", pki), {}, { lua = true, workers = 2 })
     end, function()
