@@ -147,12 +147,18 @@ static void cert_push_hex(lua_State *L, const char *prefix, const unsigned char 
 int cert_push_digest(lua_State *L, X509 *x, const char *alg)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned char *der = NULL;
     unsigned int n = 0;
-    const EVP_MD *type = EVP_get_digestbyname(alg);   /* borrowed */
+    int len, ok;
+    const EVP_MD *type = cc_digest(L, alg);              /* borrowed */
 
     if (type == NULL)
         return -1;
-    if (!X509_digest(x, type, md, &n)) {
+    /* the digest of the DER (what X509_digest computes, without its lookups) */
+    len = i2d_X509(x, &der);
+    ok = len > 0 && cc_digest_bytes(type, der, (size_t)len, md, &n);
+    OPENSSL_free(der);
+    if (!ok) {
         ERR_clear_error();
         return -2;
     }

@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include "clientcert.h"
 
 /* Pushes nil, "clientcert.<where>: <what>: <reason>" with the oldest queued
@@ -115,4 +116,71 @@ const char *cc_checkbytes(lua_State *L, int idx, size_t *len)
     if (lua_type(L, idx) != LUA_TSTRING)
         luaL_argerror(L, idx, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, idx)));
     return lua_tolstring(L, idx, len);
+}
+
+/* SHA256 and SHA1 fetched from the default library context once per Lua state,
+ * held by a registry userdata whose __gc frees them when the state closes
+ * (before the module is unloaded: it was made after package's CLIBS table). */
+typedef struct {
+    EVP_MD *sha256, *sha1;
+} cc_digests;
+
+static const char cc_digests_key = 'D';
+
+static int cc_digests_gc(lua_State *L)
+{
+    cc_digests *d = (cc_digests *)lua_touserdata(L, 1);
+    if (d != NULL) {
+        EVP_MD_free(d->sha256);
+        EVP_MD_free(d->sha1);
+        d->sha256 = d->sha1 = NULL;
+    }
+    return 0;
+}
+
+void cc_digests_open(lua_State *L)
+{
+    cc_digests *d;
+    lua_pushlightuserdata(L, (void *)&cc_digests_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    d = (cc_digests *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (d != NULL)                                     /* the module opened again */
+        return;
+    d = (cc_digests *)cc_newuserdata(L, sizeof *d);    /* d */
+    d->sha256 = d->sha1 = NULL;
+    lua_newtable(L);
+    lua_pushcfunction(L, cc_digests_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    d->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    d->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    ERR_clear_error();
+    lua_pushlightuserdata(L, (void *)&cc_digests_key);
+    lua_insert(L, -2);                                 /* key, d */
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+const EVP_MD *cc_digest(lua_State *L, const char *alg)
+{
+    int sha256 = strcmp(alg, "SHA256") == 0 || strcmp(alg, "sha256") == 0;
+    int sha1 = !sha256 && (strcmp(alg, "SHA1") == 0 || strcmp(alg, "sha1") == 0);
+
+    if (sha256 || sha1) {
+        const cc_digests *d;
+        lua_pushlightuserdata(L, (void *)&cc_digests_key);
+        lua_rawget(L, LUA_REGISTRYINDEX);
+        d = (const cc_digests *)lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (d != NULL && sha256 && d->sha256 != NULL)
+            return d->sha256;
+        if (d != NULL && sha1 && d->sha1 != NULL)
+            return d->sha1;
+    }
+    return EVP_get_digestbyname(alg);                  /* borrowed */
+}
+
+int cc_digest_bytes(const EVP_MD *md, const void *data, size_t len, unsigned char *out, unsigned int *n)
+{
+    return EVP_Digest(data, len, out, n, md, NULL);
 }

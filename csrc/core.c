@@ -33,6 +33,7 @@ static int core_error_pending(lua_State *L)
 int luaopen_clientcert_core(lua_State *L)
 {
     lua_newtable(L);                                   /* M */
+    cc_digests_open(L);
     cert_open(L);
     bundle_open(L);
     crl_open(L);
