@@ -52,6 +52,21 @@ describe("clientcert.dns", function()
     live.run("rm -rf " .. q(dir))
   end)
 
+  it("reads a line with long runs of spaces in linear time (hosts, resolv.conf)", function()
+    local dir = live.tempdir("clientcert-dns")
+    local gap = (" "):rep(40000)
+    live.write(dir .. "/hosts", "127.0.0.9 a.test" .. gap .. "long.test" .. gap .. "\n")
+    live.write(dir .. "/resolv.conf", "search a.test" .. gap .. "b.test" .. gap .. "\noptions x" .. gap .. "ndots:3\n")
+    local t0 = os.clock()
+    assert.same({ "127.0.0.9" }, dns.hosts_lookup(dir .. "/hosts", "long.test"))
+    local c = dns.resolv_conf(dir .. "/resolv.conf")
+    assert.same({ "a.test", "b.test" }, c.search)
+    assert.equals(3, c.ndots)
+    local secs = os.clock() - t0
+    live.run("rm -rf " .. q(dir))
+    assert.is_true(secs < 1, secs) -- (was quadratic: minutes)
+  end)
+
   it("reads only answers to its own question; skips compression pointers; stops at the end", function()
     local qname = "\3pki\4test\0"
     local question = qname .. "\0\1\0\1"

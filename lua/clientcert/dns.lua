@@ -56,7 +56,7 @@ function M.resolv_conf(path)
   local conf = { nameservers = {}, search = {}, ndots = 1 }
   for line in ((read_bounded(path or M.RESOLV_CONF) or "") .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("[#;].*$", "")
-    local key, rest = line:match("^%s*(%a+)%s+(.-)%s*$")
+    local key, rest = line:match("^%s*(%a+)%s+(.*)$") -- (no trimming pattern: linear on long runs of spaces)
     if key == "nameserver" and #conf.nameservers < 3 then
       local s = server_of(rest:match("^(%S+)"))
       if s and not rest:find("%", 1, true) then conf.nameservers[#conf.nameservers + 1] = s end
@@ -81,7 +81,7 @@ function M.hosts_lookup(path, name)
   local v4, v6 = {}, {}
   for line in (data .. "\n"):gmatch("([^\n]*)\n") do
     line = line:gsub("#.*$", "")
-    local addr, names = line:match("^%s*(%S+)%s+(.-)%s*$")
+    local addr, names = line:match("^%s*(%S+)%s+(.*)$")
     if addr and M.is_ip(addr) then
       for n in names:gmatch("%S+") do
         if n:lower() == name then
