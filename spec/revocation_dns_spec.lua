@@ -67,6 +67,17 @@ describe("clientcert.dns", function()
     assert.is_true(secs < 1, secs) -- (was quadratic: minutes)
   end)
 
+  it("a fetch with no time left is timed out before it resolves or connects (never raises)", function()
+    for _, t in ipairs({ 0, -1 }) do
+      for _, url in ipairs({ "http://127.0.0.1:1/", "http://nothing.revocation.test/" }) do
+        local ok, body, err = pcall(revocation.blocking_fetch, url, nil, t, 100)
+        assert.is_true(ok, body)
+        assert.is_nil(body)
+        assert.equals(("timed out after %g s"):format(t), err)
+      end
+    end
+  end)
+
   it("reads only answers to its own question; skips compression pointers; stops at the end", function()
     local qname = "\3pki\4test\0"
     local question = qname .. "\0\1\0\1"

@@ -150,7 +150,8 @@ local function http(sock, now, url, body, timeout, max_bytes)
     return l
   end
   local function timed_out() return ("timed out after %g s"):format(timeout) end
-  left()
+  -- (no time left: the socket has no deadline to resolve or connect under)
+  if not left() then return nil, timed_out() end
   -- connect resolves a host name within the time left; its third value says when
   -- the failure was in the name's resolution ("resolve"), or in it or the connect
   -- ("resolve_connect": the cosocket transport cannot tell)
