@@ -154,7 +154,7 @@ describe("clientcert.metrics", function()
       metrics.decided("expired", "403.17", 0.0003, false)
       metrics.incr("clientcert_reloads_total")
       assert.is_nil(dict.data['clientcert_decisions_total{cause="ok",status="200"}'])
-      assert.are.equal(true, dict.data["pending:4242"])   -- this worker has counts not yet written
+      assert.are.equal(1, dict.data["pending:4242"])      -- this worker has counts not yet written (batch 1)
       assert.are.equal(1, #timers)                          -- one timer per batch, not per count
       assert.are.equal(metrics.FLUSH_DELAY, timers[1].delay)
       run_timers()
@@ -228,6 +228,19 @@ describe("clientcert.metrics", function()
       assert.are.equal(3, dict.data['clientcert_decisions_total{cause="ok",status="200"}'])
       assert.is_nil(dict.data["pending:4242"])
       assert.falsy(metrics.render("m"):find("pending", 1, true))
+      -- a busy worker opens its next batch as soon as it wrote one: settle waits for the
+      -- batch open when it was called, not for one made after (else every scrape under
+      -- load waited SETTLE_MAX)
+      dict.data["pending:779"] = 41
+      _G.ngx.sleep = function(s)
+        sleeps = sleeps + 1
+        now = now + s
+        dict.data["pending:779"] = dict.data["pending:779"] + 1 -- written, and the next batch opened
+      end
+      sleeps = 0
+      metrics.settle("m")
+      assert.are.equal(1, sleeps)
+      dict.data["pending:779"] = nil
       -- a mark that stays (a worker that died with a batch): settle gives up after SETTLE_MAX
       dict.data["pending:778"] = true
       _G.ngx.sleep = function(s) sleeps = sleeps + 1 now = now + s end

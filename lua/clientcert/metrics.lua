@@ -129,8 +129,10 @@ local function write(key, by)
 end
 
 -- This worker's batch: counts not yet in the dict, by key; batched: whether a
--- batch is open (marked in the dict, its timer set); mark: this worker's key.
-local batch, batched, mark = {}, false, nil
+-- batch is open (marked in the dict, its timer set); mark: this worker's key;
+-- batch_no: the number of this worker's last batch (the mark's value: settle
+-- tells the batch it waits for from a later one).
+local batch, batched, mark, batch_no = {}, false, nil, 0
 
 --- metrics.flush(): writes this worker's batch to the dict now.
 function M.flush()
@@ -149,7 +151,8 @@ local function flush_timer() M.flush() end -- also when premature: the worker is
 local function open_batch()
   batched = true
   mark = M.PENDING_PREFIX .. tostring(ngx.worker and ngx.worker.pid() or 0)
-  dict:safe_set(mark, true, M.SETTLE_MAX) -- (never evicts a count; unmarked, settle does not wait)
+  batch_no = batch_no + 1
+  dict:safe_set(mark, batch_no, M.SETTLE_MAX) -- (never evicts a count; unmarked, settle does not wait)
   local ok, timer = pcall(ngx.timer.at, M.FLUSH_DELAY, flush_timer)
   if not (ok and timer) then M.flush() end
 end
@@ -182,19 +185,25 @@ function M.use(name)
 end
 
 --- metrics.settle(dict_name): before reading the dict (gate.metrics, in a request):
--- writes this worker's batch, then waits (ngx.sleep) while another worker has a
--- batch not yet written, at most SETTLE_MAX seconds. Then every decision made
--- before the call is in the dict. Outside nginx (no ngx.sleep): writes only.
+-- writes this worker's batch, then waits (ngx.sleep) while a batch another worker
+-- had open at the call is not yet written, at most SETTLE_MAX seconds (a batch
+-- opened later is not waited for: a busy worker always has one). Then every
+-- decision made before the call is in the dict. Outside nginx (no ngx.sleep):
+-- writes only.
 function M.settle(name)
   if dict and name == dict_name then M.flush() end
   local d = ngx and ngx.shared and ngx.shared[name]
   if not (d and ngx.sleep and ngx.now) then return end
   local prefix, n = M.PENDING_PREFIX, #M.PENDING_PREFIX
+  local open = {} -- mark -> the number of the batch open at the call
+  for _, key in ipairs(d:get_keys(0)) do
+    if key:sub(1, n) == prefix then open[key] = d:get(key) end
+  end
   local deadline = ngx.now() + M.SETTLE_MAX
   while true do
     local waiting = false
-    for _, key in ipairs(d:get_keys(0)) do
-      if key:sub(1, n) == prefix then waiting = true break end
+    for key, no in pairs(open) do
+      if d:get(key) == no then waiting = true else open[key] = nil end
     end
     if not waiting or ngx.now() >= deadline then return end
     if not pcall(ngx.sleep, 0.005) then return end -- (a phase that cannot sleep: read what is there)
