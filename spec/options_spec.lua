@@ -52,3 +52,84 @@ describe("clientcert.options (one verify schema)", function()
     assert.same({ "none", "leaf", "chain" }, options.values("crl"))
   end)
 end)
+
+-- The option tables a host gives clientcert.policy and clientcert.store are read
+-- with raw access, as store:verify's are: no metamethod of theirs runs (one that
+-- raised escaped as its own error, and one that looped hung the caller).
+describe("host option tables: read raw, no metamethod runs", function()
+  local store, ran
+  setup(function()
+    store = assert(clientcert.store{ roots = pki.path("root.pem"), intermediates = pki.path("inter.pem") })
+  end)
+  before_each(function() ran = {} end)
+
+  -- t with a metatable whose metamethods note that they ran, then raise
+  local function trap(t)
+    local function hit(name)
+      return function(_, k)
+        ran[#ran + 1] = name .. " " .. tostring(k)
+        error("a metamethod ran", 0)
+      end
+    end
+    return setmetatable(t, { __index = hit("__index"), __pairs = hit("__pairs"), __len = hit("__len"),
+                             __newindex = hit("__newindex") })
+  end
+
+  local function build_err(opts)
+    local p, err = require("clientcert.policy").build(opts)
+    assert.is_nil(p)
+    local ok, raised = pcall(clientcert.policy, opts)
+    assert.is_false(ok)
+    assert.equals("clientcert.policy: " .. err, (tostring(raised):gsub("^[^\n]-:%d+: ", "")))
+    return err
+  end
+
+  it("clientcert.policy: the tables' own contents, as plain tables give them", function()
+    local p = clientcert.policy(trap{ trust = store, name = "trapped",
+      allow = trap{ trap{ fingerprint = "AA:bb" }, trap{ subject_cn = "alice", san_dns_pattern = "%.test$" } },
+      cache = trap{ size = 10 }, verify = trap{ crl = "none", flags = trap{ "x509_strict" } },
+      revocation = trap{ sources = trap{ "crl" }, urls = trap{ "http://pki.test/" }, issuers = true,
+                         unavailable = "accept" } })
+    assert.same({}, ran)
+    assert.equals("clientcert.policy (trapped)", tostring(p))
+    assert.same({ { fingerprint = "AA:bb" }, { subject_cn = "alice", san_dns_pattern = "%.test$" } }, p.allow)
+    assert.same({ crl = "none", flags = { "x509_strict" } }, p.verify)
+    assert.equals(10, p:cache_info().size)
+    assert.equals("require", p.mode)
+    local v = p:check{ cert = pki.read("alice.pem"), chain = { pki.read("inter.pem") }, time = pki.T }
+    assert.is_true(v.accepted, v.message)
+  end)
+
+  it("clientcert.policy: what is wrong with them, in its own words (policy.build: nil, err)", function()
+    assert.equals("unknown option 'bogus'", build_err(trap{ trust = store, bogus = 1 }))
+    assert.equals("trust must be a clientcert.store (unless mode = \"off\")", build_err(trap{}))
+    assert.equals("allow[1] is empty (it would admit everyone)",
+      build_err(trap{ trust = store, allow = trap{ trap{} } }))
+    assert.matches("allow must be a list %(keys 1..n with no holes%)",
+      build_err{ trust = store, allow = trap{ [2] = { subject_cn = "a" } } })
+    assert.matches("^cache.size must be an integer", build_err{ trust = store, cache = trap{} })
+    assert.equals("unknown cache option 'x'", build_err{ trust = store, cache = trap{ size = 1, x = 1 } })
+    assert.equals("verify.flags[1]: unknown flag 'nope'",
+      build_err{ trust = store, verify = { flags = trap{ "nope" } } })
+    assert.matches("^revocation.sources must be", build_err{ trust = store, revocation = trap{ sources = trap{} } })
+    assert.matches("^revocation.urls%[1%] must be",
+      build_err{ trust = store, revocation = trap{ urls = trap{ "ftp://x/" } } })
+    assert.same({}, ran)
+  end)
+
+  it("clientcert.store: its spec and lists", function()
+    local s = clientcert.store(trap{ roots = trap{ pki.path("root.pem") },
+                                     intermediates = trap{ pki.path("inter.pem") } })
+    assert.same({}, ran)
+    assert.is_true(clientcert.is_store(s))
+    assert.equals(1, #s:roots())
+    assert.equals(1, #s:intermediates())
+    local ok, err = pcall(clientcert.store, trap{ bogus = 1 })
+    assert.is_false(ok)
+    assert.matches("clientcert.store: unknown key 'bogus'", err, 1, true)
+    ok, err = pcall(clientcert.store, { roots = trap{ [2] = pki.path("root.pem") } })
+    assert.is_false(ok)
+    assert.matches("clientcert.store: roots must be a list", err, 1, true)
+    assert.same({}, ran)
+  end)
+end)

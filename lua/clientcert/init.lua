@@ -11,6 +11,7 @@ local core = require "clientcert.core"
 local causes = require "clientcert.causes"
 local options = require "clientcert.options"
 local input = require "clientcert.input"
+local util = require "clientcert.util"
 
 local M = {}
 
@@ -255,7 +256,8 @@ local STORE_KEYS = { roots = true, intermediates = true, crls = true }
 function M.store(spec)
   spec = spec or {}
   if type(spec) ~= "table" then error("clientcert.store: argument must be a table", 2) end
-  for k in pairs(spec) do
+  spec = util.raw_copy(spec) -- (raw access: no metamethod of the caller's tables runs)
+  for k in next, spec do
     if not STORE_KEYS[k] then error(("clientcert.store: unknown key '%s'"):format(tostring(k)), 2) end
   end
   local store, rerr = core.new_store()

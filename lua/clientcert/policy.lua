@@ -141,7 +141,7 @@ end
 local function matcher_error(m, i)
   if type(m) ~= "table" then return ("allow[%d] must be a table"):format(i) end
   local n = 0
-  for k, v in pairs(m) do
+  for k, v in next, m do
     if not MATCH_KEYS[k] then return ("allow[%d]: unknown matcher '%s'"):format(i, tostring(k)) end
     if type(v) ~= "string" then return ("allow[%d].%s must be a string"):format(i, k) end
     if k:match("_pattern$") then
@@ -170,7 +170,8 @@ local index_allow -- index, rest = index_allow(allow) (below, with the matching)
 -- policy | nil, err: the policy object for opts, or what is wrong with opts.
 local function build(opts)
   if type(opts) ~= "table" then return nil, "options must be a table" end
-  for k in pairs(opts) do
+  opts = util.raw_copy(opts) -- (raw access: no metamethod of the caller's tables runs)
+  for k in next, opts do
     if not POLICY_KEYS[k] then return nil, ("unknown option '%s'"):format(tostring(k)) end
   end
   local mode = opts.mode
@@ -187,9 +188,7 @@ local function build(opts)
   for i, m in ipairs(list) do
     local err = matcher_error(m, i)
     if err then return nil, err end
-    local copy = {}
-    for k, v in pairs(m) do copy[k] = v end
-    allow[i] = copy
+    allow[i] = util.raw_copy(m)
   end
   if opts.rule ~= nil and type(opts.rule) ~= "function" then return nil, "rule must be a function" end
   if opts.name ~= nil and type(opts.name) ~= "string" then return nil, "name must be a string" end

@@ -16,6 +16,7 @@
 -- the cosocket transport); M.cosocket_fetch uses ngx.socket.tcp, so a slow
 -- responder never blocks an nginx worker. http:// only, no redirects.
 local core = require "clientcert.core"
+local util = require "clientcert.util"
 
 local M = {}
 
@@ -50,7 +51,16 @@ end
 -- The checked copy of t (raises bad(...)).
 local function checked_options(t)
   if type(t) ~= "table" then error(setmetatable({ msg = "revocation must be a table" }, BAD), 0) end
-  for k in pairs(t) do
+  -- raw access: no metamethod of the caller's tables runs (the lists: their 1..n)
+  t = util.raw_copy(t)
+  for _, k in ipairs({ "sources", "urls" }) do
+    local list = t[k]
+    if type(list) == "table" then
+      t[k] = {}
+      for i = 1, util.rawlen(list) do t[k][i] = rawget(list, i) end
+    end
+  end
+  for k in next, t do
     if not KEYS[k] then bad(("%s: unknown key"):format(tostring(k))) end
   end
   local o = {}

@@ -66,13 +66,17 @@ function M.fingerprint(cert)
   return assert(cert:fingerprint())
 end
 
+-- (LuaJIT: # never runs __len)
+local rawlen = rawget(_G, "rawlen") or function(t) return #t end
+M.rawlen = rawlen
+
 --- n = util.sequence_length(t): n when t's keys are exactly 1..n, else nil and
 -- the first offending key (a non-integer key, or an index past a hole; nil
--- when the only fault is a hole inside 1..#t).
+-- when the only fault is a hole inside 1..#t). Raw access: no metamethod runs.
 function M.sequence_length(t)
-  local n = #t
+  local n = rawlen(t)
   local count = 0
-  for k in pairs(t) do
+  for k in next, t do
     if type(k) ~= "number" or k < 1 or k > n or math.floor(k) ~= k then return nil, k end
     count = count + 1
   end
@@ -83,9 +87,11 @@ end
 --- list = util.list(v, where, name[, level]): v as a list. A table must be a
 -- proper sequence (keys 1..n, no holes, no other keys): anything else raises,
 -- so that a keyed table is never silently read as empty. nil gives {}; any other
--- single value gives a one-element list {v}.
+-- single value gives a one-element list {v}. A table is read raw: one with a
+-- metatable gives a plain copy (so that no metamethod of the caller's runs
+-- where the list is read).
 function M.list(v, where, name, level)
-  if type(v) == "table" and M.sequence_length(v) then return v end -- (every policy:check's chain)
+  if type(v) == "table" and getmetatable(v) == nil and M.sequence_length(v) then return v end -- (every check's chain)
   local list, err = M.as_list(v, name)
   if not list then raise(where, err, (level or 2) + 1) end
   return list
@@ -102,7 +108,18 @@ function M.as_list(v, name)
       or ("found key %s"):format(type(bad) == "string" and ("'" .. bad .. "'") or tostring(bad))
     return nil, ("%s must be a list (keys 1..n with no holes): %s"):format(name, found)
   end
-  return v
+  if getmetatable(v) == nil then return v end
+  local copy = {}
+  for i = 1, n do copy[i] = rawget(v, i) end
+  return copy
+end
+
+--- copy = util.raw_copy(t): a shallow copy of table t read with raw access (no
+-- metamethod of t runs): the options a host gives, read once.
+function M.raw_copy(t)
+  local out = {}
+  for k, v in next, t do out[k] = v end
+  return out
 end
 
 --- copy = util.deep_copy(v): a deep copy of plain data (tables without

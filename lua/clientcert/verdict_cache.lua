@@ -37,7 +37,8 @@ local CACHE_KEYS = { size = true, ttl = true }
 function M.new(c)
   if c == nil then return nil, nil end
   if type(c) ~= "table" then return nil, "cache must be a table {size = n[, ttl = seconds]}" end
-  for k in pairs(c) do
+  c = util.raw_copy(c) -- (raw access: no metamethod of the caller's table runs)
+  for k in next, c do
     if not CACHE_KEYS[k] then return nil, ("unknown cache option '%s'"):format(tostring(k)) end
   end
   local serr = util.integer_error(c.size, "cache.size", 1, 1e9)
