@@ -105,6 +105,62 @@ describe("clientcert.dns", function()
   end)
 end)
 
+describe("clientcert.dns.parse: hostile answers", function()
+  local qname = "\3pki\4test\0"
+  local question = qname .. "\0\1\0\1"
+  local function u16(n) return string.char(math.floor(n / 256), n % 256) end
+  local function answer(an, records)
+    return u16(9) .. u16(0x8180) .. u16(1) .. u16(an) .. u16(0) .. u16(0) .. question .. table.concat(records)
+  end
+  local function rr(name, t, class, rdata, rdlength)
+    return name .. u16(t) .. u16(class) .. "\0\0\0\60" .. u16(rdlength or #rdata) .. rdata
+  end
+  local A1, A2 = "\127\0\0\1", "\127\0\0\2"
+
+  it("follows no compression pointer, backward or forward, and stops at a reserved label type", function()
+    -- a forward pointer (past the end) and a pointer to itself are skipped, not followed
+    assert.same({ "127.0.0.1", "127.0.0.2" }, dns.parse(answer(2, {
+      rr("\192\255", 1, 1, A1), rr("\192\41", 1, 1, A2) }), 9, qname, 1).addrs)
+    -- a pointer cut after its first byte; labels of type 0x40 and 0x80: what came before
+    assert.same({ "127.0.0.1" }, dns.parse(answer(2, { rr("\192\12", 1, 1, A1), "\192" }), 9, qname, 1).addrs)
+    for _, bad in ipairs({ "\64", "\128", "\191" }) do
+      assert.same({ "127.0.0.1" },
+        dns.parse(answer(2, { rr("\192\12", 1, 1, A1), rr(bad .. "x\0", 1, 1, A2) }), 9, qname, 1).addrs)
+    end
+    -- 128 labels and more without an end: no name, no record
+    assert.same({}, dns.parse(answer(1, { rr(("\1a"):rep(200) .. "\0", 1, 1, A1) }), 9, qname, 1).addrs)
+  end)
+
+  it("takes only records of the type and class asked, of the right length, within the packet", function()
+    local r = dns.parse(answer(6, {
+      rr("\192\12", 5, 1, "\3cdn\192\12"),     -- a CNAME (the chain's A records follow it)
+      rr("\3cdn\192\12", 1, 3, A2),              -- class CH
+      rr("\192\12", 1, 1, "\127\0\0\1\0"),     -- an A of 5 bytes
+      rr("\192\12", 28, 1, ("\0"):rep(16)),      -- an AAAA in an A answer
+      rr("\3cdn\192\12", 1, 1, A1),              -- the CNAME's target
+      rr("\192\12", 1, 1, A2, 9) }), 9, qname, 1)  -- RDLENGTH past the end
+    assert.same({ "127.0.0.1" }, r.addrs)
+    -- at most MAX_ADDRESSES, whatever the count says
+    local many = {}
+    for i = 1, 20 do many[i] = rr("\192\12", 1, 1, string.char(10, 0, 0, i)) end
+    assert.equals(dns.MAX_ADDRESSES, #dns.parse(answer(65535, many), 9, qname, 1).addrs)
+    -- a truncated answer keeps what it holds
+    local t = answer(1, { rr("\192\12", 1, 1, A1) })
+    t = t:sub(1, 2) .. u16(0x8380) .. t:sub(5)
+    assert.same({ truncated = true, rcode = 0, addrs = { "127.0.0.1" } }, dns.parse(t, 9, qname, 1))
+  end)
+
+  it("never raises on bytes cut anywhere", function()
+    local full = answer(3, { rr("\192\12", 5, 1, "\3cdn\192\12"), rr("\3cdn\192\12", 1, 1, A1),
+                             rr("\192\12", 1, 1, A2) })
+    for n = 0, #full do
+      local ok, r = pcall(dns.parse, full:sub(1, n), 9, qname, 1)
+      assert.is_true(ok, r)
+      assert.is_true(r == nil or type(r.addrs) == "table")
+    end
+  end)
+end)
+
 describe("revocation.blocking_fetcher: name resolution within the deadline", function()
   local dir, fake, http, pki, store
   local log
@@ -137,6 +193,24 @@ describe("revocation.blocking_fetcher: name resolution within the deadline", fun
     assert.equals("timed out after 1 s resolving silent.revocation.test", err)
     assert.is_true(secs >= 0.9 and secs < 2, secs)
     assert.matches("1 silent.revocation.test\n", queries(), 1, true)
+  end)
+
+  it("the deadline holds across several silent nameservers; a silent one is asked again each RESEND", function()
+    local three = { ns()[1], ns()[1], ns()[1] }
+    local fetch = revocation.blocking_fetcher{ nameservers = three, hosts = false }
+    local secs, body, err = elapsed(function()
+      return fetch("http://silent-three.revocation.test/", nil, 1.5, 65536)
+    end)
+    assert.is_nil(body)
+    assert.equals("timed out after 1.5 s resolving silent-three.revocation.test", err)
+    assert.is_true(secs >= 1.4 and secs < 2, secs)
+    local _, n = queries():gsub("1 silent%-three%.revocation%.test\n", "")
+    assert.equals(3, n) -- one each (0.5 s each: no resend)
+    fetch = revocation.blocking_fetcher{ nameservers = ns(), hosts = false }
+    secs = elapsed(function() return fetch("http://silent-again.revocation.test/", nil, dns.RESEND * 2.5, 65536) end)
+    assert.is_true(secs < dns.RESEND * 2.5 + 0.5, secs)
+    _, n = queries():gsub("1 silent%-again%.revocation%.test\n", "")
+    assert.equals(3, n) -- at 0, RESEND and 2 x RESEND
   end)
 
   it("garbage, echoed queries and other ids are no answer: the deadline still holds", function()
