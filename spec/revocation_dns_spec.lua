@@ -67,6 +67,26 @@ describe("clientcert.dns", function()
     assert.is_true(secs < 1, secs) -- (was quadratic: minutes)
   end)
 
+  it("reads the first MiB of a hosts file or resolv.conf, without the line cut there", function()
+    local dir = live.tempdir("clientcert-dns")
+    local MIB = 1024 * 1024
+    -- text whose first MiB ends after the `kept` start of its last line
+    local function cut(lines, last, kept)
+      local head = ("# " .. ("x"):rep(97) .. "\n"):rep(10000) .. lines
+      head = head .. "#" .. ("p"):rep(MIB - #head - #kept - 2) .. "\n"
+      local text = head .. last
+      assert.equals(kept, text:sub(#head + 1, MIB))
+      return text
+    end
+    live.write(dir .. "/hosts", cut("10.0.0.9 before.test\n", "127.0.0.7 cut.test.example\n", "127.0.0.7 cut.test"))
+    assert.same({ "10.0.0.9" }, dns.hosts_lookup(dir .. "/hosts", "before.test"))
+    assert.is_nil(dns.hosts_lookup(dir .. "/hosts", "cut.test"))
+    live.write(dir .. "/resolv.conf",
+      cut("nameserver 192.0.2.53\n", "nameserver 192.0.2.100\n", "nameserver 192.0.2.1"))
+    assert.same({ { host = "192.0.2.53", port = 53 } }, dns.resolv_conf(dir .. "/resolv.conf").nameservers)
+    live.run("rm -rf " .. q(dir))
+  end)
+
   it("a fetch with no time left is timed out before it resolves or connects (never raises)", function()
     for _, t in ipairs({ 0, -1 }) do
       for _, url in ipairs({ "http://127.0.0.1:1/", "http://nothing.revocation.test/" }) do

@@ -42,11 +42,15 @@ local function server_of(s)
   return { host = h, port = p }
 end
 
+-- The first MiB of a file, without the line cut there (its start could read as
+-- another name or address: "127.0.0.7 cut.test" of "127.0.0.7 cut.test.example").
+local MAX_READ = 1024 * 1024
 local function read_bounded(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local data = f:read(1024 * 1024)
+  local data = f:read(MAX_READ + 1)
   f:close()
+  if data and #data > MAX_READ then data = data:sub(1, MAX_READ):match("^.*\n") or "" end
   return data
 end
 
