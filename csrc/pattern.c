@@ -379,6 +379,21 @@ static int pat_nospecials(const char *p, size_t lp)
     return 1;
 }
 
+/* The 1-based position a search from init starts at in a subject of ls bytes,
+ * as Lua 5.4 reads init (negative: from the end); ls + 2 when past the end.
+ * An init the real function refuses (NaN, a fraction, out of range: it raises)
+ * is read so that no pointer leaves the subject: NaN as 1. */
+static size_t pat_start(double init, size_t ls)
+{
+    if (init < 0)
+        init = (double)ls + init + 1;
+    if (!(init >= 1))                               /* also NaN */
+        return 1;
+    if (init > (double)ls + 1)
+        return ls + 2;
+    return (size_t)init;
+}
+
 /* The steps of kind ("find", "match", "gmatch" or "gsub": a search from each
  * position, or every match of the subject for gmatch and gsub) with pattern p on
  * s from the 1-based init, or limit + 1 once over limit. */
@@ -388,15 +403,12 @@ double pattern_cost(const char *kind, const char *s, size_t ls, const char *p, s
     pat_state ms;
     const char *src, *last = NULL;
     int anchor, every = kind[0] == 'g';            /* gmatch and gsub go through the whole subject */
-    if (init < 0)
-        init = (double)ls + init + 1;
-    if (init < 1)
-        init = 1;
-    if (init > (double)ls + 1)
+    size_t start = pat_start(init, ls);
+    if (start > ls + 1)
         return 1;
-    src = s + (size_t)init - 1;
+    src = s + start - 1;
     if (kind[0] == 'f' && (plain || pat_nospecials(p, lp)))
-        return pat_plain_cost(src, ls - ((size_t)init - 1), p, lp, limit);
+        return pat_plain_cost(src, ls - (start - 1), p, lp, limit);
     memset(&ms, 0, sizeof ms);
     ms.src_init = s;
     ms.src_end = s + ls;
