@@ -84,6 +84,14 @@ static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
 }
 #endif
 
+/* Whether a Lua pattern ends at its first NUL (LuaJIT, Lua 5.1's matcher) or
+ * runs its whole length (Lua 5.2 on), in string.find, match, gmatch and gsub. */
+#if LUA_VERSION_NUM == 501
+#define CC_PATTERN_ENDS_AT_NUL 1
+#else
+#define CC_PATTERN_ENDS_AT_NUL 0
+#endif
+
 /* The number of arguments of the function whose call hook runs (ar: its
  * frame), or -1 when unknown: Lua 5.4 tells it (ntransfer); on both runtimes
  * lua_getlocal also reaches temporaries above the arguments of a C function. */

@@ -4,6 +4,7 @@
  * a lifetime ("aaaa...":find(".-.-.-b") is O(n^4)); no OpenSSL here.
  *
  *   steps | false = core._pattern_cost(kind, s, p, init, plain, limit)
+ *   start, end, captures... | nil | false, why = core._pattern_find(s, p, init, limit)   (specs)
  *
  * The matcher follows lstrlib.c of Lua 5.4 (Copyright (C) 1994-2022 Lua.org,
  * PUC-Rio, MIT licence) step for step, without captures' values and without
@@ -18,6 +19,8 @@
 #define PAT_SPECIALS "^$*+?.([%-"
 #define PAT_UNFINISHED (-1)
 #define PAT_POSITION (-2)
+#define PAT_OVER 1                  /* stop: over the limit */
+#define PAT_ERROR 2                 /* stop: a malformed or too complex pattern (the real function raises) */
 
 typedef struct {
     const char *src_init, *src_end, *p_end;
@@ -26,7 +29,7 @@ typedef struct {
     const char *cinit[32];          /* capture k's start */
     ptrdiff_t clen[32];             /* its length, or PAT_UNFINISHED / PAT_POSITION */
     double steps, limit;
-    int stop;                       /* over the limit, or a malformed pattern: every level gives up */
+    int stop;                       /* PAT_OVER or PAT_ERROR: every level gives up */
 } pat_state;
 
 static const char *pat_match(pat_state *ms, const char *s, const char *p);
@@ -34,12 +37,12 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p);
 static const char *pat_class_end(pat_state *ms, const char *p)
 {
     if (p >= ms->p_end) {
-        ms->stop = 1;
+        ms->stop = PAT_ERROR;
         return p;
     }
     if (*p++ == PAT_ESC) {
         if (p >= ms->p_end) {
-            ms->stop = 1;
+            ms->stop = PAT_ERROR;
             return p;
         }
         return p + 1;
@@ -49,7 +52,7 @@ static const char *pat_class_end(pat_state *ms, const char *p)
             p++;
         do {
             if (p >= ms->p_end) {
-                ms->stop = 1;
+                ms->stop = PAT_ERROR;
                 return p;
             }
             if (*(p++) == PAT_ESC && p < ms->p_end)
@@ -74,6 +77,7 @@ static int pat_single_class(int c, int cl)
     case 'u': res = c >= 'A' && c <= 'Z'; break;
     case 'w': res = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); break;
     case 'x': res = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); break;
+    case 'z': res = c == 0; break;                 /* deprecated, still read by Lua 5.4 and LuaJIT */
     default: return cl == c;
     }
     if (cl >= 'A' && cl <= 'Z')
@@ -122,7 +126,7 @@ static const char *pat_balance(pat_state *ms, const char *s, const char *p)
 {
     int b, e, cont = 1;
     if (p + 1 >= ms->p_end) {
-        ms->stop = 1;
+        ms->stop = PAT_ERROR;
         return NULL;
     }
     if (s >= ms->src_end || *s != *p)
@@ -177,7 +181,7 @@ static const char *pat_start_capture(pat_state *ms, const char *s, const char *p
 {
     const char *res;
     if (ms->level >= 32) {
-        ms->stop = 1;
+        ms->stop = PAT_ERROR;
         return NULL;
     }
     ms->cinit[ms->level] = s;
@@ -196,7 +200,7 @@ static const char *pat_end_capture(pat_state *ms, const char *s, const char *p)
         if (ms->clen[l] == PAT_UNFINISHED)
             break;
     if (l < 0) {
-        ms->stop = 1;
+        ms->stop = PAT_ERROR;
         return NULL;
     }
     ms->clen[l] = s - ms->cinit[l];
@@ -211,10 +215,12 @@ static const char *pat_back_reference(pat_state *ms, const char *s, int l)
     size_t len;
     l -= '1';
     if (l < 0 || l >= ms->level || ms->clen[l] == PAT_UNFINISHED) {
-        ms->stop = 1;
+        ms->stop = PAT_ERROR;
         return NULL;
     }
-    len = ms->clen[l] == PAT_POSITION ? 0 : (size_t)ms->clen[l];   /* 5.1 compares a position as length 0 */
+    if (ms->clen[l] == PAT_POSITION)
+        return NULL;            /* Lua reads a position's length as (size_t)-2: it never matches */
+    len = (size_t)ms->clen[l];
     ms->steps += (double)len;
     if ((size_t)(ms->src_end - s) >= len && memcmp(ms->cinit[l], s, len) == 0)
         return s + len;
@@ -225,8 +231,12 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
 {
     if (ms->stop)
         return NULL;
-    if (++ms->steps > ms->limit || ms->depth-- == 0) {
-        ms->stop = 1;
+    if (++ms->steps > ms->limit) {
+        ms->stop = PAT_OVER;
+        return NULL;
+    }
+    if (ms->depth-- == 0) {                         /* "pattern too complex" */
+        ms->stop = PAT_ERROR;
         return NULL;
     }
     while (p != ms->p_end) {
@@ -259,7 +269,7 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
                 int prev, cur;
                 p += 2;
                 if (p >= ms->p_end || *p != '[') {
-                    ms->stop = 1;
+                    ms->stop = PAT_ERROR;
                     s = NULL;
                     goto done;
                 }
@@ -418,6 +428,8 @@ double pattern_cost(const char *kind, const char *s, size_t ls, const char *p, s
         p++;
         lp--;
     }
+    if (CC_PATTERN_ENDS_AT_NUL)
+        lp = strlen(p);
     ms.p_end = p + lp;
     for (;;) {
         const char *e;
@@ -461,8 +473,79 @@ static int pattern_cost_lua(lua_State *L)
     return 1;
 }
 
+/* start, end, captures... | nil | false, "error" | false, "limit" =
+ * _pattern_find(s, p[, init[, limit]]): what the matcher above finds, as
+ * string.find with a pattern (never plain) returns it, or "error" where the
+ * real function raises (a malformed or too complex pattern, an unfinished
+ * capture), "limit" past limit steps (default 1e7). For specs: the matcher's
+ * verdicts against the interpreter's. */
+static int pattern_find_lua(lua_State *L)
+{
+    size_t ls, lp, start;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    double init = luaL_optnumber(L, 3, 1);
+    pat_state ms;
+    const char *src;
+    int anchor, l;
+    memset(&ms, 0, sizeof ms);
+    ms.limit = luaL_optnumber(L, 4, 1e7);
+    start = pat_start(init, ls);
+    if (start > ls + 1) {
+        lua_pushnil(L);
+        return 1;
+    }
+    src = s + start - 1;
+    ms.src_init = s;
+    ms.src_end = s + ls;
+    anchor = lp > 0 && *p == '^';
+    if (anchor) {
+        p++;
+        lp--;
+    }
+    if (CC_PATTERN_ENDS_AT_NUL)
+        lp = strlen(p);
+    ms.p_end = p + lp;
+    for (;;) {
+        const char *e;
+        ms.level = 0;
+        ms.depth = PAT_MAXDEPTH;
+        e = pat_match(&ms, src, p);
+        if (ms.stop) {
+            lua_pushboolean(L, 0);
+            lua_pushstring(L, ms.stop == PAT_OVER ? "limit" : "error");
+            return 2;
+        }
+        if (e != NULL) {
+            luaL_checkstack(L, ms.level + 2, NULL);
+            lua_pushinteger(L, (lua_Integer)(src - s) + 1);
+            lua_pushinteger(L, (lua_Integer)(e - s));
+            for (l = 0; l < ms.level; l++) {
+                if (ms.clen[l] == PAT_UNFINISHED) {
+                    lua_settop(L, 0);
+                    lua_pushboolean(L, 0);
+                    lua_pushstring(L, "error");
+                    return 2;
+                }
+                if (ms.clen[l] == PAT_POSITION)
+                    lua_pushinteger(L, (lua_Integer)(ms.cinit[l] - s) + 1);
+                else
+                    lua_pushlstring(L, ms.cinit[l], (size_t)ms.clen[l]);
+            }
+            return ms.level + 2;
+        }
+        if (anchor || src >= ms.src_end)
+            break;
+        src++;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
 int pattern_open(lua_State *L)
 {
+    lua_pushcfunction(L, pattern_find_lua);                     /* M, fn */
+    lua_setfield(L, -2, "_pattern_find");                       /* M */
     lua_pushcfunction(L, pattern_cost_lua);                     /* M, fn */
     lua_setfield(L, -2, "_pattern_cost");                       /* M */
     return 0;

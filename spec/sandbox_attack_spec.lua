@@ -127,6 +127,9 @@ describe("a pattern match that backtracks", function()
     { "gmatch", [[for _ in ("a"):rep(800):gmatch(".-.-.-b") do end]] },
     { "gsub", [[("a"):rep(800):gsub(".-.-.-b", "")]] },
     { "find on a long subject with an init (Lua 5.4 reads it)", [[("a"):rep(16 * 2^20):find(".-b", 2)]] },
+    { "find with a back reference to a position capture (which never matches)",
+      [[("a"):rep(800):find(".-.-.-()%1")]] },
+    { "find with %z repetitions on NUL bytes", [[("\0"):rep(800):find("%z*%z*%z*y")]] },
   }
   for _, c in ipairs(calls) do
     it("is refused before it runs, in a policy file: " .. c[1], function()
