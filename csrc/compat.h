@@ -84,12 +84,13 @@ static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
 }
 #endif
 
-/* Whether a Lua pattern ends at its first NUL (LuaJIT, Lua 5.1's matcher) or
- * runs its whole length (Lua 5.2 on), in string.find, match, gmatch and gsub. */
+/* Whether string.find, match, gmatch and gsub run Lua 5.1's matcher (LuaJIT):
+ * a pattern ends at its first NUL, and an item with '*' or '-' that does not
+ * match at a position still goes one call (one level of nesting) deeper. */
 #if LUA_VERSION_NUM == 501
-#define CC_PATTERN_ENDS_AT_NUL 1
+#define CC_PATTERN_LUA51 1
 #else
-#define CC_PATTERN_ENDS_AT_NUL 0
+#define CC_PATTERN_LUA51 0
 #endif
 
 /* The number of arguments of the function whose call hook runs (ar: its

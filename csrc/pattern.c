@@ -306,6 +306,10 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
                 goto done;
             }
             if (!pat_single(ms, s, p, ep)) {
+                if (CC_PATTERN_LUA51 && (*ep == '*' || *ep == '-')) {
+                    s = *ep == '*' ? pat_max_expand(ms, s, p, ep) : pat_min_expand(ms, s, p, ep);
+                    goto done;
+                }
                 if (*ep == '*' || *ep == '?' || *ep == '-') {
                     p = ep + 1;
                     continue;
@@ -428,7 +432,7 @@ double pattern_cost(const char *kind, const char *s, size_t ls, const char *p, s
         p++;
         lp--;
     }
-    if (CC_PATTERN_ENDS_AT_NUL)
+    if (CC_PATTERN_LUA51)
         lp = strlen(p);
     ms.p_end = p + lp;
     for (;;) {
@@ -503,7 +507,7 @@ static int pattern_find_lua(lua_State *L)
         p++;
         lp--;
     }
-    if (CC_PATTERN_ENDS_AT_NUL)
+    if (CC_PATTERN_LUA51)
         lp = strlen(p);
     ms.p_end = p + lp;
     for (;;) {

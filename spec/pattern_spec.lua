@@ -88,6 +88,8 @@ local CASES = {
   { ("a"):rep(300), ("a?"):rep(300) }, { ("a"):rep(300), ("a?"):rep(198) }, { ("a"):rep(300), ("a?"):rep(199) },
   { ("a"):rep(300), ("a?"):rep(200) }, { ("a"):rep(300), ("a?"):rep(201) }, { "b", ("a?"):rep(300) },
   { ("a"):rep(300), ("(a)"):rep(20) .. ("a?"):rep(200) },
+  { "b", ("a*"):rep(199) }, { "b", ("a*"):rep(200) }, { "b", ("a*"):rep(201) }, { "b", ("a-"):rep(201) },
+  { "b", ("a+"):rep(201) }, { "b", ("a?"):rep(201) },
   -- embedded NULs (LuaJIT's patterns end at the first one)
   { "a\0b", "a\0." }, { "ab", "a\0x*" }, { "a\0", "%b\0a" }, { "a", "a\0[" }, { "a\0b", "a%z." },
 }
@@ -140,5 +142,39 @@ describe("pattern.c's cost", function()
     assert.is_false(cost("find", ("a"):rep(200), ".-.-.-()%1", 1, false, 1e7))
     assert.is_false(cost("find", ("\0"):rep(200), "%z*%z*%z*y", 1, false, 1e7))
     assert.is_false(cost("gsub", ("\0"):rep(200), "%z-%z-%z-y", 1, false, 1e7))
+  end)
+end)
+
+describe("hostile patterns", function()
+  -- 100,000 bytes each, on short subjects: a verdict (Lua's), never a crash or a hang
+  local PATTERNS = {
+    ("("):rep(100000), ("()"):rep(50000), "[" .. ("a"):rep(100000), "[^" .. ("%]"):rep(50000),
+    ("%"):rep(100001), ("a"):rep(100000) .. "%", ("a?"):rep(50000), ("a*"):rep(50000), ("a-"):rep(50000),
+    ("%b()"):rep(25000), ("%f[a]"):rep(20000), "%f" .. ("x"):rep(100000), ("%b"):rep(50000),
+    ("(a"):rep(1000) .. (")"):rep(1000), ("(a?)"):rep(25000), ("[a]"):rep(33333), ("%1"):rep(50000),
+    ("x"):rep(100000), ("^"):rep(100000), ("$"):rep(100000), ("."):rep(100000),
+  }
+  local SUBJECTS = { "", "a", "ab(a)b", ("a"):rep(50), "(((a)))", "\0a\0" }
+
+  it("get Lua's verdict, or the copy gives up within its limit", function()
+    local failures = {}
+    for i, p in ipairs(PATTERNS) do
+      for _, s in ipairs(SUBJECTS) do
+        local d = disagreement(s, p)
+        if d then failures[#failures + 1] = ("pattern %d on %q: %s"):format(i, s, d:sub(-100)) end
+      end
+    end
+    assert.same({}, failures)
+  end)
+
+  it("are costed for every kind, past the limit or within it", function()
+    for _, p in ipairs(PATTERNS) do
+      for _, s in ipairs(SUBJECTS) do
+        for _, kind in ipairs{ "find", "match", "gmatch", "gsub" } do
+          local c = cost(kind, s .. s:rep(100), p, 1, false, 1e6)
+          assert(c == false or (type(c) == "number" and c > 0), kind)
+        end
+      end
+    end
   end)
 end)
