@@ -9,8 +9,11 @@
  * The matcher follows lstrlib.c of Lua 5.4 (Copyright (C) 1994-2022 Lua.org,
  * PUC-Rio, MIT licence) step for step, without captures' values and without
  * raising: a malformed pattern costs what was read of it (the real function
- * then raises its own error). One step is one call of the matcher or one
- * character read by a repetition; a plain find counts each byte compared. */
+ * then raises its own error). One step is one call of the matcher, one pattern
+ * item it reads, or one character read by a repetition, and a set [...] one
+ * more per 4 bytes each time it is read; a plain find counts each byte
+ * compared. The limit is checked at each of those, so that the costing itself
+ * never takes much longer than `limit` steps. */
 #include <string.h>
 #include "clientcert.h"
 
@@ -33,6 +36,25 @@ typedef struct {
 } pat_state;
 
 static const char *pat_match(pat_state *ms, const char *s, const char *p);
+
+/* Adds n steps: 0 (and every level gives up) once over the limit. */
+static int pat_charge(pat_state *ms, double n)
+{
+    ms->steps += n;
+    if (ms->steps > ms->limit) {
+        ms->stop = PAT_OVER;
+        return 0;
+    }
+    return 1;
+}
+
+/* What reading the single-character item p..ep costs beyond its step: Lua
+ * walks a set [...] byte by byte to find its end and again to try its members,
+ * one step per 4 bytes (nothing for any other item). */
+static double pat_item_cost(const char *p, const char *ep)
+{
+    return (double)((size_t)(ep - p) / 4);
+}
 
 static const char *pat_class_end(pat_state *ms, const char *p)
 {
@@ -148,9 +170,12 @@ static const char *pat_balance(pat_state *ms, const char *s, const char *p)
 static const char *pat_max_expand(pat_state *ms, const char *s, const char *p, const char *ep)
 {
     ptrdiff_t i = 0;
-    while (pat_single(ms, s + i, p, ep))
+    double each = 1 + pat_item_cost(p, ep);
+    while (pat_single(ms, s + i, p, ep)) {
         i++;
-    ms->steps += (double)i;
+        if (!pat_charge(ms, each))
+            return NULL;
+    }
     while (i >= 0 && !ms->stop) {
         const char *res = pat_match(ms, s + i, ep + 1);
         if (res)
@@ -162,18 +187,14 @@ static const char *pat_max_expand(pat_state *ms, const char *s, const char *p, c
 
 static const char *pat_min_expand(pat_state *ms, const char *s, const char *p, const char *ep)
 {
+    double each = 1 + pat_item_cost(p, ep);
     for (;;) {
         const char *res = pat_match(ms, s, ep + 1);
         if (res != NULL)
             return res;
-        if (ms->stop)
+        if (ms->stop || !pat_charge(ms, each) || !pat_single(ms, s, p, ep))
             return NULL;
-        if (pat_single(ms, s, p, ep)) {
-            s++;
-            ms->steps++;
-        } else {
-            return NULL;
-        }
+        s++;
     }
 }
 
@@ -240,6 +261,10 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
         return NULL;
     }
     while (p != ms->p_end) {
+        if (!pat_charge(ms, 1)) {                   /* each item read, as each call */
+            s = NULL;
+            goto done;
+        }
         switch (*p) {
         case '(':
             if (*(p + 1) == ')')
@@ -274,7 +299,7 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
                     goto done;
                 }
                 ep = pat_class_end(ms, p);
-                if (ms->stop) {
+                if (ms->stop || !pat_charge(ms, 3 * pat_item_cost(p, ep))) {   /* its end, two tries */
                     s = NULL;
                     goto done;
                 }
@@ -301,7 +326,7 @@ static const char *pat_match(pat_state *ms, const char *s, const char *p)
         default:
         dflt: {
             const char *ep = pat_class_end(ms, p);
-            if (ms->stop) {
+            if (ms->stop || !pat_charge(ms, pat_item_cost(p, ep))) {
                 s = NULL;
                 goto done;
             }

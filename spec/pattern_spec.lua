@@ -143,6 +143,36 @@ describe("pattern.c's cost", function()
     assert.is_false(cost("find", ("\0"):rep(200), "%z*%z*%z*y", 1, false, 1e7))
     assert.is_false(cost("gsub", ("\0"):rep(200), "%z-%z-%z-y", 1, false, 1e7))
   end)
+
+  -- one step was one call of the matcher or one character a repetition read:
+  -- a literal item and a set's bytes were free, so a rule could take minutes in
+  -- one call costed at a few thousand steps (2,000 bytes of "a" then "$" on
+  -- 4,000 bytes of "a", 0.3 s at 4,001 steps; a 100,000-byte set repeated on
+  -- 2,000 bytes, 78 s at 4,008,003 steps, under a rule's 10,000,000)
+  it("grows with the pattern items Lua compares at each position", function()
+    assert.is_false(cost("find", ("a"):rep(4000), ("a"):rep(2000) .. "$", 1, false, 1e6))
+    assert.is_false(cost("match", ("a"):rep(4000), ("a"):rep(2000) .. "b", 1, false, 1e6))
+    assert.is_false(cost("gsub", ("a"):rep(4000), ("%a"):rep(2000) .. "b", 1, false, 1e6))
+  end)
+
+  it("grows with the length of a set each time Lua reads it", function()
+    local set = "[" .. ("x"):rep(5000) .. "a]"
+    assert.is_false(cost("find", ("a"):rep(200) .. "b", set .. "*$", 1, false, 1e6))
+    assert.is_false(cost("find", ("a"):rep(200) .. "b", set .. "-$", 1, false, 1e6))
+    assert.is_false(cost("find", ("b"):rep(3000), "%f" .. set, 1, false, 1e6))
+    assert.is_false(cost("gmatch", ("b"):rep(3000), set, 1, false, 1e6))
+  end)
+
+  it("still lets ordinary patterns through at a few steps a byte", function()
+    local subject = "CN=alice.example,OU=Engineering,O=Example Corp,L=Somewhere,C=XX"
+    for _, p in ipairs{ "^CN=([^,]+)", "O=(.-),", "[%w%.%-]+", "%f[%w]%w+",
+        "^CN=[%w%.%-_]+,OU=[^,]*,O=Example Corp" } do
+      for _, kind in ipairs{ "find", "match", "gmatch", "gsub" } do
+        local c = cost(kind, subject, p, 1, false, 1e6)
+        assert(c and c < 20 * #subject, ("%s %s: %s"):format(kind, p, tostring(c)))
+      end
+    end
+  end)
 end)
 
 describe("hostile patterns", function()
