@@ -38,7 +38,10 @@ typedef struct {
     void *old_ud;
     double alloc_cap;         /* the most the heap may grow by, checked at each allocation (bytes) */
     double alloc_net;         /* bytes allocated minus bytes freed since the start */
-    int refused;              /* an allocation was refused at alloc_cap */
+    int refused;              /* an allocation was refused at alloc_cap (and not given when tried again) */
+    int pending;              /* the last allocation was refused, and Lua may try it again */
+    const void *pend_ptr;     /* that allocation's arguments */
+    size_t pend_osize, pend_nsize;
     const void *rep, *dump;   /* the host's string.rep and string.dump */
     const void *pat[4];       /* the host's string.find, match, gmatch, gsub */
     double pat_steps, pat_limit; /* pattern matcher steps so far, the most allowed */
@@ -134,22 +137,46 @@ static void bounded_tick(lua_State *L, bounded_state *r)
         snprintf(r->spent, sizeof r->spent, "used more than %.0f MiB of memory", r->kb / 1024.0);
 }
 
+/* An allocation was refused at alloc_cap for good: the run is stopped, as past
+ * any budget, at the hook's next event (and at its end). */
+static void bounded_refused(bounded_state *r)
+{
+    if (!r->refused)
+        snprintf(r->spent, sizeof r->spent, "used more than %.0f MiB of memory (one operation would have "
+                 "grown the heap past %.0f MiB)", r->kb / 1024.0, r->alloc_cap / (1024.0 * 1024.0));
+    r->refused = 1;
+    r->pending = 0;
+}
+
 /* The allocator of a bounded run: the state's own, refusing (NULL) any growth
  * that would take the heap more than alloc_cap bytes past where it was at the
- * start; Lua then raises "not enough memory" (Lua 5.4 first collects in full
- * and tries again), and the run is stopped as past a budget. Frees and shrinks
- * always go through: Lua requires them to succeed. Calls nothing of Lua's. */
+ * start (garbage not yet collected counts). Lua then raises "not enough
+ * memory", and the run is stopped as past a budget; but Lua 5.4 first
+ * collects in full and tries the same allocation again (nothing else is
+ * allocated in between), and when that second try fits, the refusal is
+ * forgotten: the heap did not grow past the cap. Frees and shrinks always go
+ * through: Lua requires them to succeed. Calls nothing of Lua's. */
 static void *bounded_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     bounded_state *r = (bounded_state *)ud;
     size_t old = ptr != NULL ? osize : 0;             /* without ptr, osize is a type tag (5.4) */
     void *p;
-    if (nsize > old && r->alloc_net + (double)(nsize - old) > r->alloc_cap) {
-        if (!r->refused)
-            snprintf(r->spent, sizeof r->spent, "used more than %.0f MiB of memory (one operation would have "
-                     "grown the heap past %.0f MiB)", r->kb / 1024.0, r->alloc_cap / (1024.0 * 1024.0));
-        r->refused = 1;           /* and stopped at the next hook event, as past any budget */
-        return NULL;
+    if (nsize > old) {
+        int again = r->pending && ptr == r->pend_ptr && osize == r->pend_osize && nsize == r->pend_nsize;
+        if (r->pending && !again)
+            bounded_refused(r);                       /* not tried again: Lua raised */
+        r->pending = 0;
+        if (r->alloc_net + (double)(nsize - old) > r->alloc_cap) {
+            if (again || !CC_ALLOC_TRIES_AGAIN) {
+                bounded_refused(r);
+            } else {
+                r->pending = 1;
+                r->pend_ptr = ptr;
+                r->pend_osize = osize;
+                r->pend_nsize = nsize;
+            }
+            return NULL;
+        }
     }
     p = r->old_alloc(r->old_ud, ptr, osize, nsize);
     if (p != NULL || nsize == 0)
@@ -266,6 +293,8 @@ static void bounded_hook(lua_State *L, lua_Debug *ar)
     bounded_state *r = bounded_current(L);
     if (r == NULL)
         return;                        /* a coroutine that kept the hook of a finished run */
+    if (r->pending)
+        bounded_refused(r);            /* a refused allocation Lua did not try again: it raised */
     if (ar->event == LUA_HOOKCOUNT) {
         if (r->spent[0] == '\0')
             bounded_tick(L, r);
@@ -381,6 +410,8 @@ static int bounded_run_call(lua_State *L)
     lua_sethook(L, r.old_hook, r.old_mask, r.old_count);
     lua_setallocf(L, r.old_alloc, r.old_ud);
     bounded_set_current(L, outer);
+    if (r.pending)
+        bounded_refused(&r);
     if (r.refused && (ok || (lua_type(L, -1) == LUA_TSTRING && strstr(lua_tostring(L, -1), "not enough memory")))) {
         /* a refused allocation stops the run even when the code caught the
          * error and returned before the hook's next event */

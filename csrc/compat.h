@@ -93,6 +93,14 @@ static inline int cc_tointeger(lua_State *L, int i, lua_Integer *out)
 #define CC_PATTERN_LUA51 0
 #endif
 
+/* Whether Lua tries a refused allocation once more, with the same arguments,
+ * after a full (emergency) collection: Lua 5.2 on; LuaJIT raises at once. */
+#if LUA_VERSION_NUM >= 502
+#define CC_ALLOC_TRIES_AGAIN 1
+#else
+#define CC_ALLOC_TRIES_AGAIN 0
+#endif
+
 /* The number of arguments of the function whose call hook runs (ar: its
  * frame), or -1 when unknown: Lua 5.4 tells it (ntransfer); on both runtimes
  * lua_getlocal also reaches temporaries above the arguments of a C function. */
