@@ -433,6 +433,35 @@ static size_t pat_start(double init, size_t ls)
     return (size_t)init;
 }
 
+/* Set ms up for a search of pattern *p (lp bytes) in s (ls bytes): a leading
+ * '^' anchors where caret_anchors (not in gmatch) and is skipped; LuaJIT reads
+ * the pattern up to its first NUL. Returns whether the search is anchored. */
+static int pat_begin(pat_state *ms, const char *s, size_t ls, const char **p, size_t lp, int caret_anchors,
+                     double limit)
+{
+    int anchor = caret_anchors && lp > 0 && **p == '^';
+    memset(ms, 0, sizeof *ms);
+    ms->src_init = s;
+    ms->src_end = s + ls;
+    ms->limit = limit;
+    if (anchor) {
+        (*p)++;
+        lp--;
+    }
+    if (CC_PATTERN_LUA51)
+        lp = strlen(*p);
+    ms->p_end = *p + lp;
+    return anchor;
+}
+
+/* One attempt of the pattern at src, from a clean capture state. */
+static const char *pat_try(pat_state *ms, const char *src, const char *p)
+{
+    ms->level = 0;
+    ms->depth = PAT_MAXDEPTH;
+    return pat_match(ms, src, p);
+}
+
 /* The steps of kind ("find", "match", "gmatch" or "gsub": a search from each
  * position, or every match of the subject for gmatch and gsub) with pattern p on
  * s from the 1-based init, or limit + 1 once over limit. */
@@ -448,23 +477,9 @@ double pattern_cost(const char *kind, const char *s, size_t ls, const char *p, s
     src = s + start - 1;
     if (kind[0] == 'f' && (plain || pat_nospecials(p, lp)))
         return pat_plain_cost(src, ls - (start - 1), p, lp, limit);
-    memset(&ms, 0, sizeof ms);
-    ms.src_init = s;
-    ms.src_end = s + ls;
-    ms.limit = limit;
-    anchor = lp > 0 && *p == '^' && kind[1] != 'm';  /* in gmatch '^' is no anchor (a plain character) */
-    if (anchor) {
-        p++;
-        lp--;
-    }
-    if (CC_PATTERN_LUA51)
-        lp = strlen(p);
-    ms.p_end = p + lp;
+    anchor = pat_begin(&ms, s, ls, &p, lp, kind[1] != 'm', limit);  /* in gmatch '^' is no anchor */
     for (;;) {
-        const char *e;
-        ms.level = 0;
-        ms.depth = PAT_MAXDEPTH;
-        e = pat_match(&ms, src, p);
+        const char *e = pat_try(&ms, src, p);
         if (ms.stop)
             break;
         if (e != NULL && !every)
@@ -517,29 +532,16 @@ static int pattern_find_lua(lua_State *L)
     pat_state ms;
     const char *src;
     int anchor, l;
-    memset(&ms, 0, sizeof ms);
-    ms.limit = luaL_optnumber(L, 4, 1e7);
+    double limit = luaL_optnumber(L, 4, 1e7);
     start = pat_start(init, ls);
     if (start > ls + 1) {
         lua_pushnil(L);
         return 1;
     }
     src = s + start - 1;
-    ms.src_init = s;
-    ms.src_end = s + ls;
-    anchor = lp > 0 && *p == '^';
-    if (anchor) {
-        p++;
-        lp--;
-    }
-    if (CC_PATTERN_LUA51)
-        lp = strlen(p);
-    ms.p_end = p + lp;
+    anchor = pat_begin(&ms, s, ls, &p, lp, 1, limit);
     for (;;) {
-        const char *e;
-        ms.level = 0;
-        ms.depth = PAT_MAXDEPTH;
-        e = pat_match(&ms, src, p);
+        const char *e = pat_try(&ms, src, p);
         if (ms.stop) {
             lua_pushboolean(L, 0);
             lua_pushstring(L, ms.stop == PAT_OVER ? "limit" : "error");
