@@ -258,7 +258,7 @@ static int bundle_sha256(lua_State *L)
     unsigned int n = 0;
 
     ERR_clear_error();
-    if (!cc_digest_bytes(cc_digest(L, "SHA256"), data, len, md, &n))
+    if (!EVP_Digest(data, len, md, &n, cc_digest(L, "SHA256"), NULL))
         return cc_fail(L, "sha256", "cannot compute the digest");
     for (i = 0; i < n; i++) {
         hex[2 * i] = digits[md[i] >> 4];

@@ -156,7 +156,7 @@ int cert_push_digest(lua_State *L, X509 *x, const char *alg)
         return -1;
     /* the digest of the DER (what X509_digest computes, without its lookups) */
     len = i2d_X509(x, &der);
-    ok = len > 0 && cc_digest_bytes(type, der, (size_t)len, md, &n);
+    ok = len > 0 && EVP_Digest(der, (size_t)len, md, &n, type, NULL);
     OPENSSL_free(der);
     if (!ok) {
         ERR_clear_error();

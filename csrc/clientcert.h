@@ -100,8 +100,6 @@ const char *cc_checkbytes(lua_State *L, int idx, size_t *len);
 /* Does the input look like PEM text (contains "-----BEGIN ")? */
 int cc_is_pem(const char *data, size_t len);
 int cc_pem_truncated(lua_State *L, const char *data, size_t len);
-/* Integer Unix seconds for an ASN1_TIME, via ASN1_TIME_to_tm (any year
- * 0..9999, GeneralizedTime past 2050). Returns 0 and sets *out on success. */
 /* The digest named alg: for SHA256 and SHA1 the one fetched for this Lua state
  * when the module was opened (an EVP_MD from EVP_sha256() or
  * EVP_get_digestbyname is looked up again by name, under the provider store's
@@ -111,8 +109,8 @@ int cc_pem_truncated(lua_State *L, const char *data, size_t len);
 const EVP_MD *cc_digest(lua_State *L, const char *alg);
 /* Fetches this state's digests for cc_digest (freed with the state); luaopen. */
 void cc_digests_open(lua_State *L);
-/* The digest md of len bytes into out (EVP_MAX_MD_SIZE), its length in *n; 0 on failure. */
-int cc_digest_bytes(const EVP_MD *md, const void *data, size_t len, unsigned char *out, unsigned int *n);
+/* Integer Unix seconds for an ASN1_TIME, via ASN1_TIME_to_tm (any year
+ * 0..9999, GeneralizedTime past 2050). Returns 0 and sets *out on success. */
 int cc_asn1_time_to_unix(const ASN1_TIME *t, long long *out);
 /* Pushes a name as an RFC 4514 string with control bytes escaped as \XX. */
 void cc_push_name_string(lua_State *L, const X509_NAME *name);

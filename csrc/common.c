@@ -179,8 +179,3 @@ const EVP_MD *cc_digest(lua_State *L, const char *alg)
     }
     return EVP_get_digestbyname(alg);                  /* borrowed */
 }
-
-int cc_digest_bytes(const EVP_MD *md, const void *data, size_t len, unsigned char *out, unsigned int *n)
-{
-    return EVP_Digest(data, len, out, n, md, NULL);
-}
