@@ -303,15 +303,9 @@ function M.check_options(opts)
     end
   end
   if opts.nameservers ~= nil then
-    local list, n = opts.nameservers, 0
-    if type(list) == "table" then
-      -- a list: keys 1..n (a hole or another key would leave servers unread: no server asked)
-      n = #list
-      for k in pairs(list) do
-        if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then n = 0 break end
-      end
-      for i = 1, n do if list[i] == nil then n = 0 break end end
-    end
+    -- a list: keys 1..n (a hole or another key would leave servers unread: no server asked)
+    local list = opts.nameservers
+    local n = type(list) == "table" and require("clientcert.util").sequence_length(list) or 0
     if n == 0 then return 'nameservers must be a non-empty list of "ip[:port]" or "[ipv6]:port"' end
     for i, s in ipairs(opts.nameservers) do
       if not server_of(s) then return ('nameservers[%d] must be "ip[:port]" or "[ipv6]:port"'):format(i) end
