@@ -114,6 +114,11 @@ describe("host option tables: read raw, no metamethod runs", function()
     assert.matches("^revocation.sources must be", build_err{ trust = store, revocation = trap{ sources = trap{} } })
     assert.matches("^revocation.urls%[1%] must be",
       build_err{ trust = store, revocation = trap{ urls = trap{ "ftp://x/" } } })
+    -- a list with a hole or another key: refused, never read short (a source or a prefix dropped unseen)
+    assert.matches("^revocation.sources must be a list %(keys 1..n with no holes%)",
+      build_err{ trust = store, revocation = { sources = { "ocsp", nil, "crl" } } })
+    assert.equals("revocation.urls must be a list (keys 1..n with no holes): found key 'x'",
+      build_err{ trust = store, revocation = { urls = trap{ "http://pki.test/", x = "http://evil.test/" } } })
     assert.same({}, ran)
   end)
 

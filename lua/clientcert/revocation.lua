@@ -51,13 +51,14 @@ end
 -- The checked copy of t (raises bad(...)).
 local function checked_options(t)
   if type(t) ~= "table" then error(setmetatable({ msg = "revocation must be a table" }, BAD), 0) end
-  -- raw access: no metamethod of the caller's tables runs (the lists: their 1..n)
+  -- raw access: no metamethod of the caller's tables runs; the lists must be
+  -- lists (a hole or another key would drop a source or a URL prefix unseen)
   t = util.raw_copy(t)
   for _, k in ipairs({ "sources", "urls" }) do
-    local list = t[k]
-    if type(list) == "table" then
-      t[k] = {}
-      for i = 1, util.rawlen(list) do t[k][i] = rawget(list, i) end
+    if type(t[k]) == "table" then
+      local list, err = util.as_list(t[k], k)
+      if not list then bad(err) end
+      t[k] = list
     end
   end
   for k in next, t do

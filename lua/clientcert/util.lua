@@ -68,7 +68,6 @@ end
 
 -- (LuaJIT: # never runs __len)
 local rawlen = rawget(_G, "rawlen") or function(t) return #t end
-M.rawlen = rawlen
 
 --- n = util.sequence_length(t): n when t's keys are exactly 1..n, else nil and
 -- the first offending key (a non-integer key, or an index past a hole; nil
