@@ -294,6 +294,12 @@ describe("clientcert check: usage and input errors exit 2 with one line on stder
     code, out, err = check(P("alice.pem"), "--intermediate-in-roots", "warn", "--policy",
       "examples/policies/optional-api.lua")
     one_line_error(code, out, err, "give one or the other")
+    -- the revocation flags make the implicit policy too: with --policy they were ignored unseen
+    for _, flag in ipairs({ { "--soft-fail" }, { "--fetch-issuers" }, { "--allow-url", "http://pki.test/" },
+                            { "--timeout", "5" }, { "--revocation", "ocsp" } }) do
+      code, out, err = check(P("alice.pem"), "--policy", "examples/policies/optional-api.lua", unpack_(flag))
+      one_line_error(code, out, err, "give one or the other")
+    end
     code, out, err = check(P("alice.pem"), "--roots", P("root.pem"), "--intermediate-in-roots", "maybe")
     assert.equals(2, code)
     assert.equals("", out)

@@ -82,12 +82,12 @@ end
 -- policy, store | nil, err: the policy to apply (store: the implicit policy's store).
 local function load_policy(a)
   local implicit = #a.roots > 0 or #a.intermediates > 0 or #a.crl > 0 or a.purpose or a.intermediate_in_roots
-    or a.revocation or a.profile
+    or a.revocation or a.profile or a.soft_fail or a.fetch_issuers or #a.allow_url > 0 or a.timeout
   if a.policy then
     if implicit then
-      return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose, --profile and "
-        .. "--intermediate-in-roots make the implicit policy; a --policy file names its own trust "
-        .. "(give one or the other)"
+      return nil, nil, "clientcert: --roots, --intermediates, --crl, --purpose, --profile, "
+        .. "--intermediate-in-roots and --revocation (with its flags) make the implicit policy; a --policy "
+        .. "file names its own trust and revocation (give one or the other)"
     end
     local params, perr = c.read_params(a.param)
     if not params then return nil, nil, perr end
