@@ -271,4 +271,12 @@ describe("clientcert.audit_store warn_days", function()
       assert.has_error(function() clientcert.audit_store(store, { time = pki.T, warn_days = bad }) end)
     end
   end)
+
+  it("raises for an unknown option (a misspelt warn_days was ignored, 30 used)", function()
+    local store = assert(clientcert.store{ roots = pki.path("soon-root.pem") })
+    assert.has_error(function() clientcert.audit_store(store, { time = pki.T, warn_day = 0 }) end,
+      "clientcert.audit_store: unknown option 'warn_day'")
+    local policy = clientcert.policy{ trust = store }
+    assert.has_error(function() policy:audit{ tme = pki.T } end, "clientcert.audit_store: unknown option 'tme'")
+  end)
 end)

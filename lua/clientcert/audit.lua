@@ -124,6 +124,14 @@ end
 function M.audit_store(store, opts)
   if not clientcert.is_store(store) then error("clientcert.audit_store: expected a clientcert.store", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("clientcert.audit_store: opts must be a table", 2) end
+  if opts ~= nil then
+    opts = util.raw_copy(opts) -- (raw access, as for every options table)
+    for k in next, opts do
+      if k ~= "time" and k ~= "warn_days" then
+        error(("clientcert.audit_store: unknown option '%s'"):format(tostring(k)), 2)
+      end
+    end
+  end
   local when = util.time(opts and opts.time, "audit_store", 2)
   local warn_days = 30
   if opts and opts.warn_days ~= nil then
