@@ -104,6 +104,14 @@ describe("clientcert command", function()
     assert.equals(2, (run("check", "--policy", pki.path("none.lua"))))
   end)
 
+  it("prints a value the library refuses once, with the library's origin", function()
+    local code, out, err = run("probe", "127.0.0.1:1", "--path", "/" .. ("a"):rep(2000))
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.equals("clientcert.probe: path must start with / and hold no space or control character "
+      .. "(at most 1024 bytes)\n", err)
+  end)
+
   it("reads times as Unix seconds or ISO 8601 UTC", function()
     assert.equals(1906502400, cli.parse_time("2030-06-01"))
     assert.equals(1906502400, cli.parse_time("1906502400"))

@@ -51,7 +51,9 @@ function M.main(argv, out, eout)
   end
   local run_ok, code = pcall(runners[a.command], a, out, eout)
   if not run_ok then
-    common.put(eout, "clientcert: %s", code)
+    -- a library check that raised names its own origin ("clientcert.probe: ...")
+    code = tostring(code)
+    common.put(eout, code:match("^clientcert[%.:]") and "%s" or "clientcert: %s", code)
     return common.EXIT_ERROR
   end
   return code
