@@ -13,7 +13,7 @@ function M.define(cmd)
   cmd:flag("--fetch", "Also download the CRL at each CRL distribution point (http://) named by the "
     .. "--roots/--intermediates certificates, and check it the same way.")
   cmd:option("--timeout", "With --fetch: seconds for each download (name resolution, connect and read), "
-    .. "default 10.", "10")
+    .. "default 10.")
   cmd:option("--roots", "Root certificates to find each CRL's issuer among (PEM bundle or DER); repeatable.")
     :count("*")
   cmd:option("--intermediates", "Intermediate CAs to find each CRL's issuer among; repeatable."):count("*")
@@ -105,8 +105,12 @@ function M.run(a, out, eout)
     c.put(eout, "clientcert: crl-status needs --crl FILE or --fetch (with --roots/--intermediates)")
     return c.EXIT_ERROR
   end
+  if a.timeout and not a.fetch then
+    c.put(eout, "clientcert: --timeout goes with --fetch")
+    return c.EXIT_ERROR
+  end
   if a.fetch then
-    local timeout = tonumber(a.timeout)
+    local timeout = tonumber(a.timeout or "10")
     if not timeout or timeout <= 0 or timeout > 600 then
       c.put(eout, "clientcert: --timeout wants seconds between 0 and 600, got '%s'", a.timeout)
       return c.EXIT_ERROR
