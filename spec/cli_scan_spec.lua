@@ -91,7 +91,8 @@ describe("clientcert crl-status", function()
     bad({ "crl-status", "--crl", pki.path("inter.crl"), "--nope" }, "unknown option '%-%-nope'")
     bad({ "crl-status" }, "needs %-%-crl FILE or %-%-fetch")
     -- --timeout times downloads only: without --fetch it was ignored (even 0)
-    bad({ "crl-status", "--crl", pki.path("inter.crl"), "--timeout", "0" }, "^clientcert: %-%-timeout goes with %-%-fetch\n$")
+    bad({ "crl-status", "--crl", pki.path("inter.crl"), "--timeout", "0" },
+      "^clientcert: %-%-timeout goes with %-%-fetch\n$")
     bad({ "crl-status", "--fetch", "--roots", pki.path("root.pem"), "--timeout", "601" },
       "^clientcert: %-%-timeout wants seconds between 0 and 600, got '601'\n$")
   end)

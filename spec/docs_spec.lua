@@ -380,6 +380,47 @@ describe("docs/cli.md", function()
       assert.same({ name = name, missing = {}, extra = {} }, { name = name, missing = missing, extra = extra })
     end
   end)
+
+  it("marks with ... in its synopsis exactly the options that may be repeated", function()
+    local synopsis = block_after(TEXT["docs/cli.md"], "cli-synopsis")
+    -- each option's count, as the subcommand's module defines it
+    local function counts_of(name)
+      local counts = {}
+      local chain = setmetatable({}, { __index = function(o) return function() return o end end })
+      local cmd = {}
+      function cmd.argument() return chain end
+      function cmd.flag(_, opt) counts[opt] = false return chain end
+      function cmd.option(_, opt)
+        counts[opt] = false
+        return setmetatable({ count = function(self, c) counts[opt] = c ~= 1 and c ~= "?" return self end },
+          { __index = chain })
+      end
+      require("clientcert.cli." .. name:gsub("%-", "_")).define(cmd)
+      return counts
+    end
+    local shown, current = {}, nil
+    for line in synopsis:gmatch("[^\n]+") do
+      current = line:match("^clientcert ([%w%-]+)") or current
+      shown[current] = shown[current] or {}
+      -- "--opt ARG..." or "[--opt ARG]...": repeated; "--opt ARG" (or a flag): once
+      for opt, rest in line:gmatch("(%-%-[%w%-]+)([^%[%-]*)") do
+        local arg_end = rest:match("^ ?[^%s%]]*(%]?%.%.%.)")
+        shown[current][opt] = shown[current][opt] or arg_end ~= nil
+      end
+    end
+    for _, name in ipairs(commands) do
+      local want, got = {}, {}
+      for opt, repeated in pairs(counts_of(name)) do
+        if repeated then want[#want + 1] = opt end
+      end
+      for opt, repeated in pairs(shown[name]) do
+        if repeated then got[#got + 1] = opt end
+      end
+      table.sort(want)
+      table.sort(got)
+      assert.same({ name = name, repeated = want }, { name = name, repeated = got })
+    end
+  end)
 end)
 
 describe("what the docs show", function()

@@ -9,7 +9,7 @@ local M = { name = "audit-store",
 function M.define(cmd)
   cmd:option("--roots", "Trusted root certificates: a PEM bundle, a DER file, or a directory (every "
     .. "certificate file in it); repeatable."):count("+")
-  cmd:option("--warn-days", "Report certificates expiring within N days (default 30).", "30"):convert(c.warn_days)
+  cmd:option("--warn-days", "Report certificates expiring within N days (0 .. 36500).", "30"):convert(c.warn_days)
   cmd:option("--time", "Check time instead of now.")
   cmd:flag("--json", "Print the findings as one JSON object.")
 end

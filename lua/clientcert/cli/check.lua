@@ -51,7 +51,8 @@ function M.define(cmd)
     .. "(only URLs that --allow-url allows).")
   cmd:option("--allow-url", "With --revocation: fetch only URLs starting with this prefix; repeatable.")
     :count("*")
-  cmd:option("--timeout", "With --revocation: seconds for each fetch (name resolution, connect and read), default 3.")
+  cmd:option("--timeout", "With --revocation: seconds for each fetch (name resolution, connect and read), at most 60 "
+    .. "(default: 3).")
   cmd:flag("--json", "Print the verdict as one JSON object.")
   cmd:flag("--ascii", "Draw the certification path with ASCII marks (+, x) instead of UTF-8 (✓, ✗).")
 end

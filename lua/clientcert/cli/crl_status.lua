@@ -13,11 +13,11 @@ function M.define(cmd)
   cmd:flag("--fetch", "Also download the CRL at each CRL distribution point (http://) named by the "
     .. "--roots/--intermediates certificates, and check it the same way.")
   cmd:option("--timeout", "With --fetch: seconds for each download (name resolution, connect and read), "
-    .. "default 10.")
+    .. "at most 600 (default: 10).")
   cmd:option("--roots", "Root certificates to find each CRL's issuer among (PEM bundle or DER); repeatable.")
     :count("*")
   cmd:option("--intermediates", "Intermediate CAs to find each CRL's issuer among; repeatable."):count("*")
-  cmd:option("--warn-days", "Report CRLs going stale within N days (default 30).", "30"):convert(c.warn_days)
+  cmd:option("--warn-days", "Report CRLs going stale within N days (0 .. 36500).", "30"):convert(c.warn_days)
   cmd:option("--time", "Check time instead of now.")
   cmd:flag("--json", "Print the status as one JSON object.")
 end

@@ -19,9 +19,9 @@ function M.define(cmd)
   cmd:option("--chain", "Intermediate CAs sent with the certificate (PEM bundle); repeatable."):count("*")
   cmd:option("--passphrase-env", "Environment variable holding the key's passphrase.")
   cmd:option("--roots", "Trusted roots to verify the server's certificate (PEM bundle); repeatable."):count("*")
-  cmd:option("--path", "Path of the HTTP GET sent after the handshake.", "/")
+  cmd:option("--path", "Path of the HTTP GET sent after the handshake (starts with /, at most 1024 bytes).", "/")
   cmd:option("--tls", "TLS version: 1.2 or 1.3 (default: the highest both support)."):choices({ "1.2", "1.3" })
-  cmd:option("--timeout", "Seconds for each step (connect, handshake, HTTP reply).", "10")
+  cmd:option("--timeout", "Seconds for each step (connect, handshake, HTTP reply), 0.001 .. 3600.", "10")
   cmd:flag("--json", "Print the report as one JSON object.")
 end
 

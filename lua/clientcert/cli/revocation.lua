@@ -16,7 +16,7 @@ function M.define(cmd)
   cmd:option("--roots", "Trusted roots: the issuer's path is verified first (a server fetches nothing for a "
     .. "certificate it cannot verify); repeatable."):count("*")
   cmd:option("--intermediates", "Intermediate CAs for that verification; repeatable."):count("*")
-  cmd:option("--timeout", "Seconds for each fetch (name resolution, connect and read), default 3.", "3")
+  cmd:option("--timeout", "Seconds for each fetch (name resolution, connect and read), at most 60.", "3")
   cmd:flag("--nonce", "Send a nonce in OCSP requests (and require it back when the responder echoes one).")
   cmd:option("--time", "Judge the answers at this time instead of now.")
   cmd:flag("--json", "Print the answers as one JSON object.")
