@@ -64,7 +64,10 @@ local CATALOGUE = {
         .. "field says what failed (a policy rule that raised, a closed trust store, a bug).",
         gate = "Look at nginx's error log for this request: the line \"clientcert: internal_error 500\" "
         .. "says in error= (and in the verdict's rule_error) what failed (a policy rule that raised, "
-        .. "a gate option, a bug)." },
+        .. "a gate option, a bug).",
+        cli = "The Error: and Rule error: lines above say what failed (a rule of the --policy file that "
+        .. "raised or ran out of budget: fix the rule; clientcert check-policy loads a policy without "
+        .. "running its rule)." },
     } },
   { id = "no_certificate", status = 403, substatus = "403.7", title = "Client certificate required",
     message = "The client sent no certificate.",

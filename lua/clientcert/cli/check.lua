@@ -149,6 +149,12 @@ local function print_text(out, v, a, when, policy)
   c.put(out, "Cause: %s", v.cause)
   c.put(out, "%s", v.message or "")
   if v.note then c.put(out, "Note: %s", v.note) end
+  -- internal_error: what failed (the verdict's error and rule_error; the gate logs them, and here
+  -- the terminal is the log)
+  if v.cause == "internal_error" then
+    if v.error then c.put(out, "Error: %s", v.error) end
+    if v.rule_error then c.put(out, "Rule error: %s", v.rule_error) end
+  end
   if not v.accepted and v.resolution and #v.resolution > 0 then
     c.put(out, "How to fix:")
     c.print_steps(out, v.resolution)
