@@ -112,6 +112,14 @@ describe("policy:check", function()
       "clientcert.policy.check: deployment must be one of server, library, gate, cli, iis, got apache")
   end)
 
+  it("raises for a request key it does not read (a misspelt chain was ignored, the chain not sent)", function()
+    local policy = clientcert.policy{ trust = assert(clientcert.store{ roots = pki.path("root.pem") }) }
+    assert.has_error(function() policy:check{ cert = pki.read("alice.pem"), chian = {} } end,
+      "clientcert.policy.check: unknown request key 'chian'")
+    assert.has_error(function() policy:check{ [1] = pki.read("alice.pem") } end,
+      "clientcert.policy.check: unknown request key '1'")
+  end)
+
   it("rejects with a cause when the chain has a problem and a rule would accept", function()
     local v = check_case{ store = "with_inter", cert = "old.pem", policy = { rule = function() return true end } }
     assert.equals("expired", v.cause)

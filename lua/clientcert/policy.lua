@@ -60,6 +60,9 @@ local MODES = { require = true, optional = true, off = true }
 local POLICY_KEYS = { mode = true, trust = true, allow = true, rule = true, verify = true, name = true,
                       cache = true, intermediate_in_roots = true, revocation = true }
 local IN_ROOTS = { warn = true, reject = true }
+-- what policy:check reads of its request (_revocation: the gate's shared revocation cache)
+local REQUEST_KEYS = { cert = true, chain = true, time = true, key = true, passphrase = true, deployment = true,
+                       _revocation = true }
 local DEPLOYMENTS = {} -- the deployments causes.resolution words steps for
 for _, d in ipairs(causes.DEPLOYMENTS) do DEPLOYMENTS[d] = true end
 -- matcher key -> how to read the value from cert:info()
@@ -373,6 +376,9 @@ function methods.check(self, req)
   if not st then error("clientcert.policy.check: expected a policy (policy:check{...})", 2) end
   req = req or {}
   if type(req) ~= "table" then error("clientcert.policy.check: request must be a table", 2) end
+  for k in next, req do
+    if not REQUEST_KEYS[k] then error(("clientcert.policy.check: unknown request key '%s'"):format(tostring(k)), 2) end
+  end
   local when = util.time(req.time, "policy.check", 2)
   local deployment = req.deployment
   if deployment ~= nil and not DEPLOYMENTS[deployment] then
