@@ -302,6 +302,30 @@ describe("docs/gate.md", function()
   end)
 end)
 
+describe("the policy file the docs load in nginx and the one they test with check-policy", function()
+  it("are given the same params (check-policy passing on params nginx does not give proves nothing)", function()
+    local wanted, bad, n = {}, {}, 0
+    for _, f in ipairs(DOCS) do
+      for path, rest in TEXT[f]:gmatch("check%-policy ([%w_./-]+)([^\n]*)") do
+        wanted[path] = wanted[path] or {}
+        for k, v in rest:gmatch("%-%-param ([%w_]+)=([^%s]+)") do wanted[path][k] = v end
+      end
+    end
+    for _, f in ipairs(DOCS) do
+      for path, args in TEXT[f]:gmatch('load_policy%(%s*"([^"]+)"%s*([^)]*)%)') do
+        for k, v in pairs(wanted[path] or {}) do
+          n = n + 1
+          if not args:find(('%s = "%s"'):format(k, v), 1, true) then
+            bad[#bad + 1] = ("%s: load_policy(%q) without %s = %q"):format(f, path, k, v)
+          end
+        end
+      end
+    end
+    assert.is_true(n >= 2)
+    assert.same({}, bad)
+  end)
+end)
+
 describe("the code the docs show", function()
   it("compiles in every nginx *_by_lua_block (an nginx # comment there fails init_by_lua; nginx -t passes)",
     function()
