@@ -318,6 +318,13 @@ describe("clientcert check: usage and input errors exit 2 with one line on stder
       code, out, err = check(P("alice.pem"), "--policy", "examples/policies/optional-api.lua", unpack_(flag))
       one_line_error(code, out, err, "give one or the other")
     end
+    -- a passphrase without a key file to open was ignored
+    code, out, err = check(P("alice.pem"), "--roots", P("root.pem"), "--passphrase-env", "HOME")
+    one_line_error(code, out, err, "^clientcert: %-%-passphrase%-env goes with %-%-key")
+    code, out, err = runner.exec({ "audit-client", P("alice.pem"), "--passphrase-env", "HOME" })
+    one_line_error(code, out, err, "^clientcert: %-%-passphrase%-env goes with %-%-key")
+    code, out, err = runner.exec({ "probe", "127.0.0.1:1", "--passphrase-env", "HOME" })
+    one_line_error(code, out, err, "^clientcert: %-%-passphrase%-env goes with %-%-key")
     code, out, err = check(P("alice.pem"), "--roots", P("root.pem"), "--intermediate-in-roots", "maybe")
     assert.equals(2, code)
     assert.equals("", out)

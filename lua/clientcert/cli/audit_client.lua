@@ -333,6 +333,7 @@ function M.run(a, out, eout)
   a.chain, a.roots = c.flat(a.chain), c.flat(a.roots)
   local when = c.load_time(a, eout)
   if not when then return c.EXIT_ERROR end
+  if not c.passphrase_with_key(a, eout) then return c.EXIT_ERROR end
   local password, pok = c.password(a, eout)
   if not pok then return c.EXIT_ERROR end
   local client, err = c.read_client(a.cert, "audit_client", password)

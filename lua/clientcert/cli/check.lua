@@ -188,6 +188,7 @@ function M.run(a, out, eout)
     c.flat(a.param)
   local when = c.load_time(a, eout)
   if not when then return c.EXIT_ERROR end
+  if not c.passphrase_with_key(a, eout) then return c.EXIT_ERROR end
   local policy, _, perr = load_policy(a)
   if not policy then put(eout, "%s", perr) return c.EXIT_ERROR end
   local req = { time = when, chain = {}, deployment = "cli" }

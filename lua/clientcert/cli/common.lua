@@ -152,9 +152,22 @@ local function env_value(var, eout)
   return v, true
 end
 
+--- ok = common.passphrase_with_key(args, eout): false (after printing the error) when
+-- --passphrase-env is given without a key file for it (it would be ignored).
+function M.passphrase_with_key(a, eout)
+  if a.passphrase_env and not a.key then
+    M.put(eout, "clientcert: --passphrase-env goes with --key (the passphrase of that key file)")
+    return false
+  end
+  return true
+end
+
 --- pass, ok = common.passphrase(args, eout): the value of --passphrase-env's variable;
--- ok false (after printing the error) when the variable is not set.
-function M.passphrase(a, eout) return env_value(a.passphrase_env, eout) end
+-- ok false (after printing the error) when the variable is not set or there is no key.
+function M.passphrase(a, eout)
+  if not M.passphrase_with_key(a, eout) then return nil, false end
+  return env_value(a.passphrase_env, eout)
+end
 
 --- data, err = common.read_input(path, where): common.read, or standard input for
 -- "-" (at most input.MAX bytes; empty input is an error).
