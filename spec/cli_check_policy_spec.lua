@@ -62,6 +62,24 @@ describe("clientcert check-policy", function()
     assert.matches("ran for more than %d+ instructions\n$", eout)
   end)
 
+  it("names the store that failed when the file has no assert() around clientcert.store", function()
+    local noassert = write(os.tmpname(), "return { trust = clientcert.store{ roots = params.dir .. '/nope.pem' } }\n")
+    local code, out, eout = run("check-policy", noassert, "--param", "dir=" .. pki.dir)
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.equals(("clientcert.load_policy: %s: clientcert.policy: trust must be a clientcert.store (unless mode = "
+      .. "\"off\"); a clientcert.store call of the file returned nil: clientcert.store: cannot open %s/nope.pem: "
+      .. "No such file or directory\n"):format(noassert, pki.dir), eout)
+    -- a raise of clientcert.store still names the file's line
+    write(noassert, "local x = 1\nreturn { trust = clientcert.store{ rootz = 'x' } }\n")
+    code, out, eout = run("check-policy", noassert)
+    os.remove(noassert)
+    assert.equals(2, code)
+    assert.equals("", out)
+    assert.equals(("clientcert.load_policy: %s: %s:2: clientcert.store: unknown key 'rootz'\n"):format(noassert,
+      noassert), eout)
+  end)
+
   it("runs as a real command", function()
     local code, out, eout = exec({ "check-policy", file, "--param", "dir=" .. pki.dir, "--param", "mode=optional" })
     assert.equals("", eout)

@@ -253,12 +253,14 @@ local STORE_KEYS = { roots = true, intermediates = true, crls = true }
 
 --- store, err = clientcert.store{roots = x, intermediates = x, crls = x}
 -- each x is a path, PEM text, an object, or a list of those.
-function M.store(spec)
+-- store | nil, err = M._store_at(spec, level): clientcert.store, raising at
+-- `level` (2: the caller of _store_at); the policy sandbox wraps it.
+function M._store_at(spec, level)
   spec = spec or {}
-  if type(spec) ~= "table" then error("clientcert.store: argument must be a table", 2) end
+  if type(spec) ~= "table" then error("clientcert.store: argument must be a table", level) end
   spec = util.raw_copy(spec) -- (raw access: no metamethod of the caller's tables runs)
   for k in next, spec do
-    if not STORE_KEYS[k] then error(("clientcert.store: unknown key '%s'"):format(tostring(k)), 2) end
+    if not STORE_KEYS[k] then error(("clientcert.store: unknown key '%s'"):format(tostring(k)), level) end
   end
   local store, rerr = core.new_store()
   if not store then return nil, rerr end
@@ -267,11 +269,16 @@ function M.store(spec)
   for _, s in ipairs(steps) do
     local v = spec[s[1]]
     if v ~= nil then
-      local ok, err = add_all(store, s[2], s[3], v, "store", s[1], 3)
+      local ok, err = add_all(store, s[2], s[3], v, "store", s[1], level + 1)
       if not ok then return nil, err end
     end
   end
   return store
+end
+
+function M.store(spec)
+  local store, err = M._store_at(spec, 3) -- (not a tail call: the level counts this frame)
+  return store, err
 end
 
 --- report = clientcert.audit_store(store[, {time = secs}]): see clientcert.audit.audit_store.

@@ -239,9 +239,17 @@ local function file_opts_error(opts)
   return nil
 end
 
+-- env, failed: failed() gives the error of the first clientcert.store call of the
+-- file that returned nil (a policy file without assert() around it would
+-- otherwise only hear "trust must be a clientcert.store", not which file failed).
 local function sandbox_env(params)
-  local cc = {}
+  local cc, first_failure = {}, nil
   for _, k in ipairs(FACADE_NAMES) do cc[k] = clientcert[k] end
+  cc.store = function(spec)
+    local store, err = clientcert._store_at(spec, 3) -- a raise names the file's line, not this one
+    if store == nil and first_failure == nil then first_failure = tostring(err) end
+    return store, err
+  end
   cc.policy = function(opts)
     local err = file_opts_error(opts)
     if err then error("clientcert.policy: " .. err, 2) end
@@ -258,7 +266,7 @@ local function sandbox_env(params)
     tonumber = tonumber, error = error, assert = assert, pcall = pcall, unpack = unpack_,
   }
   env._G = env
-  return env
+  return env, function() return first_failure end
 end
 
 local MAX_POLICY_SOURCE = 1024 * 1024
@@ -281,7 +289,8 @@ function M.load_file(path, params, make)
   if not src then return nil, rerr end
   if src == "" then return nil, "clientcert.load_policy: " .. path .. ": empty file" end
   if src:byte(1) == 27 then return nil, "clientcert.load_policy: " .. path .. ": bytecode is not accepted" end
-  local chunk, lerr = compat.load(src, "@" .. path, sandbox_env(pcopy))
+  local env, store_failure = sandbox_env(pcopy)
+  local chunk, lerr = compat.load(src, "@" .. path, env)
   if not chunk then return nil, "clientcert.load_policy: " .. tostring(lerr) end
   -- on LuaJIT: the chunk and every function it defines run interpreted (hooks fire)
   compat.jit_off(chunk)
@@ -292,7 +301,11 @@ function M.load_file(path, params, make)
   end
   local policy, err = nil, file_opts_error(spec)
   if not err then policy, err = make(spec) end
-  if not policy then return nil, "clientcert.load_policy: " .. path .. ": clientcert.policy: " .. err end
+  if not policy then
+    local failed = store_failure()
+    return nil, "clientcert.load_policy: " .. path .. ": clientcert.policy: " .. err
+      .. (failed and ("; a clientcert.store call of the file returned nil: " .. failed) or "")
+  end
   return policy
 end
 
