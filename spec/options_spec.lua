@@ -122,6 +122,16 @@ describe("host option tables: read raw, no metamethod runs", function()
     assert.same({}, ran)
   end)
 
+  it("clientcert.probe: its options (checked before any connection)", function()
+    local ok, err = pcall(clientcert.probe, trap{ host = "127.0.0.1", port = 1, bogus = 1 })
+    assert.is_false(ok)
+    assert.matches("clientcert.probe: unknown option 'bogus'", err, 1, true)
+    ok, err = pcall(clientcert.probe, trap{ host = "127.0.0.1", port = 1, path = "no-slash" })
+    assert.is_false(ok)
+    assert.matches("clientcert.probe: path must start with /", err, 1, true)
+    assert.same({}, ran)
+  end)
+
   it("clientcert.store: its spec and lists", function()
     local s = clientcert.store(trap{ roots = trap{ pki.path("root.pem") },
                                      intermediates = trap{ pki.path("inter.pem") } })

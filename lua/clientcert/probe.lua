@@ -353,7 +353,8 @@ end
 function M.probe(opts, collect, read_file, level)
   level = (level or 1) + 1
   if type(opts) ~= "table" then raise("argument must be a table", level) end
-  for k in pairs(opts) do
+  opts = util.raw_copy(opts) -- (raw access: no metamethod of the caller's table runs)
+  for k in next, opts do
     local want = OPTS[k]
     if not want then raise(("unknown option '%s'"):format(tostring(k)), level) end
     if want ~= true and type(opts[k]) ~= want then
@@ -364,7 +365,7 @@ function M.probe(opts, collect, read_file, level)
     raise("host must be a host name or an IP address", level)
   end
   util.integer(opts.port, "probe", "port", 1, 65535, level)
-  if opts.timeout == nil then opts = setmetatable({ timeout = 10 }, { __index = opts }) end
+  if opts.timeout == nil then opts.timeout = 10 end
   local t = opts.timeout
   if not (t >= 0.001 and t <= 3600) then raise("timeout must be seconds, at least 0.001 and at most 3600", level) end
   if opts.tls ~= nil and opts.tls ~= "1.2" and opts.tls ~= "1.3" then
