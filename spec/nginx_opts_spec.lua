@@ -30,6 +30,14 @@ describe("clientcert.nginx options", function()
     end)
   end
 
+  it("names a missing policy (a misspelled package.loaded name) instead of indexing nil", function()
+    for _, p in ipairs({ false, "policy" }) do
+      assert.has_error(function() gate.verdict(p or nil) end, ("clientcert.nginx: no policy (got %s): give a "
+        .. "gate.load_policy handle or a clientcert.policy; is the name read here (package.loaded.<name>) the "
+        .. "one init_by_lua set?"):format(p and "string" or "nil"))
+    end
+  end)
+
   it("keeps enforce's own options out of gate.verdict", function()
     for _, k in ipairs({ "forward", "metrics", "sni", "short_var" }) do
       assert.has_error(function() gate.verdict({}, { [k] = k == "sni" and "match" or "rfc9440" }) end,

@@ -540,6 +540,10 @@ end
 
 verdict_of = function(policy, opts)
   policy = current_policy(policy)
+  if type(policy) ~= "table" then
+    error(("clientcert.nginx: no policy (got %s): give a gate.load_policy handle or a clientcert.policy; "
+      .. "is the name read here (package.loaded.<name>) the one init_by_lua set?"):format(type(policy)), 2)
+  end
   -- was this request turned into an error page by nginx's own certificate check
   -- (495/496, error_page at server level into a named location)?
   local refused = opts.nginx_refused
