@@ -38,6 +38,16 @@ describe("clientcert.nginx options", function()
     end
   end)
 
+  it("logs tls=none,none, not nil,nil, for a failure that read no certificate", function()
+    local lines, stub = {}, rawget(_G, "ngx") -- the table the module captured at load
+    stub.INFO, stub.WARN = 7, 5
+    stub.log = function(_, line) lines[#lines + 1] = line end
+    gate.log({ accepted = false, status = 500, substatus = "500", cause = "internal_error", error = "x", tls = {} })
+    stub.log, stub.INFO, stub.WARN = nil, nil, nil
+    assert.equals(1, #lines)
+    assert.matches("^clientcert: internal_error 500 tls=none,none error=x {", lines[1])
+  end)
+
   it("keeps enforce's own options out of gate.verdict", function()
     for _, k in ipairs({ "forward", "metrics", "sni", "short_var" }) do
       assert.has_error(function() gate.verdict({}, { [k] = k == "sni" and "match" or "rfc9440" }) end,

@@ -669,7 +669,7 @@ function M.log(v, level, json, parts)
   local err = type(v.error) == "string" and (" error=" .. text.escape(v.error:sub(1, 250))) or ""
   local tls = type(v.tls) == "table" and v.tls or {}
   -- where the certificates came from: source, chain, resumed or not (fallbacks show here)
-  local from = (" tls=%s,%s%s%s"):format(tostring(tls.source), tostring(tls.chain_from),
+  local from = (" tls=%s,%s%s%s"):format(tostring(tls.source or "none"), tostring(tls.chain_from or "none"),
     tls.resumed and ",resumed" or "", tls.nginx_refused and ",nginx-refused" or "")
   local rv = type(v.revocation) == "table" and v.revocation or nil
   if rv then -- where the revocation answer (or its absence) came from
