@@ -55,7 +55,7 @@ local function loader(where, parse)
     local data, err = read_file(path, where)
     if not data then return nil, err end
     local v, perr = parse(data)
-    if not v then return nil, reprefix(perr, where, path) end
+    if not v then return nil, input.not_pem_nor_der(reprefix(perr, where, path), data) end
     return v
   end
 end

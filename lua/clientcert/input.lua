@@ -142,10 +142,23 @@ function M.chain(chain, where, level, parse, arg)
 end
 
 --- list, err = input.load(kind, path, where): input.read, then input.parse (errors name the path).
+--- err = input.not_pem_nor_der(err, data): a parse error of a file's data that is
+-- not PEM (no "-----BEGIN") and cannot be DER (which starts with a SEQUENCE, byte
+-- 0x30) says so: "invalid DER certificate: too long" alone leaves the reader of
+-- a roots file that holds an HTML error page or a key wondering about DER.
+function M.not_pem_nor_der(err, data)
+  if type(err) ~= "string" or data:byte(1) == 0x30 or data:find("-----BEGIN", 1, true) then return err end
+  local head, der = err:match("^(.-)(invalid DER .*)$")
+  if not head then return err end
+  return ("%sneither PEM (no \"-----BEGIN\" line) nor DER (%s)"):format(head, der)
+end
+
 function M.load(kind, path, where)
   local data, err = M.read(path, where)
   if not data then return nil, err end
-  return core.parse_bundle(kind, data, where, path)
+  local list, perr = core.parse_bundle(kind, data, where, path)
+  if not list then return nil, M.not_pem_nor_der(perr, data) end
+  return list
 end
 
 --- ok, err = input.collect(v, kind, where, name, out, level): appends to out the
