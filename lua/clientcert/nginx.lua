@@ -827,17 +827,21 @@ function M.enforce(policy, opts)
   local clear = clear_header
   if not clear then clear = ngx.req.clear_header clear_header = clear end
   clear(HEADER1) clear(HEADER2) clear(HEADER3)
-  local t0
+  local t0, merr
   if opts.metrics then
-    local mok, merr = metrics_use(opts.metrics)
-    if not mok then error("clientcert.nginx.enforce: option 'metrics': " .. merr, 2) end
-    t0 = clock()
+    -- a dict that is not there (a misspelled name: logged at ERR by gate.watch's
+    -- check) fails the request closed as chain_dict's does: internal_error, 500
+    local mok
+    mok, merr = metrics_use(opts.metrics)
+    if mok then t0 = clock() end
   end
   policy = current_policy(policy)
   local ok, v
   local sni, host
-  if opts.sni then sni, host = misdirected() end
-  if sni then
+  if opts.sni and not merr then sni, host = misdirected() end
+  if merr then
+    ok, v = false, "clientcert.nginx: option 'metrics': " .. merr
+  elseif sni then
     ok, v = true, misdirected_verdict(sni, host)
     keep_verdict(v)
   else

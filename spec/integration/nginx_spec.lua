@@ -309,19 +309,39 @@ describe("the OpenResty gate in a real nginx", function()
     expect("/", "alice-chain", 200, nil, "ok", { key = "alice" })
   end)
 
+  -- the example's nginx.conf with every `good` replaced by `typo` while fn runs
+  local function with_typo(good, typo, fn)
+    assert.truthy(live.read(dir .. "/conf/nginx.conf"):find(good, 1, true), "the example's options changed")
+    live.reconfigure(server, function(c) return (c:gsub(good:gsub("%p", "%%%0"), typo)) end)
+    local ok, err = pcall(fn)
+    live.reconfigure(server, function(c) return (c:gsub(typo:gsub("%p", "%%%0"), good)) end)
+    assert(ok, err)
+  end
+
   it("logs a gate option that names no lua_shared_dict at ERR when the workers start", function()
-    local good, typo = 'chain_dict = "clientcert_chains", var', 'chain_dict = "clientcert_chainz", var'
-    assert.truthy(live.read(dir .. "/conf/nginx.conf"):find(good, 1, true), "the example's watch options changed")
     local mark = live.log_size(server)
-    live.reconfigure(server, function(c) return (c:gsub(good:gsub("%p", "%%%0"), typo, 1)) end)
-    local found, log = wait_log(mark, function(l)
-      return l:find("no lua_shared_dict named 'clientcert_chainz'", 1, true) ~= nil end, 8)
-    live.reconfigure(server, function(c) return (c:gsub(typo:gsub("%p", "%%%0"), good, 1)) end)
-    assert.truthy(found, log)
-    local line = lines_with(log, "no lua_shared_dict named 'clientcert_chainz'")[1]
-    assert.truthy(line:find("[error]", 1, true), line)
-    assert.truthy(line:find("option chain_dict", 1, true), line)
+    with_typo('chain_dict = "clientcert_chains", var', 'chain_dict = "clientcert_chainz", var', function()
+      local found, log = wait_log(mark, function(l)
+        return l:find("no lua_shared_dict named 'clientcert_chainz'", 1, true) ~= nil end, 8)
+      assert.truthy(found, log)
+      local line = lines_with(log, "no lua_shared_dict named 'clientcert_chainz'")[1]
+      assert.truthy(line:find("[error]", 1, true), line)
+      assert.truthy(line:find("option chain_dict", 1, true), line)
+    end)
   end)
+
+  it("refuses every client as internal_error (500, the gate's own body) when a dict named in enforce is missing",
+    function()
+      for _, o in ipairs({ { "chain_dict", "clientcert_chains", "clientcert_chainz" },
+                           { "metrics", "clientcert_metrics", "clientcert_metricz" } }) do
+        local key, good, typo = o[1], o[2], o[3]
+        with_typo(('%s = "%s"'):format(key, good), ('%s = "%s"'):format(key, typo), function()
+          local body, log = expect("/", "alice-chain", 500, nil, "internal_error", { key = "alice" })
+          assert.truthy(body:match("^500 "), body)
+          assert.truthy(log:find("no lua_shared_dict named '" .. typo .. "'", 1, true), log)
+        end)
+      end
+    end)
 
   it("fails closed and logs a misconfiguration when nginx refuses a client the policy accepts", function()
     -- "optional" with nginx's own CA file and depth 0: nginx refuses every chain (495)
