@@ -197,8 +197,10 @@ describe("gate.reload", function()
     timers[1].fn(false)
     assert.equals(2, #logs)
     assert.truthy(logs[2].line:find("truncated PEM block at byte 0", 1, true), logs[2].line)
-    assert.has_error(function() gate.watch(h, { interval = 0 }) end,
-      "clientcert.nginx.watch: interval must be a number of seconds > 0")
+    for _, bad in ipairs({ 0, -1, 0 / 0, math.huge, 86401 }) do
+      assert.has_error(function() gate.watch(h, { interval = bad }) end,
+        "clientcert.nginx.watch: interval must be a number of seconds > 0 and at most 86400")
+    end
     assert.has_error(function() gate.watch(h, { log_level = 9 }) end)
     assert.has_error(function() gate.watch(h, { every = 3 }) end, "clientcert.nginx.watch: unknown option 'every'")
   end)

@@ -1075,8 +1075,8 @@ function M.watch(h, opts)
     end
   end
   local interval = opts.interval or 5
-  if interval ~= interval or interval <= 0 then
-    error("clientcert.nginx.watch: interval must be a number of seconds > 0", 2)
+  if not (interval > 0 and interval <= 86400) then  -- (also NaN; inf: no timer)
+    error("clientcert.nginx.watch: interval must be a number of seconds > 0 and at most 86400", 2)
   end
   local level = opts.log_level
   if level ~= nil and (level ~= math.floor(level) or level < 1 or level > 8) then
