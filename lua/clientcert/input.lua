@@ -141,7 +141,6 @@ function M.chain(chain, where, level, parse, arg)
   return out or items
 end
 
---- list, err = input.load(kind, path, where): input.read, then input.parse (errors name the path).
 --- err = input.not_pem_nor_der(err, data): a parse error of a file's data that is
 -- not PEM (no "-----BEGIN") and cannot be DER (which starts with a SEQUENCE, byte
 -- 0x30) says so: "invalid DER certificate: too long" alone leaves the reader of
@@ -153,6 +152,7 @@ function M.not_pem_nor_der(err, data)
   return ("%sneither PEM (no \"-----BEGIN\" line) nor DER (%s)"):format(head, der)
 end
 
+--- list, err = input.load(kind, path, where): input.read, then input.parse (errors name the path).
 function M.load(kind, path, where)
   local data, err = M.read(path, where)
   if not data then return nil, err end
