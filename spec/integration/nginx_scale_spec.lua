@@ -82,6 +82,34 @@ describe("the OpenResty gate with 2 workers and " .. CLIENTS .. " clients", func
     assert.are.equal(before, dict_state())
   end)
 
+  it("resumes every session across a reload (nginx -s reload between the full handshakes and the resumptions)",
+    function()
+      if not has_python then return pending("python3 with the cryptography package is needed") end
+      -- session tickets outlive a reload only with a key file of the operator's (nginx makes new keys at
+      -- each load otherwise, and the clients make full handshakes: docs/gate.md)
+      assert(live.run(("openssl rand 80 > %s/ticket.key"):format(live.q(dir))))
+      live.reconfigure(server, function(c)
+        local conf, k = c:gsub("(\n%s*ssl_session_cache [^\n]*)", ("%%1\n    ssl_session_ticket_key %s/ticket.key;")
+          :format(dir), 1)
+        assert(k == 1, "the example has no ssl_session_cache line")
+        return conf
+      end)
+      local before = live.workers(server)
+      -- HUP: new workers, with no per-worker memory (the intermediates they learned are gone); the chain
+      -- dict is a shared zone that the reload keeps
+      local n = math.min(CLIENTS, 1000)
+      local reload = ("kill -HUP %d && sleep 1"):format(server.pid)
+      local counts, out = clients(("%s/clients %d --between %s"):format(live.q(dir), n, live.q(reload)))
+      local after = live.workers(server)
+      assert.are.equal(2, #after)
+      for _, pid in ipairs(after) do
+        for _, old in ipairs(before) do assert.are_not.equal(old, pid, "no reload happened") end
+      end
+      assert.are.equal(n, counts["full 200 ok"], out)
+      assert.are.equal(n, counts["resumed 200 reused ok"], out)
+      assert.truthy(dict_state():match("^1 "), dict_state())
+    end)
+
   it("resumes at a gated location a session whose full handshake was at an ungated one", function()
     if not has_python then return pending("python3 with the cryptography package is needed") end
     local counts, out = clients(("%s/clients 100 --full-path /open"):format(live.q(dir)))
